@@ -288,3 +288,27 @@ fn print_with_precedence(expr: &Expr, context: u8) -> String {
 fn parenthesise(text: String, precedence: u8, context: u8) -> String {
     if precedence < context { format!("({text})") } else { text }
 }
+
+/// Counts `//` and `/* */` comments (not `///` docs), which the syntax tree does not keep.
+pub fn count_plain_comments(text: &str) -> usize {
+    let mut count = 0;
+    let mut rest = text;
+    while let Some(index) = rest.find('/') {
+        let after = &rest[index..];
+        if after.starts_with("////") || (after.starts_with("//") && !after.starts_with("///")) {
+            count += 1;
+            rest = after.find('\n').map_or("", |end| &after[end..]);
+        } else if after.starts_with("///") {
+            rest = after.find('\n').map_or("", |end| &after[end..]);
+        } else if after.starts_with("/*") {
+            count += 1;
+            rest = after.find("*/").map_or("", |end| &after[end + 2..]);
+        } else if let Some(quote) = rest[..index].rfind('"') {
+            let _ = quote;
+            rest = &after[1..];
+        } else {
+            rest = &after[1..];
+        }
+    }
+    count
+}

@@ -17,22 +17,29 @@ use crate::io::IoError;
 const TEMPORARY_NAME_ATTEMPTS: usize = 8;
 
 /// Writes `path` atomically: `write` fills a buffered temporary file beside `path`, which is then
-/// synced and renamed onto `path`. If `write` or any step fails, `path` keeps its old contents
-/// (or stays absent) and no temporary file is left behind.
+/// synced (`fsync`) and renamed onto `path`, and the folder synced (best effort, Unix only). If
+/// `write` or any step fails, `path` keeps its old contents (or stays absent) and no temporary file
+/// is left behind.
 pub fn write_atomically<F>(path: &Path, write: F) -> Result<(), IoError>
 where
     F: FnOnce(&mut BufWriter<File>) -> Result<(), IoError>,
 {
     let (temporary, file) = create_temporary_beside(path)?;
-    let cleanup = RemoveOnDrop { path: Some(temporary.clone()) };
+    let cleanup = RemoveOnDrop {
+        path: Some(temporary.clone()),
+    };
 
     let mut writer = BufWriter::new(file);
     write(&mut writer)?;
-    let file = writer.into_inner().map_err(|error| io_error("write", &temporary, error.into_error()))?;
-    file.sync_all().map_err(|error| io_error("sync", &temporary, error))?;
+    let file = writer
+        .into_inner()
+        .map_err(|error| io_error("write", &temporary, error.into_error()))?;
+    file.sync_all()
+        .map_err(|error| io_error("sync", &temporary, error))?;
     drop(file);
 
-    fs::rename(&temporary, path).map_err(|error| io_error("rename a temporary file onto", path, error))?;
+    fs::rename(&temporary, path)
+        .map_err(|error| io_error("rename a temporary file onto", path, error))?;
     cleanup.keep();
     sync_folder(path);
     Ok(())
@@ -41,7 +48,10 @@ where
 /// Creates a new, empty temporary file named `.<file name>.<random>.tmp` in `path`'s folder.
 fn create_temporary_beside(path: &Path) -> Result<(PathBuf, File), IoError> {
     let Some(file_name) = path.file_name() else {
-        let error = io::Error::new(ErrorKind::InvalidInput, "the path does not end in a file name");
+        let error = io::Error::new(
+            ErrorKind::InvalidInput,
+            "the path does not end in a file name",
+        );
         return Err(io_error("write", path, error));
     };
     let folder = match path.parent() {
@@ -54,11 +64,17 @@ fn create_temporary_beside(path: &Path) -> Result<(PathBuf, File), IoError> {
         name.push(file_name);
         name.push(format!(".{:016x}.tmp", rand::random::<u64>()));
         let temporary = folder.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&temporary) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+        {
             Ok(file) => return Ok((temporary, file)),
             Err(error) if error.kind() == ErrorKind::AlreadyExists => last_error = Some(error),
             Err(error) if error.kind() == ErrorKind::NotFound => {
-                return Err(IoError::Missing { path: folder.to_path_buf() });
+                return Err(IoError::Missing {
+                    path: folder.to_path_buf(),
+                });
             }
             Err(error) => return Err(io_error("create a temporary file beside", path, error)),
         }
@@ -72,7 +88,11 @@ fn create_temporary_beside(path: &Path) -> Result<(PathBuf, File), IoError> {
 fn sync_folder(path: &Path) {
     #[cfg(unix)]
     if let Some(folder) = path.parent() {
-        let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+        let folder = if folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            folder
+        };
         if let Ok(handle) = File::open(folder) {
             let _ = handle.sync_all();
         }
@@ -82,7 +102,11 @@ fn sync_folder(path: &Path) {
 }
 
 fn io_error(action: &'static str, path: &Path, source: io::Error) -> IoError {
-    IoError::Io { action, path: path.to_path_buf(), source }
+    IoError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Removes the temporary file when a write fails part-way (including by an early `?` return).
@@ -126,7 +150,9 @@ mod tests {
         let folder = tempfile::tempdir()?;
         let path = folder.path().join("out.bin");
         fs::write(&path, b"old")?;
-        write_atomically(&path, |writer| with_path(writer.write_all(b"new contents"), &path))?;
+        write_atomically(&path, |writer| {
+            with_path(writer.write_all(b"new contents"), &path)
+        })?;
         assert_eq!(fs::read(&path)?, b"new contents");
         assert_eq!(folder_entries(folder.path()), ["out.bin"]);
         Ok(())
@@ -139,7 +165,10 @@ mod tests {
         fs::write(&path, b"old")?;
         let result = write_atomically(&path, |writer| {
             with_path(writer.write_all(b"half of the new"), &path)?;
-            Err(IoError::Encode { path: path.clone(), detail: "encoder gave up".into() })
+            Err(IoError::Encode {
+                path: path.clone(),
+                detail: "encoder gave up".into(),
+            })
         });
         assert!(matches!(result, Err(IoError::Encode { .. })));
         assert_eq!(fs::read(&path)?, b"old");
@@ -148,7 +177,8 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_rename_keeps_the_target_and_removes_the_temporary() -> Result<(), Box<dyn std::error::Error>> {
+    fn a_failed_rename_keeps_the_target_and_removes_the_temporary()
+    -> Result<(), Box<dyn std::error::Error>> {
         let folder = tempfile::tempdir()?;
         // A non-empty folder where the file should go: the rename must fail.
         let path = folder.path().join("taken");
@@ -156,7 +186,13 @@ mod tests {
         fs::write(path.join("inside"), b"kept")?;
         let result = write_atomically(&path, |writer| with_path(writer.write_all(b"x"), &path));
         assert!(
-            matches!(result, Err(IoError::Io { action: "rename a temporary file onto", .. })),
+            matches!(
+                result,
+                Err(IoError::Io {
+                    action: "rename a temporary file onto",
+                    ..
+                })
+            ),
             "{result:?}"
         );
         assert_eq!(fs::read(path.join("inside"))?, b"kept");
@@ -169,10 +205,10 @@ mod tests {
         let folder = tempfile::tempdir()?;
         let path = folder.path().join("removed").join("out.npy");
         let result = write_atomically(&path, |_| Ok(()));
-        match result {
-            Err(IoError::Missing { path: missing }) => assert_eq!(missing, folder.path().join("removed")),
-            other => panic!("expected IoError::Missing, got {other:?}"),
-        }
+        let Err(IoError::Missing { path: missing }) = result else {
+            return Err(format!("expected IoError::Missing, got {result:?}").into());
+        };
+        assert_eq!(missing, folder.path().join("removed"));
         assert!(folder_entries(folder.path()).is_empty());
         Ok(())
     }

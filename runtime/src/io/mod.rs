@@ -17,15 +17,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Every write goes through [`atomic::write_atomically`]: a reader never sees a half-written file,
+//! Every write goes through [`write_atomically`]: a reader never sees a half-written file,
 //! and a failed write leaves the previous file as it was. Nothing here panics on file contents:
 //! every problem is an [`IoError`] naming the file (and the array inside an `.npz`).
 
-pub mod atomic;
+mod atomic;
 mod error;
 mod kind;
 mod npy;
 mod npz;
+#[cfg(test)]
+pub(crate) mod test_files;
 
 pub use atomic::write_atomically;
 pub use error::{ArrayProblem, IoError};
@@ -67,7 +69,9 @@ impl Dtype {
     /// Parses a numpy type descriptor such as `<f4`, `>f8` or `|b1` (either byte order);
     /// `None` for anything reef does not read (float16, complex, strings, structured types).
     pub fn from_descriptor(descriptor: &str) -> Option<Dtype> {
-        let code = descriptor.strip_prefix(['<', '>', '|']).unwrap_or(descriptor);
+        let code = descriptor
+            .strip_prefix(['<', '>', '|'])
+            .unwrap_or(descriptor);
         let dtype = match code {
             "f4" => Dtype::F32,
             "f8" => Dtype::F64,
@@ -137,13 +141,4 @@ impl Precision {
             Precision::F64 => Dtype::F64,
         }
     }
-}
-
-/// Path of a file of the Rockpool fixture (`tests/fixtures/rockpool/chirp_rate/` at the workspace
-/// root), shared by the tests of `io` and `params`.
-#[cfg(test)]
-pub(crate) fn rockpool_fixture(file_name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/rockpool/chirp_rate")
-        .join(file_name)
 }

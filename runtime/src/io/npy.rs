@@ -8,17 +8,24 @@ use ndarray::{ArrayD, ArrayRef, Dimension, IxDyn, ShapeBuilder};
 use ndarray_npy::npy::header::{Header, ReadHeaderError};
 use ndarray_npy::{ReadableElement, WriteNpyError, WriteNpyExt};
 
-use crate::io::kind::NPY_MAGIC;
 use crate::io::{ArrayProblem, Dtype, FileKind, IoError, Precision, sniff, write_atomically};
 
 /// Reads an `.npy` file into `f64` values (row-major) and the element type it stored.
 pub fn read_npy(path: impl AsRef<Path>) -> Result<(ArrayD<f64>, Dtype), IoError> {
     let path = path.as_ref();
     let bytes = read_file(path)?;
-    if !bytes.starts_with(NPY_MAGIC) {
-        return Err(IoError::WrongKind { path: path.to_path_buf(), expected: "an .npy file", found: sniff(&bytes) });
-    }
-    decode_npy(&bytes).map_err(|problem| IoError::BadArray { path: path.to_path_buf(), entry: None, problem })
+    decode_npy(&bytes).map_err(|problem| match problem {
+        ArrayProblem::NotNpy { found } => IoError::WrongKind {
+            path: path.to_path_buf(),
+            expected: "an .npy file",
+            found,
+        },
+        problem => IoError::BadArray {
+            path: path.to_path_buf(),
+            entry: None,
+            problem,
+        },
+    })
 }
 
 /// Writes `array` to an `.npy` file as `float32` or `float64`, atomically (see [`write_atomically`]).
@@ -48,44 +55,61 @@ pub fn decode_npy(bytes: &[u8]) -> Result<(ArrayD<f64>, Dtype), ArrayProblem> {
     let header = Header::from_reader(&mut data).map_err(header_problem)?;
     let descriptor = header.type_descriptor.as_string().map(String::as_str);
     let Some(dtype) = descriptor.and_then(Dtype::from_descriptor) else {
-        let descriptor = descriptor.map_or_else(|| header.type_descriptor.to_string(), str::to_owned);
+        let descriptor =
+            descriptor.map_or_else(|| header.type_descriptor.to_string(), str::to_owned);
         return Err(ArrayProblem::UnsupportedDtype { descriptor });
     };
 
     let shape = header.shape.clone();
-    let element_count = shape.iter().try_fold(1_usize, |count, &length| count.checked_mul(length));
-    let Some((element_count, expected_bytes)) = element_count
-        .and_then(|count| Some((count, count.checked_mul(dtype.size_in_bytes())?)))
+    let element_count = shape
+        .iter()
+        .try_fold(1_usize, |count, &length| count.checked_mul(length));
+    let Some((element_count, expected_bytes)) =
+        element_count.and_then(|count| Some((count, count.checked_mul(dtype.size_in_bytes())?)))
     else {
         return Err(ArrayProblem::ShapeTooLarge { shape });
     };
     if data.len() < expected_bytes {
-        return Err(ArrayProblem::Truncated { shape, dtype, expected_bytes, found_bytes: data.len() });
+        return Err(ArrayProblem::Truncated {
+            shape,
+            dtype,
+            expected_bytes,
+            found_bytes: data.len(),
+        });
     }
     if data.len() > expected_bytes {
-        return Err(ArrayProblem::TrailingBytes { shape, dtype, extra_bytes: data.len() - expected_bytes });
+        return Err(ArrayProblem::TrailingBytes {
+            shape,
+            dtype,
+            extra_bytes: data.len() - expected_bytes,
+        });
     }
 
     let values = match dtype {
-        Dtype::F32 => convert(data, &header, element_count, f64::from),
+        Dtype::F32 => convert::<f32>(data, &header, element_count, f64::from),
         Dtype::F64 => convert(data, &header, element_count, |value: f64| value),
-        Dtype::I8 => convert(data, &header, element_count, f64::from),
-        Dtype::I16 => convert(data, &header, element_count, f64::from),
-        Dtype::I32 => convert(data, &header, element_count, f64::from),
+        Dtype::I8 => convert::<i8>(data, &header, element_count, f64::from),
+        Dtype::I16 => convert::<i16>(data, &header, element_count, f64::from),
+        Dtype::I32 => convert::<i32>(data, &header, element_count, f64::from),
         Dtype::I64 => convert(data, &header, element_count, |value: i64| value as f64),
-        Dtype::U8 => convert(data, &header, element_count, f64::from),
-        Dtype::U16 => convert(data, &header, element_count, f64::from),
-        Dtype::U32 => convert(data, &header, element_count, f64::from),
+        Dtype::U8 => convert::<u8>(data, &header, element_count, f64::from),
+        Dtype::U16 => convert::<u16>(data, &header, element_count, f64::from),
+        Dtype::U32 => convert::<u32>(data, &header, element_count, f64::from),
         Dtype::U64 => convert(data, &header, element_count, |value: u64| value as f64),
-        Dtype::Bool => convert(data, &header, element_count, |value: bool| f64::from(u8::from(value))),
+        Dtype::Bool => convert(data, &header, element_count, |value: bool| {
+            f64::from(u8::from(value))
+        }),
     }?;
 
     let array = if header.layout.is_fortran() {
-        ArrayD::from_shape_vec(IxDyn(&shape).f(), values).map(|array| array.as_standard_layout().into_owned())
+        ArrayD::from_shape_vec(IxDyn(&shape).f(), values)
+            .map(|array| array.as_standard_layout().into_owned())
     } else {
         ArrayD::from_shape_vec(IxDyn(&shape), values)
     };
-    let array = array.map_err(|error| ArrayProblem::InvalidData { detail: error.to_string() })?;
+    let array = array.map_err(|error| ArrayProblem::InvalidData {
+        detail: error.to_string(),
+    })?;
     Ok((array, dtype))
 }
 
@@ -96,8 +120,11 @@ fn convert<T: ReadableElement>(
     element_count: usize,
     to_f64: impl Fn(T) -> f64,
 ) -> Result<Vec<f64>, ArrayProblem> {
-    let elements = T::read_to_end_exact_vec(data, &header.type_descriptor, element_count)
-        .map_err(|error| ArrayProblem::InvalidData { detail: error.to_string() })?;
+    let elements = T::read_to_end_exact_vec(data, &header.type_descriptor, element_count).map_err(
+        |error| ArrayProblem::InvalidData {
+            detail: error.to_string(),
+        },
+    )?;
     Ok(elements.into_iter().map(to_f64).collect())
 }
 
@@ -115,15 +142,28 @@ fn header_problem(error: ReadHeaderError) -> ArrayProblem {
 /// Reads a whole file, reporting a missing one as [`IoError::Missing`].
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, IoError> {
     fs::read(path).map_err(|source| match source.kind() {
-        ErrorKind::NotFound => IoError::Missing { path: path.to_path_buf() },
-        _ => IoError::Io { action: "read", path: path.to_path_buf(), source },
+        ErrorKind::NotFound => IoError::Missing {
+            path: path.to_path_buf(),
+        },
+        _ => IoError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        },
     })
 }
 
 fn write_error(path: &Path, error: WriteNpyError) -> IoError {
     match error {
-        WriteNpyError::Io(source) => IoError::Io { action: "write", path: path.to_path_buf(), source },
-        other => IoError::Encode { path: path.to_path_buf(), detail: other.to_string() },
+        WriteNpyError::Io(source) => IoError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        },
+        other => IoError::Encode {
+            path: path.to_path_buf(),
+            detail: other.to_string(),
+        },
     }
 }
 

@@ -1,0 +1,323 @@
+//! The reference interpreter: runs a step program over `[batch, time, channels]` input, in f32
+//! or f64, from the states' initial values. Plain and simple on purpose: it is the oracle that
+//! the JIT and the gradients are checked against.
+
+use std::fmt;
+
+use crate::step::{BinaryOp, Op, Shape, StateInit, StepProgram, UnaryOp, ValueId};
+
+/// The element types the interpreter runs in.
+pub trait Real: Copy + PartialOrd + fmt::Debug + Send + Sync + 'static {
+    /// Converts from f64 (rounding for f32).
+    fn from_f64(value: f64) -> Self;
+    /// Converts to f64 (exactly).
+    fn to_f64(self) -> f64;
+    /// Applies a unary op.
+    fn unary(op: UnaryOp, x: Self) -> Self;
+    /// Applies a binary op.
+    fn binary(op: BinaryOp, x: Self, y: Self) -> Self;
+    /// Adds.
+    fn add(self, other: Self) -> Self;
+    /// Multiplies.
+    fn mul(self, other: Self) -> Self;
+}
+
+macro_rules! impl_real {
+    ($t:ty) => {
+        impl Real for $t {
+            fn from_f64(value: f64) -> Self {
+                value as $t
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn unary(op: UnaryOp, x: Self) -> Self {
+                match op {
+                    UnaryOp::Neg => -x,
+                    UnaryOp::Exp => x.exp(),
+                    UnaryOp::Log => x.ln(),
+                    UnaryOp::Tanh => x.tanh(),
+                    UnaryOp::Sqrt => x.sqrt(),
+                    UnaryOp::Abs => x.abs(),
+                    UnaryOp::Floor => x.floor(),
+                    UnaryOp::Sin => x.sin(),
+                    UnaryOp::Cos => x.cos(),
+                }
+            }
+            fn binary(op: BinaryOp, x: Self, y: Self) -> Self {
+                let truth = |b: bool| if b { 1.0 } else { 0.0 };
+                match op {
+                    BinaryOp::Add => x + y,
+                    BinaryOp::Sub => x - y,
+                    BinaryOp::Mul => x * y,
+                    BinaryOp::Div => x / y,
+                    BinaryOp::Pow => x.powf(y),
+                    BinaryOp::Min => if y < x { y } else { x },
+                    BinaryOp::Max => if y > x { y } else { x },
+                    BinaryOp::Lt => truth(x < y),
+                    BinaryOp::Le => truth(x <= y),
+                    BinaryOp::Gt => truth(x > y),
+                    BinaryOp::Ge => truth(x >= y),
+                    BinaryOp::Eq => truth(x == y),
+                    BinaryOp::Ne => truth(x != y),
+                }
+            }
+            fn add(self, other: Self) -> Self {
+                self + other
+            }
+            fn mul(self, other: Self) -> Self {
+                self * other
+            }
+        }
+    };
+}
+
+impl_real!(f32);
+impl_real!(f64);
+
+/// What is wrong with the buffers handed to the interpreter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InterpError {
+    /// A parameter buffer has the wrong number of elements.
+    ParamLength {
+        /// The parameter.
+        name: String,
+        /// Elements its shape needs.
+        expected: usize,
+        /// Elements given.
+        found: usize,
+    },
+    /// The number of parameter buffers differs from the parameter table.
+    ParamCount {
+        /// Parameters in the table.
+        expected: usize,
+        /// Buffers given.
+        found: usize,
+    },
+    /// The input buffer's length is not `batch * steps * channels`.
+    InputLength {
+        /// Elements expected.
+        expected: usize,
+        /// Elements given.
+        found: usize,
+    },
+}
+
+impl fmt::Display for InterpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InterpError::ParamLength { name, expected, found } => {
+                write!(f, "parameter `{name}` has {found} elements, its shape needs {expected}")
+            }
+            InterpError::ParamCount { expected, found } => write!(f, "{found} parameters given, the network has {expected}"),
+            InterpError::InputLength { expected, found } => write!(f, "input has {found} elements, expected {expected}"),
+        }
+    }
+}
+
+impl std::error::Error for InterpError {}
+
+/// The result of a run. Arrays are row-major `[batch, steps, size]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evolution<T> {
+    /// Network output per step.
+    pub output: Vec<T>,
+    /// Output size.
+    pub output_size: usize,
+    /// Recorded values (module outputs and states), each `[batch, steps, size]`, when asked.
+    pub records: Vec<Record<T>>,
+}
+
+/// One recorded signal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record<T> {
+    /// `1_Rate.output`, `1_LIF.vmem`, ...
+    pub name: String,
+    /// Elements per step.
+    pub size: usize,
+    /// `[batch, steps, size]`.
+    pub data: Vec<T>,
+}
+
+/// Runs `program` over `input` (`[batch, steps, channels]`, row-major) with `params` (one
+/// row-major buffer per parameter). Noise, if any, is drawn from a SplitMix64 stream seeded with
+/// `seed` (Box–Muller normals).
+pub fn evolve<T: Real>(
+    program: &StepProgram,
+    params: &[Vec<T>],
+    input: &[T],
+    batch: usize,
+    steps: usize,
+    record: bool,
+    seed: u64,
+) -> Result<Evolution<T>, InterpError> {
+    check_params(program, params)?;
+    let channels = program.inputs.first().copied().unwrap_or(0);
+    let expected = batch * steps * channels;
+    if input.len() != expected {
+        return Err(InterpError::InputLength { expected, found: input.len() });
+    }
+    let output_size = program.outputs.first().map_or(0, |v| program.shape(*v).len());
+    let mut output = Vec::with_capacity(batch * steps * output_size);
+    let mut records: Vec<Record<T>> = if record {
+        program
+            .records
+            .iter()
+            .map(|(name, value)| Record { name: name.clone(), size: program.shape(*value).len(), data: Vec::new() })
+            .chain(program.states.iter().map(|s| Record { name: s.name.clone(), size: s.shape.len(), data: Vec::new() }))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut noise = Noise::new(seed);
+    for b in 0..batch {
+        let mut states = initial_states(program, params);
+        for t in 0..steps {
+            let start = (b * steps + t) * channels;
+            let values = step(program, params, &states, &input[start..start + channels], &mut noise);
+            for value in &program.outputs {
+                output.extend_from_slice(&values[value.index()]);
+            }
+            states = program.state_updates.iter().map(|v| values[v.index()].clone()).collect();
+            if record {
+                let named = program.records.iter().map(|(_, v)| &values[v.index()]).chain(states.iter());
+                for (slot, data) in records.iter_mut().zip(named) {
+                    slot.data.extend_from_slice(data);
+                }
+            }
+        }
+    }
+    Ok(Evolution { output, output_size, records })
+}
+
+/// Checks that parameter buffers match the parameter table.
+pub fn check_params<T>(program: &StepProgram, params: &[Vec<T>]) -> Result<(), InterpError> {
+    if params.len() != program.params.len() {
+        return Err(InterpError::ParamCount { expected: program.params.len(), found: params.len() });
+    }
+    for (slot, buffer) in program.params.iter().zip(params) {
+        if buffer.len() != slot.shape.len() {
+            return Err(InterpError::ParamLength { name: slot.name.clone(), expected: slot.shape.len(), found: buffer.len() });
+        }
+    }
+    Ok(())
+}
+
+/// Each state's value before the first step.
+pub fn initial_states<T: Real>(program: &StepProgram, params: &[Vec<T>]) -> Vec<Vec<T>> {
+    program
+        .states
+        .iter()
+        .map(|state| match &state.init {
+            StateInit::Constant(value) => vec![T::from_f64(*value); state.shape.len()],
+            StateInit::Param(param) => params[param.0 as usize].clone(),
+        })
+        .collect()
+}
+
+/// Evaluates one step: the value of every instruction.
+pub fn step<T: Real>(program: &StepProgram, params: &[Vec<T>], states: &[Vec<T>], input: &[T], noise: &mut Noise) -> Vec<Vec<T>> {
+    let mut values: Vec<Vec<T>> = Vec::with_capacity(program.insts.len());
+    for inst in &program.insts {
+        let get = |v: ValueId| &values[v.index()];
+        let result = match inst.op {
+            Op::Const(value) => vec![T::from_f64(value)],
+            Op::Param(param) => params[param.0 as usize].clone(),
+            Op::State(state) => states[state.0 as usize].clone(),
+            Op::Input(_) => input.to_vec(),
+            Op::Noise => (0..inst.shape.len()).map(|_| T::from_f64(noise.normal())).collect(),
+            Op::Unary(op, a) => get(a).iter().map(|x| T::unary(op, *x)).collect(),
+            Op::Binary(op, a, b) => zip2(get(a), get(b), inst.shape.len(), |x, y| T::binary(op, x, y)),
+            Op::Select(c, a, b) => {
+                let (c, a, b) = (get(c), get(a), get(b));
+                (0..inst.shape.len())
+                    .map(|i| if at(c, i).to_f64() != 0.0 { at(a, i) } else { at(b, i) })
+                    .collect()
+            }
+            Op::VecMat(x, w) => {
+                let (x, w) = (get(x), get(w));
+                let cols = inst.shape.len();
+                let mut out = vec![T::from_f64(0.0); cols];
+                for (row, xi) in x.iter().enumerate() {
+                    for (col, slot) in out.iter_mut().enumerate() {
+                        *slot = slot.add(xi.mul(w[row * cols + col]));
+                    }
+                }
+                out
+            }
+            Op::VecMatT(x, w) => {
+                let (x, w) = (get(x), get(w));
+                let rows = inst.shape.len();
+                let cols = x.len();
+                (0..rows)
+                    .map(|row| (0..cols).fold(T::from_f64(0.0), |acc, col| acc.add(x[col].mul(w[row * cols + col]))))
+                    .collect()
+            }
+            Op::Outer(x, y) => {
+                let (x, y) = (get(x), get(y));
+                x.iter().flat_map(|xi| y.iter().map(move |yj| xi.mul(*yj))).collect()
+            }
+            Op::Sum(a) => vec![get(a).iter().fold(T::from_f64(0.0), |acc, x| acc.add(*x))],
+            Op::Broadcast(a) => vec![get(a)[0]; inst.shape.len()],
+        };
+        values.push(result);
+    }
+    values
+}
+
+fn at<T: Copy>(values: &[T], index: usize) -> T {
+    if values.len() == 1 { values[0] } else { values[index] }
+}
+
+fn zip2<T: Real>(a: &[T], b: &[T], len: usize, f: impl Fn(T, T) -> T) -> Vec<T> {
+    (0..len).map(|i| f(at(a, i), at(b, i))).collect()
+}
+
+/// Standard normal numbers from a SplitMix64 stream (documented so runs can be reproduced).
+pub struct Noise {
+    state: u64,
+    spare: Option<f64>,
+}
+
+impl Noise {
+    /// A stream from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Noise { state: seed, spare: None }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    /// One standard normal number (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        if let Some(spare) = self.spare.take() {
+            return spare;
+        }
+        let (u, v) = (self.uniform(), self.uniform());
+        let radius = (-2.0 * u.ln()).sqrt();
+        let angle = 2.0 * std::f64::consts::PI * v;
+        self.spare = Some(radius * angle.sin());
+        radius * angle.cos()
+    }
+}
+
+/// The shape of a recorded value, for callers building arrays.
+pub fn record_shape(size: usize, batch: usize, steps: usize) -> [usize; 3] {
+    [batch, steps, size]
+}
+
+impl Shape {
+    /// Whether this is a vector.
+    pub fn is_vector(self) -> bool {
+        matches!(self, Shape::Vector(_))
+    }
+}

@@ -22,6 +22,8 @@ enum Command {
     Fmt(cli::fmt::FmtArgs),
     /// Print the graph IR, parameter table and step program of each network.
     Ir(cli::ir::IrArgs),
+    /// Run a network on an input signal with the reference interpreter.
+    Run(cli::run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::check::run(&args),
         Command::Fmt(args) => cli::fmt::run(&args),
         Command::Ir(args) => cli::ir::run(&args),
+        Command::Run(args) => cli::run::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod fmt;
 pub mod ir;
+pub mod run;
 
 use std::io::IsTerminal;
 
@@ -19,4 +20,15 @@ pub fn load(sources: &mut Sources, path: &std::path::Path) -> Result<SourceId, S
 /// Prints diagnostics to stderr.
 pub fn report(sources: &Sources, diagnostics: &Diagnostics) {
     eprint!("{}", sources.render(diagnostics, std::io::stderr().is_terminal()));
+}
+
+/// The network named `name`, or the first one.
+pub fn pick_network<'a>(networks: &'a [reef_compiler::Compiled], name: Option<&str>) -> Result<&'a reef_compiler::Compiled, String> {
+    match name {
+        Some(name) => networks.iter().find(|n| n.graph.name == name).ok_or_else(|| {
+            let names: Vec<&str> = networks.iter().map(|n| n.graph.name.as_str()).collect();
+            format!("no network named `{name}` (the file has: {})", names.join(", "))
+        }),
+        None => networks.first().ok_or_else(|| "the file defines no network".to_string()),
+    }
 }

@@ -47,3 +47,14 @@ pub fn compile(prelude: &reef_lang::ast::File, file: &reef_lang::ast::File) -> R
     }
     diagnostics.into_result(compiled)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_network_that_fails_to_elaborate_is_an_error_not_silence() {
+        let mut sources = reef_lang::Sources::with_prelude();
+        let id = sources.add("t.net", "network A(dt = 1 ms) = Linear(1)");
+        let result = super::compile_source(&sources, id);
+        assert!(result.is_err(), "a missing size must be reported");
+    }
+}

@@ -15,7 +15,8 @@ struct Grammar;
 /// Parses one source text. A syntax error stops the parse (pest does not recover), so the
 /// result carries at most one error; it names the place and what was expected there.
 pub fn parse(source: SourceId, text: &str) -> Result<File, Diagnostics> {
-    if text.as_bytes().starts_with(b"\x89HDF\r\n\x1a\n") {
+    // Also after lossy UTF-8 decoding, which turns the first byte into U+FFFD.
+    if text.as_bytes().starts_with(b"\x89HDF\r\n\x1a\n") || text.starts_with("\u{FFFD}HDF\r\n\u{1a}\n") {
         return Err(Diagnostic::error("E0100", "this is an HDF5 file, not reef source")
             .primary(Span::new(source, 0, 0), "HDF5 signature here")
             .help("NIR graphs and Lava-DL networks are stored as HDF5 (Lava-DL also uses `.net`); reef reads `.net` text files")

@@ -63,7 +63,8 @@ pub fn render(sources: &Sources, diagnostic: &Diagnostic, color: bool) -> String
         let Some(file) = sources.get(source_id) else { continue };
         let arrow = if first_group { "-->" } else { ":::" };
         first_group = false;
-        let _ = writeln!(out, "{pad}{} {}", palette.gutter(arrow), sources.location(group[0].span));
+        let located = group.iter().find(|l| l.primary).map_or(group[0].span, |l| l.span);
+        let _ = writeln!(out, "{pad}{} {}", palette.gutter(arrow), sources.location(located));
         let _ = writeln!(out, "{pad} {}", palette.gutter("|"));
         let mut previous_line: Option<usize> = None;
         for label in group {

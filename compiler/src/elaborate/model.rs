@@ -181,7 +181,7 @@ pub fn instantiate(
             walker.diagnostics.push(diagnostic);
         }
     }
-    if walker.output.is_none() {
+    if walker.output.is_none() && !walker.diagnostics.has_errors() {
         walker.diagnostics.push(
             Diagnostic::error("E0211", format!("model `{}` has no `output`", model.name.node))
                 .primary(model.name.span, "this model never says what it outputs")
@@ -343,7 +343,7 @@ impl Walker<'_, '_, '_> {
             Ok(value) => value,
             Err(error) => {
                 self.diagnostics.push(error);
-                return None;
+                return Some((own, decl.init.span, None));
             }
         };
         let own_time = match own {
@@ -358,7 +358,8 @@ impl Walker<'_, '_, '_> {
                         .secondary(decl.init.span, format!("declared as {}", units::describe(own_time)))
                         .help(if own_time == 1 { "write the time with a unit, e.g. `30 ms`".to_string() } else { "remove the unit".to_string() }),
                 );
-                None
+                // Go on with the declared value so later equations are still checked.
+                Some((own, decl.init.span, None))
             }
             Const::Number(..) | Const::Init(_) => Some((value, expr.span, Some(ident_span))),
             Const::Bool(_) | Const::Function(_) => {
@@ -368,7 +369,7 @@ impl Walker<'_, '_, '_> {
                         .secondary(decl.init.span, "the parameter is a number")
                         .help(format!("give a number or an initialiser; {INITIALISERS_HELP}")),
                 );
-                None
+                Some((own, decl.init.span, None))
             }
         }
     }

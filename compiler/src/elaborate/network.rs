@@ -44,12 +44,13 @@ pub fn elaborate_network(scope: &Scope<'_>, network: &Network, diagnostics: &mut
         paths: HashMap::new(),
         diagnostics: Diagnostics::new(),
     };
-    let (input, output) = match &network.body {
-        NetworkBody::Expr(expr) => builder.combinator_network(expr)?,
-        NetworkBody::Wiring(_) => builder.wired_network(network)?,
+    let ends = match &network.body {
+        NetworkBody::Expr(expr) => builder.combinator_network(expr),
+        NetworkBody::Wiring(_) => builder.wired_network(network),
     };
     let failed = builder.diagnostics.has_errors();
     diagnostics.extend(builder.diagnostics);
+    let (input, output) = ends?;
     if failed {
         return None;
     }
@@ -317,6 +318,7 @@ impl Builder<'_, '_> {
                     self.diagnostics.push(Diagnostic::error("E0305", "nothing can flow into the network input").primary(pair[1].span, "the input"));
                     continue;
                 }
+                let connected = sources.entry(pair[1].node.clone()).or_default();
                 if from.out_size != to.in_size {
                     self.diagnostics.push(
                         Diagnostic::error("E0301", format!("size mismatch: `{}` outputs {} channels but `{}` takes {}", pair[0].node, from.out_size, pair[1].node, to.in_size))
@@ -326,7 +328,7 @@ impl Builder<'_, '_> {
                     );
                     continue;
                 }
-                sources.entry(pair[1].node.clone()).or_default().extend(from.outputs.iter().copied());
+                connected.extend(from.outputs.iter().copied());
             }
         }
         let mut names: Vec<&String> = wired.keys().collect();

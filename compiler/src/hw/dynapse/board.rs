@@ -76,3 +76,17 @@ pub const DARK_CURRENT: f64 = 5e-13;
 /// Relative difference under which two bias currents count as equal when choosing a code
 /// (ties go to the smaller coarse value, which has the finer resolution).
 pub const BIAS_TIE_TOLERANCE: f64 = 1e-9;
+
+/// Biases with no role in reef's LIF model, as (name, coarse, fine): cAER's Dynap-SE defaults
+/// (`resetDefaultBiases` in its dynapse module), copied as codes. Adaptation is off (IF_AHW_P
+/// fine 0). cAER's coarse numbering may run opposite to Rockpool's biasgen table (unverified),
+/// which is why these are copied as codes and not converted to currents.
+pub const FIXED_BIASES: [(super::bias::BiasName, u8, u8); 7] = [
+    (super::bias::BiasName::IfAhtauN, 7, 35),
+    (super::bias::BiasName::IfCascN, 7, 0),
+    (super::bias::BiasName::IfBufP, 3, 80),
+    (super::bias::BiasName::IfAhthrN, 7, 0),
+    (super::bias::BiasName::IfNmdaN, 7, 0),
+    (super::bias::BiasName::IfAhwP, 7, 0),
+    (super::bias::BiasName::R2rP, 4, 85),
+];

@@ -116,9 +116,15 @@ fn doc_text(stream: TokenStream) -> Option<String> {
 pub fn expand(input: TokenStream) -> TokenStream {
     let mut text = Text { source: String::new(), pieces: Vec::new(), splices: Vec::new(), spans: Vec::new(), glue: false, previous: None };
     text.tokens(input);
+    // For checking, a splice stands for the number 1 (only the syntax is checked then); a
+    // one-character stand-in keeps the byte offsets of later tokens close for error spans.
+    let mut checked = text.source.clone();
+    for index in (0..text.splices.len()).rev() {
+        checked = checked.replace(&format!("__splice_{index}"), "1");
+    }
     let mut sources = reef_lang::Sources::with_prelude();
-    let id = sources.add("<network! macro>", text.source.as_str());
-    let result = match reef_lang::parse(id, &text.source) {
+    let id = sources.add("<network! macro>", checked.as_str());
+    let result = match reef_lang::parse(id, &checked) {
         Err(diagnostics) => Err(diagnostics),
         Ok(file) if text.splices.is_empty() => reef_lang::prelude::parse_prelude()
             .and_then(|prelude| reef_compiler::compile(&prelude, &file).map(|_| ())),

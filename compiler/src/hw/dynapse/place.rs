@@ -14,11 +14,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::address::{ChipId, CoreId, NeuronId};
+use super::address::{ChipId, CoreId, NeuronId, VirtualId};
 use super::board::{NEURONS_PER_CORE, USABLE_NEURONS_ON_BOARD, USABLE_NEURONS_PER_CHIP};
 use super::cluster::{Parameters, Scales, cluster};
 use super::connections::NeuronRef;
-use super::drc::{CapacityScope, DrcError, PlacementPart, PlacementProblem};
+use super::drc::{CapacityScope, DrcError, PlacementPart, PlacementProblem, VirtualIdProblem};
 use super::network::SpikingNetwork;
 use super::options::Placement;
 
@@ -266,4 +266,35 @@ fn assign_slots(network: &SpikingNetwork, fills: &BTreeMap<CoreId, Vec<NeuronRef
         }
     }
     ids.into_iter().map(|list| list.into_iter().flatten().collect()).collect()
+}
+
+/// Validates explicit virtual ids: one per input channel, none reserved, no two equal.
+pub(crate) fn check_virtual_ids(ids: &[VirtualId], n_inputs: usize) -> Result<(), Vec<DrcError>> {
+    if ids.len() != n_inputs {
+        return Err(vec![DrcError::PlacementShape {
+            part: PlacementPart::VirtualIds,
+            population: None,
+            source: None,
+            expected: n_inputs,
+            found: ids.len(),
+        }]);
+    }
+    let mut errors = Vec::new();
+    let mut seen: BTreeMap<VirtualId, usize> = BTreeMap::new();
+    for (channel, id) in ids.iter().enumerate() {
+        if id.is_reserved() {
+            errors.push(DrcError::VirtualIdConflict { channel, id: *id, problem: VirtualIdProblem::Reserved });
+        }
+        match seen.get(id) {
+            Some(other) => errors.push(DrcError::VirtualIdConflict {
+                channel,
+                id: *id,
+                problem: VirtualIdProblem::Duplicate { channel: *other },
+            }),
+            None => {
+                seen.insert(*id, channel);
+            }
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }

@@ -22,6 +22,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let result = reef::runtime::run::evolve(network, &params, &input, Precision::F32, false, 0)?;
     let peak = result.output.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    println!("{}: {} parameters, output peak |y| = {peak:.4} over {} steps", network.graph.name, params.element_count(), result.output.shape()[1]);
+    println!(
+        "{}: {} parameters, output peak |y| = {peak:.4} over {} steps",
+        network.graph.name,
+        params.element_count(),
+        result.output.shape()[1]
+    );
     Ok(())
 }

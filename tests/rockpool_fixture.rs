@@ -12,7 +12,8 @@ fn fixture(name: &str) -> PathBuf {
 
 fn chirp_network() -> reef_compiler::Compiled {
     let mut sources = Sources::with_prelude();
-    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chirp_rate.net")).unwrap();
+    let text =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chirp_rate.net")).unwrap();
     let id = sources.add("chirp_rate.net", text);
     reef_compiler::compile_source(&sources, id).unwrap().remove(0)
 }

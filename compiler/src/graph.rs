@@ -255,7 +255,13 @@ impl fmt::Display for NetworkGraph {
                 -1 => " Hz".to_string(),
                 power => format!(" s^{power}"),
             };
-            writeln!(f, "  {:<28} {:<10} {}{unit}  bounds {bounds}  trainable", param.name, param.shape.to_string(), param.init)?;
+            writeln!(
+                f,
+                "  {:<28} {:<10} {}{unit}  bounds {bounds}  trainable",
+                param.name,
+                param.shape.to_string(),
+                param.init
+            )?;
         }
         for constant in &self.consts {
             writeln!(

@@ -52,8 +52,20 @@ macro_rules! impl_real {
                     BinaryOp::Mul => x * y,
                     BinaryOp::Div => x / y,
                     BinaryOp::Pow => x.powf(y),
-                    BinaryOp::Min => if y < x { y } else { x },
-                    BinaryOp::Max => if y > x { y } else { x },
+                    BinaryOp::Min => {
+                        if y < x {
+                            y
+                        } else {
+                            x
+                        }
+                    }
+                    BinaryOp::Max => {
+                        if y > x {
+                            y
+                        } else {
+                            x
+                        }
+                    }
                     BinaryOp::Lt => truth(x < y),
                     BinaryOp::Le => truth(x <= y),
                     BinaryOp::Gt => truth(x > y),
@@ -109,8 +121,12 @@ impl fmt::Display for InterpError {
             InterpError::ParamLength { name, expected, found } => {
                 write!(f, "parameter `{name}` has {found} elements, its shape needs {expected}")
             }
-            InterpError::ParamCount { expected, found } => write!(f, "{found} parameters given, the network has {expected}"),
-            InterpError::InputLength { expected, found } => write!(f, "input has {found} elements, expected {expected}"),
+            InterpError::ParamCount { expected, found } => {
+                write!(f, "{found} parameters given, the network has {expected}")
+            }
+            InterpError::InputLength { expected, found } => {
+                write!(f, "input has {found} elements, expected {expected}")
+            }
         }
     }
 }
@@ -164,7 +180,11 @@ pub fn evolve<T: Real>(
             .records
             .iter()
             .map(|(name, value)| Record { name: name.clone(), size: program.shape(*value).len(), data: Vec::new() })
-            .chain(program.states.iter().map(|s| Record { name: s.name.clone(), size: s.shape.len(), data: Vec::new() }))
+            .chain(program.states.iter().map(|s| Record {
+                name: s.name.clone(),
+                size: s.shape.len(),
+                data: Vec::new(),
+            }))
             .collect()
     } else {
         Vec::new()
@@ -197,7 +217,11 @@ pub fn check_params<T>(program: &StepProgram, params: &[Vec<T>]) -> Result<(), I
     }
     for (slot, buffer) in program.params.iter().zip(params) {
         if buffer.len() != slot.shape.len() {
-            return Err(InterpError::ParamLength { name: slot.name.clone(), expected: slot.shape.len(), found: buffer.len() });
+            return Err(InterpError::ParamLength {
+                name: slot.name.clone(),
+                expected: slot.shape.len(),
+                found: buffer.len(),
+            });
         }
     }
     Ok(())
@@ -216,7 +240,13 @@ pub fn initial_states<T: Real>(program: &StepProgram, params: &[Vec<T>]) -> Vec<
 }
 
 /// Evaluates one step: the value of every instruction.
-pub fn step<T: Real>(program: &StepProgram, params: &[Vec<T>], states: &[Vec<T>], input: &[T], noise: &mut Noise) -> Vec<Vec<T>> {
+pub fn step<T: Real>(
+    program: &StepProgram,
+    params: &[Vec<T>],
+    states: &[Vec<T>],
+    input: &[T],
+    noise: &mut Noise,
+) -> Vec<Vec<T>> {
     let mut values: Vec<Vec<T>> = Vec::with_capacity(program.insts.len());
     for inst in &program.insts {
         let get = |v: ValueId| &values[v.index()];
@@ -230,9 +260,7 @@ pub fn step<T: Real>(program: &StepProgram, params: &[Vec<T>], states: &[Vec<T>]
             Op::Binary(op, a, b) => zip2(get(a), get(b), inst.shape.len(), |x, y| T::binary(op, x, y)),
             Op::Select(c, a, b) => {
                 let (c, a, b) = (get(c), get(a), get(b));
-                (0..inst.shape.len())
-                    .map(|i| if at(c, i).to_f64() != 0.0 { at(a, i) } else { at(b, i) })
-                    .collect()
+                (0..inst.shape.len()).map(|i| if at(c, i).to_f64() != 0.0 { at(a, i) } else { at(b, i) }).collect()
             }
             Op::VecMat(x, w) => {
                 let (x, w) = (get(x), get(w));

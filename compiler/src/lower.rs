@@ -108,7 +108,9 @@ impl Stitcher<'_, '_> {
             });
         }
         self.in_progress.pop();
-        total.ok_or_else(|| Diagnostic::error("E0305", format!("`{}` receives no input", self.graph.node_name(node))).into())
+        total.ok_or_else(|| {
+            Diagnostic::error("E0305", format!("`{}` receives no input", self.graph.node_name(node))).into()
+        })
     }
 
     fn algebraic_loop(&self, cycle: &[NodeIndex]) -> Diagnostic {
@@ -121,7 +123,11 @@ impl Stitcher<'_, '_> {
             if let Node::Module(instance) = &self.graph.graph[*node] {
                 let next = &names[(index + 1) % names.len()];
                 let label = format!("`{}` needs the output of `{next}` at the same step", instance.path);
-                diagnostic = if index == 0 { diagnostic.primary(instance.span, label) } else { diagnostic.secondary(instance.span, label) };
+                diagnostic = if index == 0 {
+                    diagnostic.primary(instance.span, label)
+                } else {
+                    diagnostic.secondary(instance.span, label)
+                };
             }
         }
         diagnostic.help("recurrence must pass through state: a module whose output depends only on its previous state (a delay) breaks the loop; or use a model's own recurrent weights (`rec = true`)")

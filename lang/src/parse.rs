@@ -84,7 +84,9 @@ fn syntax_hint(text: &str, at: usize) -> Option<String> {
         return Some("powers are written `x ^ 2`".into());
     }
     if rest.starts_with('=') && !rest.starts_with("==") {
-        return Some("to update a state write `x <- value`; `x' = rate` is an ODE; `let x = value` names a value".into());
+        return Some(
+            "to update a state write `x <- value`; `x' = rate` is an ODE; `let x = value` names a value".into(),
+        );
     }
     if rest.starts_with("def ") || rest.starts_with("class ") {
         return Some("define neuron models with `model Name(n: size) { ... }` and networks with `network`".into());
@@ -149,9 +151,7 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::keyword => "a keyword",
         Rule::doc => "a doc comment",
         Rule::file | Rule::standalone_expr => "a reef file",
-        Rule::WHITESPACE | Rule::COMMENT | Rule::block_comment | Rule::line_comment | Rule::ident_char => {
-            "whitespace"
-        }
+        Rule::WHITESPACE | Rule::COMMENT | Rule::block_comment | Rule::line_comment | Rule::ident_char => "whitespace",
     }
 }
 
@@ -176,7 +176,9 @@ fn pratt() -> PrattParser<Rule> {
             | Op::infix(Rule::gt, Assoc::Left)
             | Op::infix(Rule::ge, Assoc::Left))
         .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
-        .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left) | Op::infix(Rule::matmul, Assoc::Left))
+        .op(Op::infix(Rule::mul, Assoc::Left)
+            | Op::infix(Rule::div, Assoc::Left)
+            | Op::infix(Rule::matmul, Assoc::Left))
         .op(Op::prefix(Rule::neg) | Op::prefix(Rule::not))
         .op(Op::infix(Rule::pow, Assoc::Right))
 }
@@ -489,11 +491,8 @@ impl Builder {
                 let cond = self.expr(parts.next().expect("grammar: if condition"));
                 let then = self.expr(parts.next().expect("grammar: then"));
                 let otherwise = parts.next().expect("grammar: else");
-                let otherwise = if otherwise.as_rule() == Rule::if_expr {
-                    self.primary(otherwise)
-                } else {
-                    self.expr(otherwise)
-                };
+                let otherwise =
+                    if otherwise.as_rule() == Rule::if_expr { self.primary(otherwise) } else { self.expr(otherwise) };
                 ExprKind::If(Box::new(cond), Box::new(then), Box::new(otherwise))
             }
             Rule::call => {

@@ -178,7 +178,8 @@ fn print_module(expr: &Expr, depth: usize) -> String {
     let ExprKind::Call { callee, args } = &expr.kind else { return print_expr(expr) };
     let has_module_args = args.iter().any(|arg| {
         !arg.docs.is_empty()
-            || (matches!(arg.label, None | Some(ArgLabel::Member(_))) && matches!(arg.value.kind, ExprKind::Call { .. }))
+            || (matches!(arg.label, None | Some(ArgLabel::Member(_)))
+                && matches!(arg.value.kind, ExprKind::Call { .. }))
     });
     if !has_module_args {
         return print_expr(expr);

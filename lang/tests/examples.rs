@@ -1,6 +1,6 @@
 //! Every example and the prelude parse, print canonically, and print→parse gives the same tree.
 
-use reef_lang::{Sources, parse, print_file, prelude};
+use reef_lang::{Sources, parse, prelude, print_file};
 
 fn check_round_trip(name: &str, text: &str) -> String {
     let mut sources = Sources::with_prelude();
@@ -14,7 +14,9 @@ fn check_round_trip(name: &str, text: &str) -> String {
     let reparsed_id = sources.add("printed", printed.as_str());
     let reparsed = match parse(reparsed_id, &printed) {
         Ok(file) => file,
-        Err(diagnostics) => panic!("printed {name} does not parse:\n{}\n{printed}", sources.render(&diagnostics, false)),
+        Err(diagnostics) => {
+            panic!("printed {name} does not parse:\n{}\n{printed}", sources.render(&diagnostics, false))
+        }
     };
     assert_eq!(reparsed, file, "print -> parse changed the tree of {name}");
     assert_eq!(print_file(&reparsed), printed, "printing {name} is not idempotent");
@@ -34,4 +36,41 @@ fn examples_round_trip() {
 fn prelude_round_trips() {
     let printed = check_round_trip(prelude::PRELUDE_NAME, prelude::PRELUDE_SOURCE);
     insta::assert_snapshot!(printed);
+}
+
+mod round_trip_property {
+    use proptest::prelude::*;
+    use reef_lang::{SourceId, parse, print_file};
+
+    fn examples() -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let mut texts: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "net"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        texts.sort();
+        texts
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Any mutation of an example that still parses prints to text that parses back to
+        /// the same tree.
+        #[test]
+        fn print_then_parse_is_identity(example in 0usize..16, at in 0usize..3000, byte in prop::sample::select(b"0123456789 ()+-*/@^,xyn_.".to_vec())) {
+            let texts = examples();
+            let mut bytes = texts[example % texts.len()].as_bytes().to_vec();
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            let text = String::from_utf8_lossy(&bytes);
+            if let Ok(file) = parse(SourceId(1), &text) {
+                let printed = print_file(&file);
+                let reparsed = parse(SourceId(2), &printed);
+                prop_assert!(reparsed.is_ok(), "printed text does not parse:\n{printed}");
+                prop_assert_eq!(reparsed.unwrap(), file);
+            }
+        }
+    }
 }

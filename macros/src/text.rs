@@ -61,7 +61,10 @@ impl Text {
                 }
                 TokenTree::Group(group) => {
                     let is_splice = group.delimiter() == Delimiter::Brace
-                        && self.previous.as_deref().is_some_and(|p| matches!(p, "(" | "," | "=" | "[" | "+" | "-" | "*" | "/" | "@" | ":"));
+                        && self
+                            .previous
+                            .as_deref()
+                            .is_some_and(|p| matches!(p, "(" | "," | "=" | "[" | "+" | "-" | "*" | "/" | "@" | ":"));
                     if is_splice {
                         let index = self.splices.len();
                         let start = self.source.len() + 1;
@@ -103,7 +106,9 @@ impl Text {
 fn doc_text(stream: TokenStream) -> Option<String> {
     let tokens: Vec<TokenTree> = stream.into_iter().collect();
     match tokens.as_slice() {
-        [TokenTree::Ident(name), TokenTree::Punct(eq), TokenTree::Literal(literal)] if name == "doc" && eq.as_char() == '=' => {
+        [TokenTree::Ident(name), TokenTree::Punct(eq), TokenTree::Literal(literal)]
+            if name == "doc" && eq.as_char() == '=' =>
+        {
             let text = literal.to_string();
             let inner = text.strip_prefix('"')?.strip_suffix('"')?;
             Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
@@ -114,7 +119,14 @@ fn doc_text(stream: TokenStream) -> Option<String> {
 
 /// Expands `network! { ... }`.
 pub fn expand(input: TokenStream) -> TokenStream {
-    let mut text = Text { source: String::new(), pieces: Vec::new(), splices: Vec::new(), spans: Vec::new(), glue: false, previous: None };
+    let mut text = Text {
+        source: String::new(),
+        pieces: Vec::new(),
+        splices: Vec::new(),
+        spans: Vec::new(),
+        glue: false,
+        previous: None,
+    };
     text.tokens(input);
     // For checking, a splice stands for the number 1 (only the syntax is checked then); a
     // one-character stand-in keeps the byte offsets of later tokens close for error spans.
@@ -126,14 +138,18 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let id = sources.add("<network! macro>", checked.as_str());
     let result = match reef_lang::parse(id, &checked) {
         Err(diagnostics) => Err(diagnostics),
-        Ok(file) if text.splices.is_empty() => reef_lang::prelude::parse_prelude()
-            .and_then(|prelude| reef_compiler::compile(&prelude, &file).map(|_| ())),
+        Ok(file) if text.splices.is_empty() => {
+            reef_lang::prelude::parse_prelude().and_then(|prelude| reef_compiler::compile(&prelude, &file).map(|_| ()))
+        }
         Ok(_) => Ok(()),
     };
     if let Err(diagnostics) = result {
         let mut errors: Option<syn::Error> = None;
         for diagnostic in &diagnostics.0 {
-            let span = diagnostic.primary_span().filter(|s| s.source == id).map_or_else(Span::call_site, |s| text.span_at(s.start));
+            let span = diagnostic
+                .primary_span()
+                .filter(|s| s.source == id)
+                .map_or_else(Span::call_site, |s| text.span_at(s.start));
             let mut message = format!("{} [reef {}]", diagnostic.message, diagnostic.code);
             for label in diagnostic.labels.iter().filter(|l| l.primary && !l.message.is_empty()) {
                 message.push_str(&format!(": {}", label.message));

@@ -47,7 +47,11 @@ impl fmt::Display for RunError {
                 "input has shape {found:?}; the network takes [time, {channels}] or [batch, time, {channels}]"
             ),
             RunError::NonFiniteInput { index, value } => {
-                write!(f, "input holds {value} at [batch {}, step {}, channel {}]; inputs must be finite", index[0], index[1], index[2])
+                write!(
+                    f,
+                    "input holds {value} at [batch {}, step {}, channel {}]; inputs must be finite",
+                    index[0], index[1], index[2]
+                )
             }
             RunError::Interp(error) => write!(f, "{error}"),
         }
@@ -117,14 +121,27 @@ pub struct RunOutput {
 }
 
 /// Runs the interpreter in the given precision.
-pub fn evolve(network: &Compiled, params: &ParamSet, input: &ArrayD<f64>, precision: Precision, record: bool, seed: u64) -> Result<RunOutput, RunError> {
+pub fn evolve(
+    network: &Compiled,
+    params: &ParamSet,
+    input: &ArrayD<f64>,
+    precision: Precision,
+    record: bool,
+    seed: u64,
+) -> Result<RunOutput, RunError> {
     match precision {
         Precision::F32 => evolve_in::<f32>(network, params, input, record, seed),
         Precision::F64 => evolve_in::<f64>(network, params, input, record, seed),
     }
 }
 
-fn evolve_in<T: Real>(network: &Compiled, params: &ParamSet, input: &ArrayD<f64>, record: bool, seed: u64) -> Result<RunOutput, RunError> {
+fn evolve_in<T: Real>(
+    network: &Compiled,
+    params: &ParamSet,
+    input: &ArrayD<f64>,
+    record: bool,
+    seed: u64,
+) -> Result<RunOutput, RunError> {
     let input = batched_input(input, network.graph.input_size())?;
     let (batch, steps) = (input.shape()[0], input.shape()[1]);
     let buffers: Vec<Vec<T>> = network
@@ -134,15 +151,14 @@ fn evolve_in<T: Real>(network: &Compiled, params: &ParamSet, input: &ArrayD<f64>
         .map(|p| params.get(&p.name).map(|a| a.iter().map(|v| T::from_f64(*v)).collect()).unwrap_or_default())
         .collect();
     let flat: Vec<T> = input.iter().map(|v| T::from_f64(*v)).collect();
-    let evolution = interp::evolve(&network.program, &buffers, &flat, batch, steps, record, seed).map_err(RunError::Interp)?;
+    let evolution =
+        interp::evolve(&network.program, &buffers, &flat, batch, steps, record, seed).map_err(RunError::Interp)?;
     let to_array = |data: &[T], size: usize| {
         ArrayD::from_shape_vec(IxDyn(&[batch, steps, size]), data.iter().map(|v| v.to_f64()).collect())
     };
-    let output = to_array(&evolution.output, evolution.output_size).map_err(|_| RunError::InputShape { found: vec![batch, steps], channels: evolution.output_size })?;
-    let records = evolution
-        .records
-        .iter()
-        .filter_map(|r| to_array(&r.data, r.size).ok().map(|a| (r.name.clone(), a)))
-        .collect();
+    let output = to_array(&evolution.output, evolution.output_size)
+        .map_err(|_| RunError::InputShape { found: vec![batch, steps], channels: evolution.output_size })?;
+    let records =
+        evolution.records.iter().filter_map(|r| to_array(&r.data, r.size).ok().map(|a| (r.name.clone(), a))).collect();
     Ok(RunOutput { output, records })
 }

@@ -23,7 +23,10 @@ pub fn report(sources: &Sources, diagnostics: &Diagnostics) {
 }
 
 /// The network named `name`, or the first one.
-pub fn pick_network<'a>(networks: &'a [reef_compiler::Compiled], name: Option<&str>) -> Result<&'a reef_compiler::Compiled, String> {
+pub fn pick_network<'a>(
+    networks: &'a [reef_compiler::Compiled],
+    name: Option<&str>,
+) -> Result<&'a reef_compiler::Compiled, String> {
     match name {
         Some(name) => networks.iter().find(|n| n.graph.name == name).ok_or_else(|| {
             let names: Vec<&str> = networks.iter().map(|n| n.graph.name.as_str()).collect();

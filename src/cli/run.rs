@@ -65,7 +65,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
         }
     };
     let network = super::pick_network(&networks, args.network.as_deref())?;
-    let params = reef_runtime::run::load_params(&network.graph, args.params.as_deref(), args.seed).map_err(|e| e.to_string())?;
+    let params =
+        reef_runtime::run::load_params(&network.graph, args.params.as_deref(), args.seed).map_err(|e| e.to_string())?;
     let (input, _) = io::read_npy(&args.input).map_err(|e| e.to_string())?;
     let precision = Precision::from(args.precision);
     let result = reef_runtime::run::evolve(network, &params, &input, precision, args.record.is_some(), args.seed)

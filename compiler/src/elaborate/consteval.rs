@@ -48,9 +48,7 @@ impl ConstEnv<'_> {
     /// Evaluates `expr`, or explains why it is not a compile-time constant.
     pub fn eval(&self, expr: &Expr) -> Result<Const, Diagnostic> {
         match &expr.kind {
-            ExprKind::Number(number) => {
-                Ok(Const::Number(number.si_value(), number.unit.map_or(0, |u| u.time_power())))
-            }
+            ExprKind::Number(number) => Ok(Const::Number(number.si_value(), number.unit.map_or(0, |u| u.time_power()))),
             ExprKind::Bool(value) => Ok(Const::Bool(*value)),
             ExprKind::Paren(inner) => self.eval(inner),
             ExprKind::Ident(name) => {
@@ -65,13 +63,18 @@ impl ConstEnv<'_> {
             ExprKind::Unary(op, operand) => match (op, self.eval(operand)?) {
                 (UnaryOp::Neg, Const::Number(value, dim)) => Ok(Const::Number(-value, dim)),
                 (UnaryOp::Not, Const::Bool(value)) => Ok(Const::Bool(!value)),
-                (_, other) => Err(not_constant(expr.span, &format!("cannot apply `{}` to {}", unary_symbol(*op), other.describe()))),
+                (_, other) => Err(not_constant(
+                    expr.span,
+                    &format!("cannot apply `{}` to {}", unary_symbol(*op), other.describe()),
+                )),
             },
             ExprKind::Binary(op, left, right) => self.binary(*op, left, right, expr.span),
             ExprKind::If(cond, then, otherwise) => match self.eval(cond)? {
                 Const::Bool(true) => self.eval(then),
                 Const::Bool(false) => self.eval(otherwise),
-                other => Err(not_constant(cond.span, &format!("a condition must be a boolean, not {}", other.describe()))),
+                other => {
+                    Err(not_constant(cond.span, &format!("a condition must be a boolean, not {}", other.describe())))
+                }
             },
             ExprKind::Call { callee, args } => self.initialiser(callee.as_str(), args, expr.span),
             ExprKind::Str(_) | ExprKind::Path(_) => {
@@ -169,8 +172,7 @@ impl ConstEnv<'_> {
                     .help(INITIALISERS_HELP));
             }
             _ => {
-                return Err(not_constant(span, &format!("`{name}(...)` is not an initialiser"))
-                    .help(INITIALISERS_HELP));
+                return Err(not_constant(span, &format!("`{name}(...)` is not an initialiser")).help(INITIALISERS_HELP));
             }
         };
         Ok(Const::Init(init))
@@ -196,7 +198,7 @@ fn describe_value(value: &Const) -> String {
 }
 
 fn not_constant(span: Span, why: &str) -> Diagnostic {
-    Diagnostic::error("E0209", "expected a value known at compile time")
-        .primary(span, why.to_string())
-        .note("sizes, conditions, generic arguments, initial values and bounds are evaluated when the network is compiled")
+    Diagnostic::error("E0209", "expected a value known at compile time").primary(span, why.to_string()).note(
+        "sizes, conditions, generic arguments, initial values and bounds are evaluated when the network is compiled",
+    )
 }

@@ -100,10 +100,15 @@ impl Equations<'_, '_, '_, '_> {
                 }
             },
             ExprKind::Call { callee, args } => self.call(callee, args, expr.span),
-            ExprKind::Str(_) => Err(Diagnostic::error("E0302", "text is not a value in an equation").primary(expr.span, "a string")),
-            ExprKind::Path(path) => Err(Diagnostic::error("E0209", format!("`{}` is a parameter path; equations use plain names", path.join(".")))
-                .primary(expr.span, "a dotted path")
-                .help("dotted paths name parameters of a network in `train` blocks and losses")),
+            ExprKind::Str(_) => {
+                Err(Diagnostic::error("E0302", "text is not a value in an equation").primary(expr.span, "a string"))
+            }
+            ExprKind::Path(path) => Err(Diagnostic::error(
+                "E0209",
+                format!("`{}` is a parameter path; equations use plain names", path.join(".")),
+            )
+            .primary(expr.span, "a dotted path")
+            .help("dotted paths name parameters of a network in `train` blocks and losses")),
         }
     }
 
@@ -116,12 +121,21 @@ impl Equations<'_, '_, '_, '_> {
         }
         match self.env.values.get(name) {
             Some(Const::Number(number, time)) => Ok(Typed { value: self.builder.number(*number), time: *time }),
-            Some(Const::Bool(value)) => Ok(Typed { value: self.builder.number(if *value { 1.0 } else { 0.0 }), time: 0 }),
-            Some(Const::Function(_)) | Some(Const::Init(_)) => Err(Diagnostic::error("E0209", format!("`{name}` is a function; call it"))
-                .primary(span, format!("write `{name}(...)`"))),
+            Some(Const::Bool(value)) => {
+                Ok(Typed { value: self.builder.number(if *value { 1.0 } else { 0.0 }), time: 0 })
+            }
+            Some(Const::Function(_)) | Some(Const::Init(_)) => {
+                Err(Diagnostic::error("E0209", format!("`{name}` is a function; call it"))
+                    .primary(span, format!("write `{name}(...)`")))
+            }
             None => {
-                let candidates: Vec<&str> =
-                    self.bindings.keys().map(String::as_str).chain(self.env.values.keys().map(String::as_str)).filter(|k| !k.starts_with('#')).collect();
+                let candidates: Vec<&str> = self
+                    .bindings
+                    .keys()
+                    .map(String::as_str)
+                    .chain(self.env.values.keys().map(String::as_str))
+                    .filter(|k| !k.starts_with('#'))
+                    .collect();
                 let mut diagnostic = Diagnostic::error("E0209", format!("unknown name `{name}`"))
                     .primary(span, "not declared in this model");
                 if let Some(help) = suggestion(name, candidates) {
@@ -136,7 +150,13 @@ impl Equations<'_, '_, '_, '_> {
         let a = self.lower(left)?;
         let b = self.lower(right)?;
         let (la, lb) = ((a.value, left.span), (b.value, right.span));
-        let same_unit = |time: i32| if a.time == b.time { Ok(time) } else { Err(units::mismatch(op.symbol(), a.time, b.time, left.span, right.span)) };
+        let same_unit = |time: i32| {
+            if a.time == b.time {
+                Ok(time)
+            } else {
+                Err(units::mismatch(op.symbol(), a.time, b.time, left.span, right.span))
+            }
+        };
         let (step_op, time) = match op {
             ast::BinaryOp::Add => (BinaryOp::Add, same_unit(a.time)?),
             ast::BinaryOp::Sub => (BinaryOp::Sub, same_unit(a.time)?),
@@ -176,17 +196,26 @@ impl Equations<'_, '_, '_, '_> {
                 let value = self.builder.push(Op::VecMat(a.value, b.value), Shape::Vector(cols));
                 Ok(Typed { value, time: a.time + b.time })
             }
-            (Shape::Vector(n), Shape::Matrix(rows, cols)) => Err(Diagnostic::error("E0302", format!("cannot multiply a vector [{n}] by a matrix [{rows}, {cols}]"))
-                .primary(left, format!("{n} elements"))
-                .secondary(right, format!("{rows} rows"))
-                .help("`x @ W` needs as many elements in `x` as rows in `W`")),
+            (Shape::Vector(n), Shape::Matrix(rows, cols)) => {
+                Err(Diagnostic::error("E0302", format!("cannot multiply a vector [{n}] by a matrix [{rows}, {cols}]"))
+                    .primary(left, format!("{n} elements"))
+                    .secondary(right, format!("{rows} rows"))
+                    .help("`x @ W` needs as many elements in `x` as rows in `W`"))
+            }
             _ => Err(Diagnostic::error("E0302", format!("`@` multiplies a vector by a matrix, not {sa} by {sb}"))
                 .primary(left, format!("shape {sa}"))
                 .secondary(right, format!("shape {sb}"))),
         }
     }
 
-    fn select(&mut self, cond: ValueId, a: (ValueId, Span), b: (ValueId, Span), span: Span, time: i32) -> Result<Typed, Diagnostic> {
+    fn select(
+        &mut self,
+        cond: ValueId,
+        a: (ValueId, Span),
+        b: (ValueId, Span),
+        span: Span,
+        time: i32,
+    ) -> Result<Typed, Diagnostic> {
         let shapes = (self.builder.shape(cond), self.builder.shape(a.0), self.builder.shape(b.0));
         let shape = Shape::broadcast(shapes.1, shapes.2).and_then(|s| Shape::broadcast(s, shapes.0));
         let Some(shape) = shape else {
@@ -200,10 +229,15 @@ impl Equations<'_, '_, '_, '_> {
 
     fn arity(&self, name: &str, args: &[ast::Arg], expected: usize, span: Span) -> Result<(), Diagnostic> {
         if args.len() != expected {
-            return Err(Diagnostic::error("E0208", format!("`{name}` takes {expected} argument(s), {} given", args.len())).primary(span, "here"));
+            return Err(Diagnostic::error(
+                "E0208",
+                format!("`{name}` takes {expected} argument(s), {} given", args.len()),
+            )
+            .primary(span, "here"));
         }
         if let Some(arg) = args.iter().find(|a| a.label.is_some()) {
-            return Err(Diagnostic::error("E0208", format!("`{name}` takes positional arguments")).primary(arg.value.span, "labelled argument"));
+            return Err(Diagnostic::error("E0208", format!("`{name}` takes positional arguments"))
+                .primary(arg.value.span, "labelled argument"));
         }
         Ok(())
     }
@@ -257,8 +291,16 @@ impl Equations<'_, '_, '_, '_> {
                         return Err(units::mismatch("clip", x.time, bound.time, args[0].value.span, arg.value.span));
                     }
                 }
-                let raised = self.builder.binary(BinaryOp::Max, (x.value, args[0].value.span), (low.value, args[1].value.span))?;
-                let value = self.builder.binary(BinaryOp::Min, (raised, args[0].value.span), (high.value, args[2].value.span))?;
+                let raised = self.builder.binary(
+                    BinaryOp::Max,
+                    (x.value, args[0].value.span),
+                    (low.value, args[1].value.span),
+                )?;
+                let value = self.builder.binary(
+                    BinaryOp::Min,
+                    (raised, args[0].value.span),
+                    (high.value, args[2].value.span),
+                )?;
                 Ok(Typed { value, time: x.time })
             }
             "select" => {
@@ -298,16 +340,31 @@ impl Equations<'_, '_, '_, '_> {
                 let value = self.builder.binary(BinaryOp::Mul, (scaled, span), (normal, span))?;
                 Ok(Typed { value, time: std.time })
             }
-            "kaiming" | "unit_eigs" | "uniform_sqrt" | "uniform" | "normal" => Err(Diagnostic::error("E0209", format!("`{name}` is an initialiser, not a function"))
-                .primary(span, "initialisers give the starting value of a `param`")),
+            "kaiming" | "unit_eigs" | "uniform_sqrt" | "uniform" | "normal" => {
+                Err(Diagnostic::error("E0209", format!("`{name}` is an initialiser, not a function"))
+                    .primary(span, "initialisers give the starting value of a `param`"))
+            }
             _ => self.inline_function(name, callee, args, span),
         }
     }
 
-    fn inline_function(&mut self, name: &str, callee: &reef_lang::Ident, args: &[ast::Arg], span: Span) -> Result<Typed, Diagnostic> {
+    fn inline_function(
+        &mut self,
+        name: &str,
+        callee: &reef_lang::Ident,
+        args: &[ast::Arg],
+        span: Span,
+    ) -> Result<Typed, Diagnostic> {
         let Some(function) = self.scope.functions.get(name).copied() else {
-            let known = self.scope.functions.keys().copied().chain(UNARY_BUILTINS).chain(["min", "max", "clip", "select", "sum", "mean", "noise"]);
-            let mut diagnostic = Diagnostic::error("E0201", format!("unknown function `{name}`")).primary(callee.span, "not a function");
+            let known = self
+                .scope
+                .functions
+                .keys()
+                .copied()
+                .chain(UNARY_BUILTINS)
+                .chain(["min", "max", "clip", "select", "sum", "mean", "noise"]);
+            let mut diagnostic =
+                Diagnostic::error("E0201", format!("unknown function `{name}`")).primary(callee.span, "not a function");
             if let Some(help) = suggestion(name, known) {
                 diagnostic = diagnostic.help(help);
             }
@@ -315,7 +372,8 @@ impl Equations<'_, '_, '_, '_> {
         };
         self.arity(name, args, function.params.len(), span)?;
         if self.depth >= MAX_INLINE_DEPTH {
-            return Err(Diagnostic::error("E0213", format!("`{name}` calls itself (functions cannot be recursive)")).primary(function.name.span, "recursive function"));
+            return Err(Diagnostic::error("E0213", format!("`{name}` calls itself (functions cannot be recursive)"))
+                .primary(function.name.span, "recursive function"));
         }
         let mut values = Vec::new();
         let mut bindings = HashMap::new();
@@ -327,13 +385,28 @@ impl Equations<'_, '_, '_, '_> {
         let functions = |name: &str| self.scope.functions.contains_key(name);
         let mut env = ConstEnv { values: HashMap::new(), functions: &functions };
         env.values.insert("dt".to_string(), Const::Number(self.dt, 1));
-        let mut inner = Equations { scope: self.scope, builder: &mut *self.builder, env: &env, bindings: &bindings, dt: self.dt, depth: self.depth + 1 };
-        let result = inner.lower(&function.body).map_err(|error| error.secondary(span, format!("in this call of `{name}`")))?;
+        let mut inner = Equations {
+            scope: self.scope,
+            builder: &mut *self.builder,
+            env: &env,
+            bindings: &bindings,
+            dt: self.dt,
+            depth: self.depth + 1,
+        };
+        let result =
+            inner.lower(&function.body).map_err(|error| error.secondary(span, format!("in this call of `{name}`")))?;
         if !function.grads.is_empty() {
             // Declared derivatives replace the body's for the adjoint. Check them now (shapes,
             // units, names) so mistakes surface at the definition.
             for grad in &function.grads {
-                let mut check = Equations { scope: self.scope, builder: &mut *self.builder, env: &env, bindings: &bindings, dt: self.dt, depth: self.depth + 1 };
+                let mut check = Equations {
+                    scope: self.scope,
+                    builder: &mut *self.builder,
+                    env: &env,
+                    bindings: &bindings,
+                    dt: self.dt,
+                    depth: self.depth + 1,
+                };
                 check.lower(&grad.expr)?;
             }
             let shape = self.builder.shape(result.value);

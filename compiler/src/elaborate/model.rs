@@ -64,7 +64,10 @@ pub fn instantiate(
                     diagnostics.push(
                         Diagnostic::error("E0208", format!("too many arguments for `{}`", model.name.node))
                             .primary(arg.value.span, "unexpected argument")
-                            .secondary(model.name.span, format!("`{}` takes {} generic arguments", model.name.node, model.generics.len()))
+                            .secondary(
+                                model.name.span,
+                                format!("`{}` takes {} generic arguments", model.name.node, model.generics.len()),
+                            )
                             .help("parameters are overridden by name, e.g. `tau = 30 ms`"),
                     );
                     ok = false;
@@ -120,9 +123,15 @@ pub fn instantiate(
                 },
                 None => {
                     diagnostics.push(
-                        Diagnostic::error("E0206", format!("missing argument `{}` of `{}`", generic.name.node, model.name.node))
-                            .primary(call_span, format!("`{}` needs a value for `{}`", model.name.node, generic.name.node))
-                            .secondary(generic.name.span, format!("`{}: {}` declared here", generic.name.node, generic.kind.node.keyword())),
+                        Diagnostic::error(
+                            "E0206",
+                            format!("missing argument `{}` of `{}`", generic.name.node, model.name.node),
+                        )
+                        .primary(call_span, format!("`{}` needs a value for `{}`", model.name.node, generic.name.node))
+                        .secondary(
+                            generic.name.span,
+                            format!("`{}: {}` declared here", generic.name.node, generic.kind.node.keyword()),
+                        ),
                     );
                     ok = false;
                     continue;
@@ -134,13 +143,26 @@ pub fn instantiate(
             (GenericKind::Size, Const::Number(v, 0)) if *v >= 0.0 && v.fract() == 0.0
         ) || matches!(
             (generic.kind.node, &value),
-            (GenericKind::Bool, Const::Bool(_)) | (GenericKind::Fn, Const::Function(_)) | (GenericKind::Number, Const::Number(..))
+            (GenericKind::Bool, Const::Bool(_))
+                | (GenericKind::Fn, Const::Function(_))
+                | (GenericKind::Number, Const::Number(..))
         );
         if !kind_ok {
             diagnostics.push(
-                Diagnostic::error("E0207", format!("`{}` expects a {}, found {}", generic.name.node, kind_description(generic.kind.node), value.describe()))
-                    .primary(span, format!("this is {}", value.describe()))
-                    .secondary(generic.name.span, format!("declared as `{}: {}`", generic.name.node, generic.kind.node.keyword())),
+                Diagnostic::error(
+                    "E0207",
+                    format!(
+                        "`{}` expects a {}, found {}",
+                        generic.name.node,
+                        kind_description(generic.kind.node),
+                        value.describe()
+                    ),
+                )
+                .primary(span, format!("this is {}", value.describe()))
+                .secondary(
+                    generic.name.span,
+                    format!("declared as `{}: {}`", generic.name.node, generic.kind.node.keyword()),
+                ),
             );
             ok = false;
             continue;
@@ -171,10 +193,14 @@ pub fn instantiate(
     let declared: Vec<String> = walker.declared_names();
     for (name, (ident, _, used)) in &walker.overrides {
         if !used {
-            let help = suggestion(name, declared.iter().map(String::as_str).chain(model.generics.iter().map(|g| g.name.as_str())));
-            let mut diagnostic = Diagnostic::error("E0205", format!("`{}` has no parameter or argument `{name}`", model.name.node))
-                .primary(ident.span, "not a generic argument, parameter or constant of this model")
-                .secondary(model.name.span, format!("`{}` is defined here", model.name.node));
+            let help = suggestion(
+                name,
+                declared.iter().map(String::as_str).chain(model.generics.iter().map(|g| g.name.as_str())),
+            );
+            let mut diagnostic =
+                Diagnostic::error("E0205", format!("`{}` has no parameter or argument `{name}`", model.name.node))
+                    .primary(ident.span, "not a generic argument, parameter or constant of this model")
+                    .secondary(model.name.span, format!("`{}` is defined here", model.name.node));
             if let Some(help) = help {
                 diagnostic = diagnostic.help(help);
             }
@@ -353,10 +379,22 @@ impl Walker<'_, '_, '_> {
         match &value {
             Const::Number(_, time) if *time != own_time => {
                 self.diagnostics.push(
-                    Diagnostic::error("E0404", format!("`{}` is {}, but the override is {}", decl.name.node, units::describe(own_time), units::describe(*time)))
-                        .primary(expr.span, units::describe(*time))
-                        .secondary(decl.init.span, format!("declared as {}", units::describe(own_time)))
-                        .help(if own_time == 1 { "write the time with a unit, e.g. `30 ms`".to_string() } else { "remove the unit".to_string() }),
+                    Diagnostic::error(
+                        "E0404",
+                        format!(
+                            "`{}` is {}, but the override is {}",
+                            decl.name.node,
+                            units::describe(own_time),
+                            units::describe(*time)
+                        ),
+                    )
+                    .primary(expr.span, units::describe(*time))
+                    .secondary(decl.init.span, format!("declared as {}", units::describe(own_time)))
+                    .help(if own_time == 1 {
+                        "write the time with a unit, e.g. `30 ms`".to_string()
+                    } else {
+                        "remove the unit".to_string()
+                    }),
                 );
                 // Go on with the declared value so later equations are still checked.
                 Some((own, decl.init.span, None))
@@ -437,8 +475,11 @@ impl Walker<'_, '_, '_> {
                     if !matches!(self.equations_builder.shape(typed.value), Shape::Vector(_)) {
                         let shape = self.equations_builder.shape(typed.value);
                         self.diagnostics.push(
-                            Diagnostic::error("E0302", format!("a model's output must be a vector, this has shape {shape}"))
-                                .primary(value.span, format!("shape {shape}")),
+                            Diagnostic::error(
+                                "E0302",
+                                format!("a model's output must be a vector, this has shape {shape}"),
+                            )
+                            .primary(value.span, format!("shape {shape}")),
                         );
                         return;
                     }
@@ -479,8 +520,11 @@ impl Walker<'_, '_, '_> {
         for bound in &decl.bounds {
             if bound.target.node != decl.name.node {
                 self.diagnostics.push(
-                    Diagnostic::error("E0209", format!("a bound of `{}` must name `{}`", decl.name.node, decl.name.node))
-                        .primary(bound.target.span, format!("this names `{}`", bound.target.node)),
+                    Diagnostic::error(
+                        "E0209",
+                        format!("a bound of `{}` must name `{}`", decl.name.node, decl.name.node),
+                    )
+                    .primary(bound.target.span, format!("this names `{}`", bound.target.node)),
                 );
                 continue;
             }
@@ -550,8 +594,14 @@ impl Walker<'_, '_, '_> {
                 let param_shape = self.tables.params[id.0 as usize].shape;
                 if param_shape != shape {
                     self.diagnostics.push(
-                        Diagnostic::error("E0306", format!("state `{}` {shape} cannot start from a parameter of shape {param_shape}", decl.name.node))
-                            .primary(decl.init.span, format!("shape {param_shape}")),
+                        Diagnostic::error(
+                            "E0306",
+                            format!(
+                                "state `{}` {shape} cannot start from a parameter of shape {param_shape}",
+                                decl.name.node
+                            ),
+                        )
+                        .primary(decl.init.span, format!("shape {param_shape}")),
                     );
                     return;
                 }
@@ -561,8 +611,11 @@ impl Walker<'_, '_, '_> {
                 Some((Const::Number(number, time), _, _)) => (StateInit::Constant(number), time),
                 Some((other, span, _)) => {
                     self.diagnostics.push(
-                        Diagnostic::error("E0303", format!("a state starts from a number or a parameter, not {}", other.describe()))
-                            .primary(span, "expected a number or a parameter name"),
+                        Diagnostic::error(
+                            "E0303",
+                            format!("a state starts from a number or a parameter, not {}", other.describe()),
+                        )
+                        .primary(span, "expected a number or a parameter name"),
                     );
                     return;
                 }
@@ -614,15 +667,29 @@ impl Walker<'_, '_, '_> {
         let expected_time = if is_rate { time - 1 } else { time };
         if new.time != expected_time {
             let message = if is_rate {
-                format!("the rate of `{}` must be {} (its unit per second), but it is {}", target.node, units::describe(expected_time), units::describe(new.time))
+                format!(
+                    "the rate of `{}` must be {} (its unit per second), but it is {}",
+                    target.node,
+                    units::describe(expected_time),
+                    units::describe(new.time)
+                )
             } else {
-                format!("`{}` is {}, but the new value is {}", target.node, units::describe(time), units::describe(new.time))
+                format!(
+                    "`{}` is {}, but the new value is {}",
+                    target.node,
+                    units::describe(time),
+                    units::describe(new.time)
+                )
             };
             self.diagnostics.push(
                 Diagnostic::error(if is_rate { "E0403" } else { "E0401" }, message)
                     .primary(span, units::describe(new.time))
                     .secondary(declared, format!("`{}` is declared here", target.node))
-                    .help(if is_rate { "an ODE right-hand side is divided by a time constant, e.g. `(-x + i) / tau`" } else { "both sides must have the same unit" }),
+                    .help(if is_rate {
+                        "an ODE right-hand side is divided by a time constant, e.g. `(-x + i) / tau`"
+                    } else {
+                        "both sides must have the same unit"
+                    }),
             );
             return;
         }
@@ -631,7 +698,8 @@ impl Walker<'_, '_, '_> {
             let builder = &mut self.equations_builder;
             let dt = builder.number(self.tables.dt);
             let step = builder.binary(crate::step::BinaryOp::Mul, (dt, span), (new.value, span));
-            let result = step.and_then(|step| builder.binary(crate::step::BinaryOp::Add, (current, span), (step, span)));
+            let result =
+                step.and_then(|step| builder.binary(crate::step::BinaryOp::Add, (current, span), (step, span)));
             match result {
                 Ok(value) => value,
                 Err(error) => {
@@ -645,9 +713,12 @@ impl Walker<'_, '_, '_> {
         let value_shape = self.equations_builder.shape(value);
         if Shape::broadcast(value_shape, state_shape) != Some(state_shape) {
             self.diagnostics.push(
-                Diagnostic::error("E0306", format!("state `{}` has shape {state_shape}, the new value has shape {value_shape}", target.node))
-                    .primary(span, format!("shape {value_shape}"))
-                    .secondary(declared, format!("declared with shape {state_shape}")),
+                Diagnostic::error(
+                    "E0306",
+                    format!("state `{}` has shape {state_shape}, the new value has shape {value_shape}", target.node),
+                )
+                .primary(span, format!("shape {value_shape}"))
+                .secondary(declared, format!("declared with shape {state_shape}")),
             );
             return;
         }

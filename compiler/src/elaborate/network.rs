@@ -112,7 +112,10 @@ impl Builder<'_, '_> {
         let input = self.graph.add_node(Node::Input { name: "input".into(), size: 0 });
         let signal = Signal { sources: vec![input], size: 0, span: expr.span, what: "the network input".into() };
         let ExprKind::Call { callee, .. } = &expr.kind else {
-            self.diagnostics.push(Diagnostic::error("E0201", "a network is a module expression such as `Sequential(...)`").primary(expr.span, "not a module"));
+            self.diagnostics.push(
+                Diagnostic::error("E0201", "a network is a module expression such as `Sequential(...)`")
+                    .primary(expr.span, "not a module"),
+            );
             return None;
         };
         let out = if COMBINATORS.contains(&callee.as_str()) {
@@ -173,30 +176,42 @@ impl Builder<'_, '_> {
                     root = false;
                 }
                 if args.is_empty() {
-                    self.diagnostics.push(Diagnostic::error("E0211", format!("`{}` needs at least one module", callee.node)).primary(expr.span, "empty"));
+                    self.diagnostics.push(
+                        Diagnostic::error("E0211", format!("`{}` needs at least one module", callee.node))
+                            .primary(expr.span, "empty"),
+                    );
                     return None;
                 }
                 if callee.as_str() == "Residual" {
                     let input_size = self.signal_size(&input);
                     if signal.size != input_size {
                         self.diagnostics.push(
-                            Diagnostic::error("E0301", format!("`Residual` adds its input ({input_size}) to its output ({})", signal.size))
-                                .primary(signal.span, format!("outputs {}", signal.size))
-                                .secondary(input.span, format!("{} gives {input_size}", input.what))
-                                .help("a residual block must output as many channels as it receives"),
+                            Diagnostic::error(
+                                "E0301",
+                                format!("`Residual` adds its input ({input_size}) to its output ({})", signal.size),
+                            )
+                            .primary(signal.span, format!("outputs {}", signal.size))
+                            .secondary(input.span, format!("{} gives {input_size}", input.what))
+                            .help("a residual block must output as many channels as it receives"),
                         );
                         return None;
                     }
                     let mut sources = signal.sources.clone();
                     sources.extend(input.sources.iter().copied());
-                    return Some(Signal { sources, size: signal.size, span: expr.span, what: format!("`{}`", path_or(path, "Residual")) });
+                    return Some(Signal {
+                        sources,
+                        size: signal.size,
+                        span: expr.span,
+                        what: format!("`{}`", path_or(path, "Residual")),
+                    });
                 }
                 Some(signal)
             }
             name => {
                 let Some(model) = self.scope.models.get(name).copied() else {
                     let candidates = self.scope.models.keys().copied().chain(COMBINATORS);
-                    let mut diagnostic = Diagnostic::error("E0201", format!("unknown model `{name}`")).primary(callee.span, "not a model or combinator");
+                    let mut diagnostic = Diagnostic::error("E0201", format!("unknown model `{name}`"))
+                        .primary(callee.span, "not a model or combinator");
                     if let Some(help) = suggestion(name, candidates) {
                         diagnostic = diagnostic.help(help);
                     }
@@ -212,7 +227,8 @@ impl Builder<'_, '_> {
                     return None;
                 }
                 self.paths.insert(path.to_string(), expr.span);
-                let instance = instantiate(self.scope, &mut self.tables, model, args, expr.span, path, &mut self.diagnostics)?;
+                let instance =
+                    instantiate(self.scope, &mut self.tables, model, args, expr.span, path, &mut self.diagnostics)?;
                 let size = self.signal_size(&input);
                 if at_root && size == 0 && input.sources.len() == 1 {
                     if let Some(Node::Input { size, .. }) = self.graph.node_weight_mut(input.sources[0]) {
@@ -222,7 +238,12 @@ impl Builder<'_, '_> {
                     self.diagnostics.push(size_mismatch(&input, size, &instance.path, instance.in_size, expr.span));
                     return None;
                 }
-                let out = Signal { sources: vec![], size: instance.out_size, span: expr.span, what: format!("`{}`", instance.path) };
+                let out = Signal {
+                    sources: vec![],
+                    size: instance.out_size,
+                    span: expr.span,
+                    what: format!("`{}`", instance.path),
+                };
                 let node = self.graph.add_node(Node::Module(instance));
                 for source in &input.sources {
                     self.graph.add_edge(*source, node, ());
@@ -252,7 +273,9 @@ impl Builder<'_, '_> {
             match &stmt.kind {
                 NetworkStmtKind::Input { name, shape } => {
                     if input_node.is_some() {
-                        self.diagnostics.push(Diagnostic::error("E0212", "a network has one input").primary(name.span, "second input"));
+                        self.diagnostics.push(
+                            Diagnostic::error("E0212", "a network has one input").primary(name.span, "second input"),
+                        );
                         continue;
                     }
                     let size = match shape.as_slice() {
@@ -264,13 +287,19 @@ impl Builder<'_, '_> {
                             }
                         },
                         _ => {
-                            self.diagnostics.push(Diagnostic::error("E0302", "a network input is a vector `[n]`").primary(name.span, "here"));
+                            self.diagnostics.push(
+                                Diagnostic::error("E0302", "a network input is a vector `[n]`")
+                                    .primary(name.span, "here"),
+                            );
                             continue;
                         }
                     };
                     let node = self.graph.add_node(Node::Input { name: name.node.clone(), size });
                     input_node = Some(node);
-                    wired.insert(name.node.clone(), WiredNode { port: None, outputs: vec![node], in_size: 0, out_size: size, span: name.span });
+                    wired.insert(
+                        name.node.clone(),
+                        WiredNode { port: None, outputs: vec![node], in_size: 0, out_size: size, span: name.span },
+                    );
                 }
                 NetworkStmtKind::Node { name, module } => {
                     if let Some(first) = wired.get(name.as_str()) {
@@ -282,13 +311,23 @@ impl Builder<'_, '_> {
                         continue;
                     }
                     let port = self.graph.add_node(Node::Input { name: format!("{}#in", name.node), size: 0 });
-                    let signal = Signal { sources: vec![port], size: 0, span: name.span, what: format!("`{}`", name.node) };
+                    let signal =
+                        Signal { sources: vec![port], size: 0, span: name.span, what: format!("`{}`", name.node) };
                     let Some(out) = self.module(module, &name.node, signal, true) else { continue };
                     let in_size = match self.graph.node_weight(port) {
                         Some(Node::Input { size, .. }) => *size,
                         _ => 0,
                     };
-                    wired.insert(name.node.clone(), WiredNode { port: Some(port), outputs: out.sources, in_size, out_size: out.size, span: name.span });
+                    wired.insert(
+                        name.node.clone(),
+                        WiredNode {
+                            port: Some(port),
+                            outputs: out.sources,
+                            in_size,
+                            out_size: out.size,
+                            span: name.span,
+                        },
+                    );
                 }
                 NetworkStmtKind::Output(name) => output_name = Some(name),
                 NetworkStmtKind::Connect(_) => {}
@@ -313,18 +352,30 @@ impl Builder<'_, '_> {
         for stmt in stmts {
             let NetworkStmtKind::Connect(chain) = &stmt.kind else { continue };
             for pair in chain.windows(2) {
-                let (Some(from), Some(to)) = (self.wired_node(&pair[0], &wired), self.wired_node(&pair[1], &wired)) else { continue };
+                let (Some(from), Some(to)) = (self.wired_node(&pair[0], &wired), self.wired_node(&pair[1], &wired))
+                else {
+                    continue;
+                };
                 if to.port.is_none() {
-                    self.diagnostics.push(Diagnostic::error("E0305", "nothing can flow into the network input").primary(pair[1].span, "the input"));
+                    self.diagnostics.push(
+                        Diagnostic::error("E0305", "nothing can flow into the network input")
+                            .primary(pair[1].span, "the input"),
+                    );
                     continue;
                 }
                 let connected = sources.entry(pair[1].node.clone()).or_default();
                 if from.out_size != to.in_size {
                     self.diagnostics.push(
-                        Diagnostic::error("E0301", format!("size mismatch: `{}` outputs {} channels but `{}` takes {}", pair[0].node, from.out_size, pair[1].node, to.in_size))
-                            .primary(pair[0].span.to(pair[1].span), format!("{} into {}", from.out_size, to.in_size))
-                            .secondary(from.span, format!("`{}` outputs {}", pair[0].node, from.out_size))
-                            .secondary(to.span, format!("`{}` takes {}", pair[1].node, to.in_size)),
+                        Diagnostic::error(
+                            "E0301",
+                            format!(
+                                "size mismatch: `{}` outputs {} channels but `{}` takes {}",
+                                pair[0].node, from.out_size, pair[1].node, to.in_size
+                            ),
+                        )
+                        .primary(pair[0].span.to(pair[1].span), format!("{} into {}", from.out_size, to.in_size))
+                        .secondary(from.span, format!("`{}` outputs {}", pair[0].node, from.out_size))
+                        .secondary(to.span, format!("`{}` takes {}", pair[1].node, to.in_size)),
                     );
                     continue;
                 }
@@ -339,7 +390,13 @@ impl Builder<'_, '_> {
                 self.diagnostics.push(
                     Diagnostic::error("E0305", format!("node `{name}` receives no input"))
                         .primary(node.span, "nothing is connected to this node")
-                        .help(format!("connect something to it, e.g. `{} -> {name}`", self.graph.node_weight(input).map_or("u".to_string(), |n| match n { Node::Input { name, .. } => name.clone(), _ => "u".into() }))),
+                        .help(format!(
+                            "connect something to it, e.g. `{} -> {name}`",
+                            self.graph.node_weight(input).map_or("u".to_string(), |n| match n {
+                                Node::Input { name, .. } => name.clone(),
+                                _ => "u".into(),
+                            })
+                        )),
                 );
             }
         }
@@ -352,8 +409,11 @@ impl Builder<'_, '_> {
             self.graph.add_edge(*source, output, ());
         }
         // Rebuild the graph without ports: an edge port → x becomes source → x for each source.
-        let ports: HashMap<NodeIndex, &Vec<NodeIndex>> =
-            wired.iter().filter_map(|(name, node)| node.port.map(|port| (port, sources.get(name)))).filter_map(|(port, s)| s.map(|s| (port, s))).collect();
+        let ports: HashMap<NodeIndex, &Vec<NodeIndex>> = wired
+            .iter()
+            .filter_map(|(name, node)| node.port.map(|port| (port, sources.get(name))))
+            .filter_map(|(port, s)| s.map(|s| (port, s)))
+            .collect();
         let mut rebuilt: DiGraph<Node, ()> = DiGraph::new();
         let mut map: HashMap<NodeIndex, NodeIndex> = HashMap::new();
         for index in self.graph.node_indices() {
@@ -386,7 +446,8 @@ impl Builder<'_, '_> {
     fn wired_node<'w>(&mut self, name: &Ident, wired: &'w HashMap<String, WiredNode>) -> Option<&'w WiredNode> {
         let found = wired.get(name.as_str());
         if found.is_none() {
-            let mut diagnostic = Diagnostic::error("E0203", format!("unknown node `{}`", name.node)).primary(name.span, "not declared in this network");
+            let mut diagnostic = Diagnostic::error("E0203", format!("unknown node `{}`", name.node))
+                .primary(name.span, "not declared in this network");
             if let Some(help) = suggestion(&name.node, wired.keys().map(String::as_str)) {
                 diagnostic = diagnostic.help(help);
             }
@@ -412,8 +473,11 @@ fn path_or(path: &str, default: &str) -> String {
 }
 
 fn size_mismatch(input: &Signal, size: usize, path: &str, in_size: usize, span: Span) -> Diagnostic {
-    Diagnostic::error("E0301", format!("size mismatch: {} outputs {size} channels but `{path}` takes {in_size}", input.what))
-        .primary(span, format!("`{path}` takes {in_size}"))
-        .secondary(input.span, format!("{} outputs {size}", input.what))
-        .help("the output size of a module must equal the input size of the next")
+    Diagnostic::error(
+        "E0301",
+        format!("size mismatch: {} outputs {size} channels but `{path}` takes {in_size}", input.what),
+    )
+    .primary(span, format!("`{path}` takes {in_size}"))
+    .secondary(input.span, format!("{} outputs {size}", input.what))
+    .help("the output size of a module must equal the input size of the next")
 }

@@ -43,11 +43,7 @@ pub fn verify(program: &StepProgram) -> Result<(), String> {
         }
     }
     if program.state_updates.len() != program.states.len() {
-        return Err(format!(
-            "{} states but {} state updates",
-            program.states.len(),
-            program.state_updates.len()
-        ));
+        return Err(format!("{} states but {} state updates", program.states.len(), program.state_updates.len()));
     }
     for (state, update) in program.states.iter().zip(&program.state_updates) {
         let shape = program.insts.get(update.index()).map(|i| i.shape);

@@ -25,21 +25,15 @@ where
     F: FnOnce(&mut BufWriter<File>) -> Result<(), IoError>,
 {
     let (temporary, file) = create_temporary_beside(path)?;
-    let cleanup = RemoveOnDrop {
-        path: Some(temporary.clone()),
-    };
+    let cleanup = RemoveOnDrop { path: Some(temporary.clone()) };
 
     let mut writer = BufWriter::new(file);
     write(&mut writer)?;
-    let file = writer
-        .into_inner()
-        .map_err(|error| io_error("write", &temporary, error.into_error()))?;
-    file.sync_all()
-        .map_err(|error| io_error("sync", &temporary, error))?;
+    let file = writer.into_inner().map_err(|error| io_error("write", &temporary, error.into_error()))?;
+    file.sync_all().map_err(|error| io_error("sync", &temporary, error))?;
     drop(file);
 
-    fs::rename(&temporary, path)
-        .map_err(|error| io_error("rename a temporary file onto", path, error))?;
+    fs::rename(&temporary, path).map_err(|error| io_error("rename a temporary file onto", path, error))?;
     cleanup.keep();
     sync_folder(path);
     Ok(())
@@ -48,10 +42,7 @@ where
 /// Creates a new, empty temporary file named `.<file name>.<random>.tmp` in `path`'s folder.
 fn create_temporary_beside(path: &Path) -> Result<(PathBuf, File), IoError> {
     let Some(file_name) = path.file_name() else {
-        let error = io::Error::new(
-            ErrorKind::InvalidInput,
-            "the path does not end in a file name",
-        );
+        let error = io::Error::new(ErrorKind::InvalidInput, "the path does not end in a file name");
         return Err(io_error("write", path, error));
     };
     let folder = match path.parent() {
@@ -64,17 +55,11 @@ fn create_temporary_beside(path: &Path) -> Result<(PathBuf, File), IoError> {
         name.push(file_name);
         name.push(format!(".{:016x}.tmp", rand::random::<u64>()));
         let temporary = folder.join(name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-        {
+        match OpenOptions::new().write(true).create_new(true).open(&temporary) {
             Ok(file) => return Ok((temporary, file)),
             Err(error) if error.kind() == ErrorKind::AlreadyExists => last_error = Some(error),
             Err(error) if error.kind() == ErrorKind::NotFound => {
-                return Err(IoError::Missing {
-                    path: folder.to_path_buf(),
-                });
+                return Err(IoError::Missing { path: folder.to_path_buf() });
             }
             Err(error) => return Err(io_error("create a temporary file beside", path, error)),
         }
@@ -88,11 +73,7 @@ fn create_temporary_beside(path: &Path) -> Result<(PathBuf, File), IoError> {
 fn sync_folder(path: &Path) {
     #[cfg(unix)]
     if let Some(folder) = path.parent() {
-        let folder = if folder.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            folder
-        };
+        let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
         if let Ok(handle) = File::open(folder) {
             let _ = handle.sync_all();
         }
@@ -102,11 +83,7 @@ fn sync_folder(path: &Path) {
 }
 
 fn io_error(action: &'static str, path: &Path, source: io::Error) -> IoError {
-    IoError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
+    IoError::Io { action, path: path.to_path_buf(), source }
 }
 
 /// Removes the temporary file when a write fails part-way (including by an early `?` return).
@@ -150,9 +127,7 @@ mod tests {
         let folder = tempfile::tempdir()?;
         let path = folder.path().join("out.bin");
         fs::write(&path, b"old")?;
-        write_atomically(&path, |writer| {
-            with_path(writer.write_all(b"new contents"), &path)
-        })?;
+        write_atomically(&path, |writer| with_path(writer.write_all(b"new contents"), &path))?;
         assert_eq!(fs::read(&path)?, b"new contents");
         assert_eq!(folder_entries(folder.path()), ["out.bin"]);
         Ok(())
@@ -165,10 +140,7 @@ mod tests {
         fs::write(&path, b"old")?;
         let result = write_atomically(&path, |writer| {
             with_path(writer.write_all(b"half of the new"), &path)?;
-            Err(IoError::Encode {
-                path: path.clone(),
-                detail: "encoder gave up".into(),
-            })
+            Err(IoError::Encode { path: path.clone(), detail: "encoder gave up".into() })
         });
         assert!(matches!(result, Err(IoError::Encode { .. })));
         assert_eq!(fs::read(&path)?, b"old");
@@ -177,24 +149,14 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_rename_keeps_the_target_and_removes_the_temporary()
-    -> Result<(), Box<dyn std::error::Error>> {
+    fn a_failed_rename_keeps_the_target_and_removes_the_temporary() -> Result<(), Box<dyn std::error::Error>> {
         let folder = tempfile::tempdir()?;
         // A non-empty folder where the file should go: the rename must fail.
         let path = folder.path().join("taken");
         fs::create_dir(&path)?;
         fs::write(path.join("inside"), b"kept")?;
         let result = write_atomically(&path, |writer| with_path(writer.write_all(b"x"), &path));
-        assert!(
-            matches!(
-                result,
-                Err(IoError::Io {
-                    action: "rename a temporary file onto",
-                    ..
-                })
-            ),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(IoError::Io { action: "rename a temporary file onto", .. })), "{result:?}");
         assert_eq!(fs::read(path.join("inside"))?, b"kept");
         assert_eq!(folder_entries(folder.path()), ["taken"]);
         Ok(())

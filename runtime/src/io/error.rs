@@ -133,9 +133,7 @@ pub enum ArrayProblem {
 }
 
 fn entry_label(entry: Option<&str>) -> String {
-    entry
-        .map(|key| format!(", array `{key}`"))
-        .unwrap_or_default()
+    entry.map(|key| format!(", array `{key}`")).unwrap_or_default()
 }
 
 fn key_list(keys: &[String]) -> String {
@@ -163,10 +161,7 @@ fn dtype_meaning(descriptor: &str) -> String {
 }
 
 fn bits(code: &str) -> String {
-    code[1..]
-        .parse::<usize>()
-        .map(|bytes| (8 * bytes).to_string())
-        .unwrap_or_default()
+    code[1..].parse::<usize>().map(|bytes| (8 * bytes).to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -178,9 +173,7 @@ mod tests {
         let error = IoError::BadArray {
             path: PathBuf::from("params.npz"),
             entry: Some("1_Rate.tau".into()),
-            problem: ArrayProblem::UnsupportedDtype {
-                descriptor: "<f2".into(),
-            },
+            problem: ArrayProblem::UnsupportedDtype { descriptor: "<f2".into() },
         };
         assert_eq!(
             error.to_string(),
@@ -192,10 +185,7 @@ mod tests {
             key: "w".into(),
             available: vec!["a".into(), "b".into()],
         };
-        assert_eq!(
-            error.to_string(),
-            "`grads.npz` holds no array named `w` (it holds `a`, `b`)"
-        );
+        assert_eq!(error.to_string(), "`grads.npz` holds no array named `w` (it holds `a`, `b`)");
         assert_eq!(dtype_meaning("<c16"), " (complex128)");
         assert_eq!(dtype_meaning("[('a', '<f4')]"), " (a structured dtype)");
     }

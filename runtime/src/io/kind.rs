@@ -59,20 +59,14 @@ pub fn sniff(bytes: &[u8]) -> FileKind {
     }
     match text_start(bytes) {
         Some(start) => FileKind::Text { start },
-        None => FileKind::Binary {
-            first_bytes: bytes.iter().copied().take(SHOWN_BINARY_BYTES).collect(),
-        },
+        None => FileKind::Binary { first_bytes: bytes.iter().copied().take(SHOWN_BINARY_BYTES).collect() },
     }
 }
 
 fn is_hdf5(bytes: &[u8]) -> bool {
     std::iter::once(0)
         .chain((0..8).map(|power| 512_usize << power))
-        .any(|offset| {
-            bytes
-                .get(offset..)
-                .is_some_and(|rest| rest.starts_with(HDF5_MAGIC))
-        })
+        .any(|offset| bytes.get(offset..).is_some_and(|rest| rest.starts_with(HDF5_MAGIC)))
 }
 
 /// The start of the first line if the file's first bytes are text (UTF-8 without control
@@ -87,23 +81,11 @@ fn text_start(bytes: &[u8]) -> Option<String> {
         }
         Err(_) => return None,
     };
-    if text
-        .chars()
-        .any(|character| character.is_control() && !character.is_whitespace())
-    {
+    if text.chars().any(|character| character.is_control() && !character.is_whitespace()) {
         return None;
     }
-    let first_line = text
-        .lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("");
-    Some(
-        first_line
-            .trim()
-            .chars()
-            .take(QUOTED_TEXT_CHARACTERS)
-            .collect(),
-    )
+    let first_line = text.lines().find(|line| !line.trim().is_empty()).unwrap_or("");
+    Some(first_line.trim().chars().take(QUOTED_TEXT_CHARACTERS).collect())
 }
 
 impl fmt::Display for FileKind {
@@ -111,9 +93,8 @@ impl fmt::Display for FileKind {
         match self {
             FileKind::Npy => formatter.write_str("a numpy .npy array"),
             FileKind::Zip => formatter.write_str("a zip archive (an .npz file?)"),
-            FileKind::Hdf5 => formatter.write_str(
-                "an HDF5 file (the format of NIR graphs and Lava-DL networks), which reef does not read",
-            ),
+            FileKind::Hdf5 => formatter
+                .write_str("an HDF5 file (the format of NIR graphs and Lava-DL networks), which reef does not read"),
             FileKind::Gzip => formatter.write_str("gzip-compressed data"),
             FileKind::Empty => formatter.write_str("an empty file"),
             FileKind::Text { start } => write!(formatter, "text starting with \"{start}\""),
@@ -139,17 +120,10 @@ mod tests {
         assert_eq!(sniff(b"\x89HDF\r\n\x1a\n\x00\x00"), FileKind::Hdf5);
         assert_eq!(sniff(b"\x1f\x8b\x08"), FileKind::Gzip);
         assert_eq!(sniff(b""), FileKind::Empty);
-        assert_eq!(
-            sniff(b"\n  network chirp {\n"),
-            FileKind::Text {
-                start: "network chirp {".into()
-            }
-        );
+        assert_eq!(sniff(b"\n  network chirp {\n"), FileKind::Text { start: "network chirp {".into() });
         assert_eq!(
             sniff(&[0, 1, 2, 0xff, 4, 5, 6, 7, 8, 9]),
-            FileKind::Binary {
-                first_bytes: vec![0, 1, 2, 0xff, 4, 5, 6, 7]
-            }
+            FileKind::Binary { first_bytes: vec![0, 1, 2, 0xff, 4, 5, 6, 7] }
         );
     }
 
@@ -163,10 +137,7 @@ mod tests {
     #[test]
     fn messages_say_what_the_file_is() {
         assert_eq!(
-            FileKind::Binary {
-                first_bytes: vec![0xca, 0xfe]
-            }
-            .to_string(),
+            FileKind::Binary { first_bytes: vec![0xca, 0xfe] }.to_string(),
             "binary data starting with bytes ca fe"
         );
         assert!(FileKind::Hdf5.to_string().contains("NIR"));

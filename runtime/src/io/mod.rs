@@ -69,9 +69,7 @@ impl Dtype {
     /// Parses a numpy type descriptor such as `<f4`, `>f8` or `|b1` (either byte order);
     /// `None` for anything reef does not read (float16, complex, strings, structured types).
     pub fn from_descriptor(descriptor: &str) -> Option<Dtype> {
-        let code = descriptor
-            .strip_prefix(['<', '>', '|'])
-            .unwrap_or(descriptor);
+        let code = descriptor.strip_prefix(['<', '>', '|']).unwrap_or(descriptor);
         let dtype = match code {
             "f4" => Dtype::F32,
             "f8" => Dtype::F64,

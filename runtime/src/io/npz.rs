@@ -35,55 +35,36 @@ impl<'bytes> Archive<'bytes> {
     fn open(path: &'bytes Path, bytes: &'bytes [u8]) -> Result<Self, IoError> {
         let found = sniff(bytes);
         if found != FileKind::Zip {
-            return Err(IoError::WrongKind {
-                path: path.to_path_buf(),
-                expected: "an .npz file",
-                found,
-            });
+            return Err(IoError::WrongKind { path: path.to_path_buf(), expected: "an .npz file", found });
         }
-        let zip =
-            ZipArchive::new(Cursor::new(bytes)).map_err(|error| bad_archive(path, None, error))?;
+        let zip = ZipArchive::new(Cursor::new(bytes)).map_err(|error| bad_archive(path, None, error))?;
         Ok(Archive { path, zip })
     }
 
     /// The entries' file names, in archive order.
     fn entry_names(&self) -> Vec<String> {
-        (0..self.zip.len())
-            .filter_map(|index| self.zip.name_for_index(index))
-            .map(str::to_owned)
-            .collect()
+        (0..self.zip.len()).filter_map(|index| self.zip.name_for_index(index)).map(str::to_owned).collect()
     }
 
     /// Decompresses and decodes entry `index`; `None` for a folder entry.
     fn decode(&mut self, index: usize) -> Result<Option<(String, ArrayD<f64>, Dtype)>, IoError> {
         let path = self.path;
-        let mut entry = self
-            .zip
-            .by_index(index)
-            .map_err(|error| bad_archive(path, None, error))?;
+        let mut entry = self.zip.by_index(index).map_err(|error| bad_archive(path, None, error))?;
         if entry.is_dir() {
             return Ok(None);
         }
         let key = key_of(entry.name()).to_owned();
         let mut bytes = Vec::new();
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|error| bad_archive(path, Some(&key), ZipError::Io(error)))?;
+        entry.read_to_end(&mut bytes).map_err(|error| bad_archive(path, Some(&key), ZipError::Io(error)))?;
         match decode_npy(&bytes) {
             Ok((array, dtype)) => Ok(Some((key, array, dtype))),
-            Err(problem) => Err(IoError::BadArray {
-                path: path.to_path_buf(),
-                entry: Some(key),
-                problem,
-            }),
+            Err(problem) => Err(IoError::BadArray { path: path.to_path_buf(), entry: Some(key), problem }),
         }
     }
 }
 
 /// Reads every array of an `.npz` file, in file order, as `f64`, with the element type it stored.
-pub fn read_npz_with_dtypes(
-    path: impl AsRef<Path>,
-) -> Result<Vec<(String, ArrayD<f64>, Dtype)>, IoError> {
+pub fn read_npz_with_dtypes(path: impl AsRef<Path>) -> Result<Vec<(String, ArrayD<f64>, Dtype)>, IoError> {
     let path = path.as_ref();
     decode_npz(path, &read_file(path)?)
 }
@@ -101,10 +82,7 @@ fn decode_npz(path: &Path, bytes: &[u8]) -> Result<Vec<(String, ArrayD<f64>, Dty
 /// Reads every array of an `.npz` file, in file order, as `f64` (keys without `.npy`).
 pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, ArrayD<f64>)>, IoError> {
     let arrays = read_npz_with_dtypes(path)?;
-    Ok(arrays
-        .into_iter()
-        .map(|(key, array, _)| (key, array))
-        .collect())
+    Ok(arrays.into_iter().map(|(key, array, _)| (key, array)).collect())
 }
 
 /// Reads the one array stored under `key` (with or without the `.npy` suffix), decoding no other.
@@ -112,10 +90,7 @@ pub fn read_npz_entry(path: impl AsRef<Path>, key: &str) -> Result<(ArrayD<f64>,
     let path = path.as_ref();
     let bytes = read_file(path)?;
     let mut archive = Archive::open(path, &bytes)?;
-    let index = archive
-        .zip
-        .index_for_name(&format!("{key}.npy"))
-        .or_else(|| archive.zip.index_for_name(key));
+    let index = archive.zip.index_for_name(&format!("{key}.npy")).or_else(|| archive.zip.index_for_name(key));
     let decoded = match index {
         Some(index) => archive.decode(index)?,
         None => None,
@@ -123,16 +98,8 @@ pub fn read_npz_entry(path: impl AsRef<Path>, key: &str) -> Result<(ArrayD<f64>,
     match decoded {
         Some((_, array, dtype)) => Ok((array, dtype)),
         None => {
-            let available = archive
-                .entry_names()
-                .iter()
-                .map(|name| key_of(name).to_owned())
-                .collect();
-            Err(IoError::KeyMissing {
-                path: path.to_path_buf(),
-                key: key.to_owned(),
-                available,
-            })
+            let available = archive.entry_names().iter().map(|name| key_of(name).to_owned()).collect();
+            Err(IoError::KeyMissing { path: path.to_path_buf(), key: key.to_owned(), available })
         }
     }
 }
@@ -155,10 +122,7 @@ where
     let mut seen = HashSet::new();
     if let Some((key, _)) = entries.iter().find(|(key, _)| !seen.insert(key.as_ref())) {
         let detail = format!("two arrays have the key `{}`", key.as_ref());
-        return Err(IoError::Encode {
-            path: path.to_path_buf(),
-            detail,
-        });
+        return Err(IoError::Encode { path: path.to_path_buf(), detail });
     }
     write_atomically(path, |writer| {
         let mut npz = match compression {
@@ -172,9 +136,7 @@ where
             };
             added.map_err(|error| write_error(path, error))?;
         }
-        npz.finish()
-            .map(drop)
-            .map_err(|error| write_error(path, error))
+        npz.finish().map(drop).map_err(|error| write_error(path, error))
     })
 }
 
@@ -188,24 +150,15 @@ fn bad_archive(path: &Path, key: Option<&str>, error: ZipError) -> IoError {
         Some(key) => format!("array `{key}`: {error}"),
         None => error.to_string(),
     };
-    IoError::BadArchive {
-        path: path.to_path_buf(),
-        detail,
-    }
+    IoError::BadArchive { path: path.to_path_buf(), detail }
 }
 
 fn write_error(path: &Path, error: WriteNpzError) -> IoError {
     match error {
-        WriteNpzError::Zip(ZipError::Io(source))
-        | WriteNpzError::Npy(WriteNpyError::Io(source)) => IoError::Io {
-            action: "write",
-            path: path.to_path_buf(),
-            source,
-        },
-        other => IoError::Encode {
-            path: path.to_path_buf(),
-            detail: other.to_string(),
-        },
+        WriteNpzError::Zip(ZipError::Io(source)) | WriteNpzError::Npy(WriteNpyError::Io(source)) => {
+            IoError::Io { action: "write", path: path.to_path_buf(), source }
+        }
+        other => IoError::Encode { path: path.to_path_buf(), detail: other.to_string() },
     }
 }
 

@@ -15,21 +15,14 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Arrays of ranks 0 to 3 under keys that are not in sorted order, like reef's parameter names.
 fn sample_entries() -> Result<Vec<(String, ArrayD<f64>)>, ndarray::ShapeError> {
-    let shapes: [(&str, &[usize]); 4] = [
-        ("2_Linear.weight", &[3, 2]),
-        ("1_Rate.tau", &[4]),
-        ("scale", &[]),
-        ("1_Rate.w_rec", &[2, 2, 3]),
-    ];
+    let shapes: [(&str, &[usize]); 4] =
+        [("2_Linear.weight", &[3, 2]), ("1_Rate.tau", &[4]), ("scale", &[]), ("1_Rate.w_rec", &[2, 2, 3])];
     shapes
         .iter()
         .map(|(key, shape)| {
             let count = shape.iter().product::<usize>();
             let values = (0..count).map(|index| 0.3 * index as f64 - 0.7).collect();
-            Ok((
-                key.to_string(),
-                ArrayD::from_shape_vec(IxDyn(shape), values)?,
-            ))
+            Ok((key.to_string(), ArrayD::from_shape_vec(IxDyn(shape), values)?))
         })
         .collect()
 }
@@ -41,28 +34,16 @@ fn round_trips_keys_order_values_and_dtypes() -> TestResult {
     let entries = sample_entries()?;
     for compression in [Compression::Stored, Compression::Deflated] {
         for precision in [Precision::F32, Precision::F64] {
-            write_npz(
-                &path,
-                entries.iter().map(|(key, array)| (key, array)),
-                precision,
-                compression,
-            )?;
+            write_npz(&path, entries.iter().map(|(key, array)| (key, array)), precision, compression)?;
             let read_back = read_npz_with_dtypes(&path)?;
             let keys: Vec<&str> = read_back.iter().map(|(key, _, _)| key.as_str()).collect();
-            assert_eq!(
-                keys,
-                ["2_Linear.weight", "1_Rate.tau", "scale", "1_Rate.w_rec"]
-            );
+            assert_eq!(keys, ["2_Linear.weight", "1_Rate.tau", "scale", "1_Rate.w_rec"]);
             for ((_, written), (key, read, dtype)) in entries.iter().zip(&read_back) {
                 let expected = match precision {
                     Precision::F32 => written.mapv(|value| f64::from(value as f32)),
                     Precision::F64 => written.clone(),
                 };
-                assert_eq!(
-                    (read, *dtype),
-                    (&expected, precision.dtype()),
-                    "{key} {precision:?} {compression:?}"
-                );
+                assert_eq!((read, *dtype), (&expected, precision.dtype()), "{key} {precision:?} {compression:?}");
             }
         }
     }
@@ -81,20 +62,12 @@ fn reads_the_rockpool_parameters_with_their_shapes() -> TestResult {
     ];
     for file in ["params.npz", "grads.npz"] {
         let arrays = read_npz_with_dtypes(rockpool_fixture(file))?;
-        let found: Vec<(&str, &[usize], Dtype)> = arrays
-            .iter()
-            .map(|(key, array, dtype)| (key.as_str(), array.shape(), *dtype))
-            .collect();
-        let wanted: Vec<(&str, &[usize], Dtype)> = expected
-            .iter()
-            .map(|(key, shape)| (*key, *shape, Dtype::F32))
-            .collect();
+        let found: Vec<(&str, &[usize], Dtype)> =
+            arrays.iter().map(|(key, array, dtype)| (key.as_str(), array.shape(), *dtype)).collect();
+        let wanted: Vec<(&str, &[usize], Dtype)> =
+            expected.iter().map(|(key, shape)| (*key, *shape, Dtype::F32)).collect();
         assert_eq!(found, wanted, "{file}");
-        assert!(
-            arrays
-                .iter()
-                .all(|(_, array, _)| array.iter().all(|value| value.is_finite()))
-        );
+        assert!(arrays.iter().all(|(_, array, _)| array.iter().all(|value| value.is_finite())));
     }
     // Rockpool's rate neurons start at tau = 20 ms.
     let (tau, _) = read_npz_entry(rockpool_fixture("params.npz"), "1_RateJax.tau")?;
@@ -104,9 +77,7 @@ fn reads_the_rockpool_parameters_with_their_shapes() -> TestResult {
 
 #[test]
 fn a_missing_key_lists_the_keys_there_are() -> TestResult {
-    let error = read_npz_entry(rockpool_fixture("grads.npz"), "1_RateJax.w")
-        .err()
-        .ok_or("found a missing key")?;
+    let error = read_npz_entry(rockpool_fixture("grads.npz"), "1_RateJax.w").err().ok_or("found a missing key")?;
     let IoError::KeyMissing { key, available, .. } = &error else {
         return Err(format!("{error:?}").into());
     };
@@ -117,12 +88,7 @@ fn a_missing_key_lists_the_keys_there_are() -> TestResult {
          `1_RateJax.tau`, `1_RateJax.threshold`, `1_RateJax.w_rec`, `2_LinearJax.weight`)"
     ));
     // The `.npy` suffix numpy adds may be given or not.
-    assert_eq!(
-        read_npz_entry(rockpool_fixture("grads.npz"), "1_RateJax.w_rec.npy")?
-            .0
-            .shape(),
-        [50, 50]
-    );
+    assert_eq!(read_npz_entry(rockpool_fixture("grads.npz"), "1_RateJax.w_rec.npy")?.0.shape(), [50, 50]);
     Ok(())
 }
 
@@ -141,9 +107,7 @@ fn read_error(bytes: &[u8]) -> Result<IoError, Box<dyn std::error::Error>> {
     let folder = tempfile::tempdir()?;
     let path = folder.path().join("case.npz");
     fs::write(&path, bytes)?;
-    Ok(read_npz(&path)
-        .err()
-        .ok_or("the bytes were read as an archive")?)
+    Ok(read_npz(&path).err().ok_or("the bytes were read as an archive")?)
 }
 
 #[test]
@@ -159,23 +123,13 @@ fn damaged_archives_and_entries_are_typed_errors() -> TestResult {
         return Err(format!("{error:?}").into());
     };
     assert_eq!(entry.as_deref(), Some("cut"));
-    assert!(matches!(
-        problem,
-        ArrayProblem::Truncated {
-            expected_bytes: 12,
-            found_bytes: 8,
-            ..
-        }
-    ));
+    assert!(matches!(problem, ArrayProblem::Truncated { expected_bytes: 12, found_bytes: 8, .. }));
     assert!(error.to_string().ends_with(
         "case.npz`, array `cut`: truncated: the header declares shape [3] of float32 \
          (12 bytes of data) but only 8 bytes follow"
     ));
 
-    let error = read_error(&zip_file(&[
-        ("good.npy", good),
-        ("notes.txt", b"trained on Monday".to_vec()),
-    ])?)?;
+    let error = read_error(&zip_file(&[("good.npy", good), ("notes.txt", b"trained on Monday".to_vec())])?)?;
     assert!(
         matches!(&error, IoError::BadArray { entry: Some(key), problem: ArrayProblem::NotNpy { .. }, .. } if key == "notes.txt"),
         "{error:?}"
@@ -183,25 +137,10 @@ fn damaged_archives_and_entries_are_typed_errors() -> TestResult {
 
     let mut hdf5 = b"\x89HDF\r\n\x1a\n".to_vec();
     hdf5.resize(96, 0);
-    assert!(matches!(
-        read_error(&hdf5)?,
-        IoError::WrongKind {
-            found: FileKind::Hdf5,
-            ..
-        }
-    ));
+    assert!(matches!(read_error(&hdf5)?, IoError::WrongKind { found: FileKind::Hdf5, .. }));
     let npy = fs::read(rockpool_fixture("input.npy"))?;
-    assert!(matches!(
-        read_error(&npy)?,
-        IoError::WrongKind {
-            found: FileKind::Npy,
-            ..
-        }
-    ));
-    assert!(matches!(
-        read_npz("/nonexistent/reef/params.npz"),
-        Err(IoError::Missing { .. })
-    ));
+    assert!(matches!(read_error(&npy)?, IoError::WrongKind { found: FileKind::Npy, .. }));
+    assert!(matches!(read_npz("/nonexistent/reef/params.npz"), Err(IoError::Missing { .. })));
     Ok(())
 }
 
@@ -211,15 +150,8 @@ fn duplicate_keys_fail_before_touching_the_old_file() -> TestResult {
     let path = folder.path().join("params.npz");
     fs::write(&path, b"old")?;
     let array = ArrayD::zeros(IxDyn(&[2]));
-    let result = write_npz(
-        &path,
-        [("w", &array), ("w", &array)],
-        Precision::F32,
-        Compression::Stored,
-    );
-    assert!(
-        matches!(&result, Err(IoError::Encode { detail, .. }) if detail == "two arrays have the key `w`")
-    );
+    let result = write_npz(&path, [("w", &array), ("w", &array)], Precision::F32, Compression::Stored);
+    assert!(matches!(&result, Err(IoError::Encode { detail, .. }) if detail == "two arrays have the key `w`"));
     assert_eq!(fs::read(&path)?, b"old");
     assert_eq!(fs::read_dir(folder.path())?.count(), 1);
     Ok(())

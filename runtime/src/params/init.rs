@@ -21,10 +21,7 @@ use crate::params::{Init, ParamSet, ParamSpec};
 /// changes the stream is noticed.
 pub fn initialise(specs: &[ParamSpec], seed: u64) -> ParamSet {
     let mut generator = Pcg64::seed_from_u64(seed);
-    specs
-        .iter()
-        .map(|spec| (spec.name.clone(), draw(spec, &mut generator)))
-        .collect()
+    specs.iter().map(|spec| (spec.name.clone(), draw(spec, &mut generator))).collect()
 }
 
 /// One parameter's values, drawn element by element in row-major order.
@@ -35,9 +32,9 @@ fn draw(spec: &ParamSpec, generator: &mut Pcg64) -> ArrayD<f64> {
         Init::Uniform { low, high } => {
             ArrayD::from_shape_simple_fn(shape, || low + (high - low) * generator.random::<f64>())
         }
-        Init::Normal { mean, std } => ArrayD::from_shape_simple_fn(shape, || {
-            mean + std * generator.sample::<f64, _>(StandardNormal)
-        }),
+        Init::Normal { mean, std } => {
+            ArrayD::from_shape_simple_fn(shape, || mean + std * generator.sample::<f64, _>(StandardNormal))
+        }
     }
 }
 
@@ -47,42 +44,17 @@ mod tests {
 
     fn specs() -> Vec<ParamSpec> {
         vec![
-            ParamSpec::new(
-                "0_Linear.weight",
-                [20, 50],
-                Init::Uniform {
-                    low: -0.5,
-                    high: 0.25,
-                },
-            ),
+            ParamSpec::new("0_Linear.weight", [20, 50], Init::Uniform { low: -0.5, high: 0.25 }),
             ParamSpec::new("1_Rate.tau", [50], Init::Constant(0.02)),
-            ParamSpec::new(
-                "1_Rate.w_rec",
-                [50, 50],
-                Init::Normal {
-                    mean: 1.0,
-                    std: 2.0,
-                },
-            ),
-            ParamSpec::new(
-                "gain",
-                [],
-                Init::Uniform {
-                    low: 3.0,
-                    high: 3.0,
-                },
-            ),
+            ParamSpec::new("1_Rate.w_rec", [50, 50], Init::Normal { mean: 1.0, std: 2.0 }),
+            ParamSpec::new("gain", [], Init::Uniform { low: 3.0, high: 3.0 }),
         ]
     }
 
     fn mean_and_std(values: &ArrayD<f64>) -> (f64, f64) {
         let count = values.len() as f64;
         let mean = values.sum() / count;
-        let variance = values
-            .iter()
-            .map(|value| (value - mean).powi(2))
-            .sum::<f64>()
-            / count;
+        let variance = values.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / count;
         (mean, variance.sqrt())
     }
 
@@ -90,14 +62,8 @@ mod tests {
     fn the_same_seed_gives_the_same_numbers() {
         let first = initialise(&specs(), 7);
         assert_eq!(first, initialise(&specs(), 7));
-        assert_ne!(
-            first.get("1_Rate.w_rec"),
-            initialise(&specs(), 8).get("1_Rate.w_rec")
-        );
-        assert_eq!(
-            first.names().collect::<Vec<_>>(),
-            ["0_Linear.weight", "1_Rate.tau", "1_Rate.w_rec", "gain"]
-        );
+        assert_ne!(first.get("1_Rate.w_rec"), initialise(&specs(), 8).get("1_Rate.w_rec"));
+        assert_eq!(first.names().collect::<Vec<_>>(), ["0_Linear.weight", "1_Rate.tau", "1_Rate.w_rec", "gain"]);
     }
 
     #[test]
@@ -110,21 +76,12 @@ mod tests {
         assert!(uniform.iter().all(|value| (-0.5..=0.25).contains(value)));
         let (mean, std) = mean_and_std(uniform);
         // U(a, b) has mean (a + b)/2 = -0.125 and standard deviation (b − a)/√12 ≈ 0.2165.
-        assert!(
-            (mean + 0.125).abs() < 0.01 && (std - 0.2165).abs() < 0.01,
-            "{mean} {std}"
-        );
+        assert!((mean + 0.125).abs() < 0.01 && (std - 0.2165).abs() < 0.01, "{mean} {std}");
 
         let (mean, std) = mean_and_std(set.get("1_Rate.w_rec").ok_or("no w_rec")?);
-        assert!(
-            (mean - 1.0).abs() < 0.1 && (std - 2.0).abs() < 0.1,
-            "{mean} {std}"
-        );
+        assert!((mean - 1.0).abs() < 0.1 && (std - 2.0).abs() < 0.1, "{mean} {std}");
 
-        assert!(
-            set.get("1_Rate.tau")
-                .is_some_and(|tau| tau.iter().all(|value| *value == 0.02))
-        );
+        assert!(set.get("1_Rate.tau").is_some_and(|tau| tau.iter().all(|value| *value == 0.02)));
         assert_eq!(set.get("gain").map(|gain| gain.sum()), Some(3.0));
         Ok(())
     }
@@ -134,36 +91,16 @@ mod tests {
         // Splitting the first matrix into its rows must not change any number: one stream, row-major.
         let whole = initialise(&specs()[..1], 3);
         let rows: Vec<ParamSpec> = (0..20)
-            .map(|row| {
-                ParamSpec::new(
-                    format!("row{row}"),
-                    [50],
-                    Init::Uniform {
-                        low: -0.5,
-                        high: 0.25,
-                    },
-                )
-            })
+            .map(|row| ParamSpec::new(format!("row{row}"), [50], Init::Uniform { low: -0.5, high: 0.25 }))
             .collect();
         let by_rows = initialise(&rows, 3);
-        let concatenated: Vec<f64> = by_rows
-            .iter()
-            .flat_map(|(_, values)| values.iter().copied())
-            .collect();
-        let whole_values: Vec<f64> = whole
-            .iter()
-            .flat_map(|(_, values)| values.iter().copied())
-            .collect();
+        let concatenated: Vec<f64> = by_rows.iter().flat_map(|(_, values)| values.iter().copied()).collect();
+        let whole_values: Vec<f64> = whole.iter().flat_map(|(_, values)| values.iter().copied()).collect();
         assert_eq!(concatenated, whole_values);
         // A constant draws nothing: removing it leaves the later numbers as they were.
-        let without_constant: Vec<ParamSpec> = specs()
-            .into_iter()
-            .filter(|spec| !matches!(spec.init, Init::Constant(_)))
-            .collect();
-        assert_eq!(
-            initialise(&without_constant, 5).get("1_Rate.w_rec"),
-            initialise(&specs(), 5).get("1_Rate.w_rec")
-        );
+        let without_constant: Vec<ParamSpec> =
+            specs().into_iter().filter(|spec| !matches!(spec.init, Init::Constant(_))).collect();
+        assert_eq!(initialise(&without_constant, 5).get("1_Rate.w_rec"), initialise(&specs(), 5).get("1_Rate.w_rec"));
     }
 
     #[test]
@@ -173,28 +110,11 @@ mod tests {
         // `seed_from_u64` and the 53-bit float conversion. If this fails after an upgrade, saved
         // seeds no longer reproduce their networks: say so in the release notes.
         let specs = [
-            ParamSpec::new(
-                "uniform",
-                [3],
-                Init::Uniform {
-                    low: 0.0,
-                    high: 1.0,
-                },
-            ),
-            ParamSpec::new(
-                "normal",
-                [3],
-                Init::Normal {
-                    mean: 0.0,
-                    std: 1.0,
-                },
-            ),
+            ParamSpec::new("uniform", [3], Init::Uniform { low: 0.0, high: 1.0 }),
+            ParamSpec::new("normal", [3], Init::Normal { mean: 0.0, std: 1.0 }),
         ];
         let set = initialise(&specs, 0);
-        let values: Vec<f64> = set
-            .iter()
-            .flat_map(|(_, values)| values.iter().copied())
-            .collect();
+        let values: Vec<f64> = set.iter().flat_map(|(_, values)| values.iter().copied()).collect();
         assert_eq!(values, PINNED_SEED_0);
     }
 

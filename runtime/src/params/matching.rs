@@ -23,10 +23,7 @@ impl fmt::Display for ParamMismatch {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.problems.len();
         let plural = if count == 1 { "" } else { "s" };
-        write!(
-            formatter,
-            "the parameters do not match the network ({count} problem{plural}):"
-        )?;
+        write!(formatter, "the parameters do not match the network ({count} problem{plural}):")?;
         for problem in &self.problems {
             write!(formatter, "\n  {problem}")?;
         }
@@ -100,10 +97,7 @@ pub enum ParamProblem {
 
 /// Checks a file's arrays against `specs` and returns them as a [`ParamSet`] in spec order, or all
 /// problems: missing, unexpected, mis-shaped, non-finite and repeated parameters.
-pub fn match_params(
-    specs: &[ParamSpec],
-    file: Vec<(String, ArrayD<f64>)>,
-) -> Result<ParamSet, ParamMismatch> {
+pub fn match_params(specs: &[ParamSpec], file: Vec<(String, ArrayD<f64>)>) -> Result<ParamSet, ParamMismatch> {
     match_against(specs, file, None)
 }
 
@@ -135,16 +129,10 @@ fn match_against(
     for (key, array) in file {
         let name = rockpool_to_reef(&key);
         match entries.iter().find(|entry| entry.name == name) {
-            Some(first) => repeated.push(ParamProblem::Repeated {
-                name,
-                first_key: first.key.clone(),
-                second_key: key,
-            }),
-            None => entries.push(Entry {
-                key,
-                name,
-                array: Some(array),
-            }),
+            Some(first) => {
+                repeated.push(ParamProblem::Repeated { name, first_key: first.key.clone(), second_key: key })
+            }
+            None => entries.push(Entry { key, name, array: Some(array) }),
         }
     }
 
@@ -167,17 +155,11 @@ fn match_against(
             }
             None => {
                 absent.push(&spec.name);
-                match initial
-                    .as_mut()
-                    .and_then(|initial| initial.remove(&spec.name))
-                {
+                match initial.as_mut().and_then(|initial| initial.remove(&spec.name)) {
                     Some(array) => {
                         set.insert(spec.name.clone(), array);
                     }
-                    None => problems.push(ParamProblem::Missing {
-                        name: spec.name.clone(),
-                        shape: spec.shape.clone(),
-                    }),
+                    None => problems.push(ParamProblem::Missing { name: spec.name.clone(), shape: spec.shape.clone() }),
                 }
             }
         }
@@ -185,17 +167,10 @@ fn match_against(
 
     for entry in entries.into_iter().filter(|entry| entry.array.is_some()) {
         let suggestion = closest(&entry.name, &absent).map(str::to_owned);
-        problems.push(ParamProblem::Unexpected {
-            key: entry.key,
-            suggestion,
-        });
+        problems.push(ParamProblem::Unexpected { key: entry.key, suggestion });
     }
     problems.extend(repeated);
-    if problems.is_empty() {
-        Ok(set)
-    } else {
-        Err(ParamMismatch { problems })
-    }
+    if problems.is_empty() { Ok(set) } else { Err(ParamMismatch { problems }) }
 }
 
 /// Checks one stored array against its spec: shape (accepting `[n, 1]` for `[n]`), then finiteness.
@@ -210,8 +185,7 @@ fn check(spec: &ParamSpec, key: &str, array: ArrayD<f64>) -> Result<ArrayD<f64>,
         (expected, found) if expected == found => array,
         (&[length], &[found_length, 1]) if found_length == length => {
             let values = array.iter().copied().collect();
-            ArrayD::from_shape_vec(IxDyn(&[length]), values)
-                .map_err(|_| shape_problem(array.shape()))?
+            ArrayD::from_shape_vec(IxDyn(&[length]), values).map_err(|_| shape_problem(array.shape()))?
         }
         (_, found) => return Err(shape_problem(found)),
     };
@@ -234,29 +208,18 @@ fn closest<'candidate>(name: &str, candidates: &[&'candidate str]) -> Option<&'c
     let name = name.to_lowercase();
     candidates
         .iter()
-        .map(|candidate| {
-            (
-                strsim::levenshtein(&name, &candidate.to_lowercase()),
-                *candidate,
-            )
-        })
+        .map(|candidate| (strsim::levenshtein(&name, &candidate.to_lowercase()), *candidate))
         .filter(|(distance, candidate)| *distance <= (candidate.chars().count() / 3).max(2))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
 
 fn did_you_mean(suggestion: Option<&str>) -> String {
-    suggestion
-        .map(|name| format!("; did you mean `{name}`?"))
-        .unwrap_or_default()
+    suggestion.map(|name| format!("; did you mean `{name}`?")).unwrap_or_default()
 }
 
 fn stored_as(key: &str, name: &str) -> String {
-    if key == name {
-        String::new()
-    } else {
-        format!(" (stored as `{key}`)")
-    }
+    if key == name { String::new() } else { format!(" (stored as `{key}`)") }
 }
 
 #[cfg(test)]

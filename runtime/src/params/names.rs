@@ -7,8 +7,7 @@
 //! Both conversions leave names already in the target style unchanged.
 
 /// Rockpool container classes whose `Jax` is a prefix, with their reef names.
-const PREFIXED_CLASSES: [(&str, &str); 2] =
-    [("JaxResidual", "Residual"), ("JaxSequential", "Sequential")];
+const PREFIXED_CLASSES: [(&str, &str); 2] = [("JaxResidual", "Residual"), ("JaxSequential", "Sequential")];
 /// The suffix of Rockpool's JAX module classes (`LinearJax`, `RateJax`, `LIFJax`, ...).
 const JAX_SUFFIX: &str = "Jax";
 
@@ -35,10 +34,7 @@ impl NameStyle {
 /// `1_Residual.0_Linear.weight`. A reef name comes back unchanged.
 pub fn rockpool_to_reef(name: &str) -> String {
     map_module_segments(name, |class| {
-        if let Some((_, reef)) = PREFIXED_CLASSES
-            .iter()
-            .find(|(rockpool, _)| *rockpool == class)
-        {
+        if let Some((_, reef)) = PREFIXED_CLASSES.iter().find(|(rockpool, _)| *rockpool == class) {
             return (*reef).to_owned();
         }
         match class.strip_suffix(JAX_SUFFIX) {
@@ -55,11 +51,7 @@ pub fn reef_to_rockpool(name: &str) -> String {
         if let Some((rockpool, _)) = PREFIXED_CLASSES.iter().find(|(_, reef)| *reef == class) {
             return (*rockpool).to_owned();
         }
-        if class.ends_with(JAX_SUFFIX)
-            || PREFIXED_CLASSES
-                .iter()
-                .any(|(rockpool, _)| *rockpool == class)
-        {
+        if class.ends_with(JAX_SUFFIX) || PREFIXED_CLASSES.iter().any(|(rockpool, _)| *rockpool == class) {
             return class.to_owned();
         }
         format!("{class}{JAX_SUFFIX}")
@@ -105,14 +97,8 @@ mod tests {
         ("3_InstantJax.bias", "3_Instant.bias"),
         ("4_LIFODEJax.tau_mem", "4_LIFODE.tau_mem"),
         ("12_MyNeuronJax.gain", "12_MyNeuron.gain"),
-        (
-            "1_JaxResidual.0_LinearJax.weight",
-            "1_Residual.0_Linear.weight",
-        ),
-        (
-            "0_JaxSequential.1_JaxResidual.2_RateJax.tau",
-            "0_Sequential.1_Residual.2_Rate.tau",
-        ),
+        ("1_JaxResidual.0_LinearJax.weight", "1_Residual.0_Linear.weight"),
+        ("0_JaxSequential.1_JaxResidual.2_RateJax.tau", "0_Sequential.1_Residual.2_Rate.tau"),
     ];
 
     #[test]
@@ -136,15 +122,7 @@ mod tests {
     #[test]
     fn rewrites_only_indexed_module_segments() {
         // The parameter itself, unindexed modules and lower-case segments are names, not classes.
-        for name in [
-            "lif.tau_mem",
-            "weight",
-            "0_linear.weight",
-            "x_RateJax.tau",
-            "1_Rate.3_BiasJax",
-            "",
-            "Jax.tau",
-        ] {
+        for name in ["lif.tau_mem", "weight", "0_linear.weight", "x_RateJax.tau", "1_Rate.3_BiasJax", "", "Jax.tau"] {
             assert_eq!(rockpool_to_reef(name), name);
         }
         assert_eq!(rockpool_to_reef("0_Jax.tau"), "0_Jax.tau");

@@ -36,18 +36,12 @@ impl ParamSet {
 
     /// The values of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&ArrayD<f64>> {
-        self.entries
-            .iter()
-            .find(|(entry, _)| entry == name)
-            .map(|(_, value)| value)
+        self.entries.iter().find(|(entry, _)| entry == name).map(|(_, value)| value)
     }
 
     /// The values of `name` for updating in place (e.g. by an optimiser step), if present.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut ArrayD<f64>> {
-        self.entries
-            .iter_mut()
-            .find(|(entry, _)| entry == name)
-            .map(|(_, value)| value)
+        self.entries.iter_mut().find(|(entry, _)| entry == name).map(|(_, value)| value)
     }
 
     /// Whether `name` is present.
@@ -83,38 +77,23 @@ impl ParamSet {
 
     /// (name, values) pairs, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &ArrayD<f64>)> {
-        self.entries
-            .iter()
-            .map(|(name, value)| (name.as_str(), value))
+        self.entries.iter().map(|(name, value)| (name.as_str(), value))
     }
 
     /// (name, mutable values) pairs, in order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut ArrayD<f64>)> {
-        self.entries
-            .iter_mut()
-            .map(|(name, value)| (name.as_str(), value))
+        self.entries.iter_mut().map(|(name, value)| (name.as_str(), value))
     }
 
     /// Copies every parameter rounded to `f32`, in order, for an `f32` network.
     pub fn to_f32(&self) -> Vec<(String, ArrayD<f32>)> {
-        self.entries
-            .iter()
-            .map(|(name, value)| (name.clone(), value.mapv(|element| element as f32)))
-            .collect()
+        self.entries.iter().map(|(name, value)| (name.clone(), value.mapv(|element| element as f32))).collect()
     }
 
     /// Writes the set to an `.npz` file (uncompressed, like `numpy.savez` and Rockpool), atomically,
     /// with reef or Rockpool names.
-    pub fn write_npz(
-        &self,
-        path: impl AsRef<Path>,
-        precision: Precision,
-        names: NameStyle,
-    ) -> Result<(), IoError> {
-        let renamed = self
-            .entries
-            .iter()
-            .map(|(name, value)| (names.from_reef(name), value));
+    pub fn write_npz(&self, path: impl AsRef<Path>, precision: Precision, names: NameStyle) -> Result<(), IoError> {
+        let renamed = self.entries.iter().map(|(name, value)| (names.from_reef(name), value));
         write_npz(path, renamed, precision, Compression::Stored)
     }
 }
@@ -153,21 +132,12 @@ mod tests {
     #[test]
     fn keeps_insertion_order_and_replaces_in_place() {
         let mut set = ParamSet::new();
-        assert!(
-            set.insert("2_Linear.weight", filled(&[2, 1], 1.0))
-                .is_none()
-        );
+        assert!(set.insert("2_Linear.weight", filled(&[2, 1], 1.0)).is_none());
         assert!(set.insert("1_Rate.tau", filled(&[2], 0.02)).is_none());
-        assert!(
-            set.insert("0_Linear.weight", filled(&[1, 2], 3.0))
-                .is_none()
-        );
+        assert!(set.insert("0_Linear.weight", filled(&[1, 2], 3.0)).is_none());
         let replaced = set.insert("1_Rate.tau", filled(&[2], 0.05));
         assert_eq!(replaced, Some(filled(&[2], 0.02)));
-        assert_eq!(
-            set.names().collect::<Vec<_>>(),
-            ["2_Linear.weight", "1_Rate.tau", "0_Linear.weight"]
-        );
+        assert_eq!(set.names().collect::<Vec<_>>(), ["2_Linear.weight", "1_Rate.tau", "0_Linear.weight"]);
         assert_eq!((set.len(), set.element_count()), (3, 6));
 
         if let Some(tau) = set.get_mut("1_Rate.tau") {
@@ -175,10 +145,7 @@ mod tests {
         }
         assert_eq!(set.get("1_Rate.tau").map(|tau| tau[[0]]), Some(0.1));
         assert_eq!(set.remove("2_Linear.weight"), Some(filled(&[2, 1], 1.0)));
-        assert_eq!(
-            set.names().collect::<Vec<_>>(),
-            ["1_Rate.tau", "0_Linear.weight"]
-        );
+        assert_eq!(set.names().collect::<Vec<_>>(), ["1_Rate.tau", "0_Linear.weight"]);
         assert!(!set.contains("2_Linear.weight") && set.get("missing").is_none());
         assert_eq!(set.to_f32()[0].1[[0]], 0.1_f32);
     }
@@ -186,19 +153,14 @@ mod tests {
     #[test]
     fn writes_reef_or_rockpool_names_in_order() -> Result<(), Box<dyn std::error::Error>> {
         let folder = tempfile::tempdir()?;
-        let set: ParamSet = [
-            ("1_Rate.w_rec".to_owned(), filled(&[2, 2], 0.5)),
-            ("0_Linear.weight".to_owned(), filled(&[1, 2], 2.0)),
-        ]
-        .into_iter()
-        .collect();
+        let set: ParamSet =
+            [("1_Rate.w_rec".to_owned(), filled(&[2, 2], 0.5)), ("0_Linear.weight".to_owned(), filled(&[1, 2], 2.0))]
+                .into_iter()
+                .collect();
         let path = folder.path().join("params.npz");
         for (style, keys) in [
             (NameStyle::Reef, ["1_Rate.w_rec", "0_Linear.weight"]),
-            (
-                NameStyle::Rockpool,
-                ["1_RateJax.w_rec", "0_LinearJax.weight"],
-            ),
+            (NameStyle::Rockpool, ["1_RateJax.w_rec", "0_LinearJax.weight"]),
         ] {
             set.write_npz(&path, Precision::F32, style)?;
             let read_back = read_npz(&path)?;

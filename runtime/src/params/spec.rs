@@ -16,11 +16,7 @@ pub struct ParamSpec {
 impl ParamSpec {
     /// A spec from its parts, for tests and hand-written tables.
     pub fn new(name: impl Into<String>, shape: impl Into<Vec<usize>>, init: Init) -> Self {
-        ParamSpec {
-            name: name.into(),
-            shape: shape.into(),
-            init,
-        }
+        ParamSpec { name: name.into(), shape: shape.into(), init }
     }
 
     /// The number of scalars the parameter holds (the product of its shape).

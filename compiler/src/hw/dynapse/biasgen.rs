@@ -34,7 +34,7 @@ pub fn encode_current(target: f64) -> Encoded {
     if target == 0.0 {
         return Encoded { value: BiasValue::ZERO, current: 0.0, in_range: true };
     }
-    if !(target > 0.0) {
+    if target.is_nan() || target < 0.0 {
         // Negative or NaN: a bias is a current source of one polarity; zero is the nearest.
         return Encoded { value: BiasValue::ZERO, current: 0.0, in_range: false };
     }

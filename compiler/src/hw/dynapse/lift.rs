@@ -138,7 +138,7 @@ impl std::fmt::Display for LiftError {
 
 impl std::error::Error for LiftError {}
 
-/// Where a CAM entry's events come from.
+/// Where a CAM entry's events come from: an input channel, or (population, index).
 enum Origin {
     Channel(usize),
     Neuron(usize, usize),
@@ -191,11 +191,16 @@ pub fn lift(config: &Config) -> Result<LiftedNetwork, LiftError> {
             LiftedCounts { w_in: CountMatrix::zeros(previous, *size), w_rec: CountMatrix::zeros(*size, *size) }
         })
         .collect();
-    let mut used: BTreeMap<CoreId, [bool; 4]> = BTreeMap::new();
+    let mut weights: Vec<(Matrix, Matrix)> = counts
+        .iter()
+        .map(|counts| (Matrix::zeros(counts.w_in.rows, counts.w_in.cols), Matrix::zeros(counts.w_rec.rows, counts.w_rec.cols)))
+        .collect();
+    let mut used: BTreeMap<CoreId, [Option<f64>; 4]> = BTreeMap::new();
     for neuron in &config.neurons {
         let core = neuron.id.core();
         let (population, index) = neuron_of[&neuron.id];
         let input_core = core.chip() == config.input.chip && config.input.core_mask.contains(core);
+        let base_weights = effective[&core].base_weights;
         for cam in &neuron.cams {
             let mut origins: Vec<Origin> = Vec::new();
             if input_core && let Some(channel) = virtual_channel.get(&cam.source) {
@@ -208,25 +213,27 @@ pub fn lift(config: &Config) -> Result<LiftedNetwork, LiftError> {
                     origins.push(Origin::Neuron(source_population, source_index));
                 }
             }
-            let origin = match origins.len() {
-                0 => return Err(LiftError::UnresolvedCam { neuron: neuron.id, address: cam.source }),
-                1 => &origins[0],
-                _ => return Err(LiftError::AmbiguousCam { neuron: neuron.id, address: cam.source }),
+            let (recurrent, row) = match origins.as_slice() {
+                [] => return Err(LiftError::UnresolvedCam { neuron: neuron.id, address: cam.source }),
+                [Origin::Channel(channel)] if population == 0 => (false, *channel),
+                [Origin::Neuron(source, row)] if *source == population => (true, *row),
+                [Origin::Neuron(source, row)] if *source + 1 == population => (false, *row),
+                [_] => return Err(LiftError::NotAChain { neuron: neuron.id, address: cam.source }),
+                [_, _, ..] => return Err(LiftError::AmbiguousCam { neuron: neuron.id, address: cam.source }),
             };
-            let step = if cam.synapse.is_excitatory() { 1 } else { -1 };
-            let cell = match *origin {
-                Origin::Channel(channel) if population == 0 => counts[0].w_in.data.get_mut(channel * sizes[0] + index),
-                Origin::Neuron(source, row) if source == population => {
-                    counts[population].w_rec.data.get_mut(row * sizes[population] + index)
-                }
-                Origin::Neuron(source, row) if source + 1 == population => {
-                    counts[population].w_in.data.get_mut(row * sizes[population] + index)
-                }
-                Origin::Channel(_) | Origin::Neuron(..) => None,
+            let base = base_weights[cam.synapse.index()];
+            let (count_matrix, weight_matrix) = if recurrent {
+                (&mut counts[population].w_rec, &mut weights[population].1)
+            } else {
+                (&mut counts[population].w_in, &mut weights[population].0)
             };
-            let Some(cell) = cell else { return Err(LiftError::NotAChain { neuron: neuron.id, address: cam.source }) };
-            *cell += step;
-            used.entry(core).or_default()[cam.synapse.index()] = true;
+            let flat = row * count_matrix.cols + index;
+            if let Some(cell) = count_matrix.data.get_mut(flat) {
+                *cell += if cam.synapse.is_excitatory() { 1 } else { -1 };
+            }
+            let current = weight_matrix.get(row, index);
+            weight_matrix.set(row, index, current + cam.synapse.sign() * base);
+            used.entry(core).or_default()[cam.synapse.index()] = Some(base);
         }
     }
     let mut network = SpikingNetwork {
@@ -235,29 +242,9 @@ pub fn lift(config: &Config) -> Result<LiftedNetwork, LiftError> {
         populations: Vec::new(),
         unsupported: Vec::new(),
     };
-    for (population, entry) in config.populations.iter().enumerate() {
+    for ((entry, population_counts), (w_in, w_rec)) in config.populations.iter().zip(&counts).zip(weights) {
         let size = entry.neurons.len();
-        let weights = |counts: &CountMatrix| {
-            let mut matrix = Matrix::zeros(counts.rows, counts.cols);
-            for row in 0..counts.rows {
-                for col in 0..counts.cols {
-                    let count = counts.get(row, col);
-                    if count == 0 {
-                        continue;
-                    }
-                    let post_core = entry.neurons[col].core();
-                    let synapse = signed_type(config, population, row, col, count > 0, entry.neurons[col], &counts_source(row));
-                    let base = effective[&post_core].base_weights[synapse.index()];
-                    matrix.set(row, col, count as f64 * base);
-                }
-            }
-            matrix
-        };
-        let _ = weights;
-        let mut tau_mem = Vec::with_capacity(size);
-        let mut tau_syn = Vec::with_capacity(size);
-        let mut threshold = Vec::with_capacity(size);
-        let mut bias = Vec::with_capacity(size);
+        let (mut tau_mem, mut tau_syn, mut threshold, mut bias) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for id in &entry.neurons {
             let core = &effective[&id.core()];
             let (tau, theta) = core.membrane(configs[id].tau2);
@@ -266,17 +253,46 @@ pub fn lift(config: &Config) -> Result<LiftedNetwork, LiftError> {
             threshold.push(theta);
             bias.push(core.bias);
         }
+        let has_recurrent = population_counts.w_rec.data.iter().any(|count| *count != 0);
         network.populations.push(Population {
             name: entry.name.clone(),
             source: SourceRef { module: entry.name.clone(), span: (0, 0) },
             size,
-            w_in: Matrix::zeros(0, 0),
-            w_rec: None,
+            w_in,
+            w_rec: has_recurrent.then_some(w_rec),
             tau_mem,
             tau_syn,
             threshold,
             bias,
         });
     }
-    Err(LiftError::Format { found: String::new() })
+    let placement = Placement {
+        neurons: config.populations.iter().map(|population| population.neurons.clone()).collect(),
+        virtual_ids: Some(config.input.channels.iter().map(|channel| channel.virtual_id).collect::<Vec<VirtualId>>()),
+    };
+    let base_weights = used.into_iter().map(|(core, weights)| CoreBaseWeights { core, weights }).collect();
+    Ok(LiftedNetwork {
+        network,
+        counts,
+        placement,
+        base_weights,
+        input_chip: config.input.chip,
+        synapse_rule: config.synapse_rule,
+        current_model: config.current_model,
+    })
+}
+
+impl LiftedNetwork {
+    /// Options that lower [`LiftedNetwork::network`] back to the config it was lifted from.
+    pub fn lower_options(&self) -> LowerOptions {
+        LowerOptions {
+            input_chip: self.input_chip.index(),
+            synapse_rule: self.synapse_rule,
+            quantisation: Quantisation::BaseWeights(self.base_weights.clone()),
+            prune: false,
+            placement: Some(self.placement.clone()),
+            clamp_biases: false,
+            current_model: self.current_model,
+        }
+    }
 }

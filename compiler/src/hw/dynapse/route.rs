@@ -34,6 +34,9 @@ pub(crate) struct Routing {
     pub srams: BTreeMap<NeuronId, Vec<Sram>>,
 }
 
+/// Sort key of a CAM entry: (virtual 0 / hardware 1, excitatory 0 / inhibitory 1, source id).
+type CamKey = (u8, u8, usize);
+
 /// A source on the chip's event bus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Origin {
@@ -81,7 +84,7 @@ pub(crate) fn route(
         }
     };
     // CAMs.
-    let mut incoming: BTreeMap<NeuronId, Vec<((u8, u8, usize), Cam, u32)>> = BTreeMap::new();
+    let mut incoming: BTreeMap<NeuronId, Vec<(CamKey, Cam, u32)>> = BTreeMap::new();
     for id in placement.by_id.keys() {
         incoming.insert(*id, Vec::new());
     }

@@ -1,0 +1,1 @@
+//! Tests of the Dynap-SE1 lowering, one file per concern.

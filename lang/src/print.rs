@@ -263,6 +263,10 @@ fn print_with_precedence(expr: &Expr, context: u8) -> String {
             );
             parenthesise(text, precedence, context)
         }
+        ExprKind::Call { args, .. } if args.iter().any(|arg| !arg.docs.is_empty()) => {
+            // Doc comments need lines of their own.
+            print_module(expr, 0)
+        }
         ExprKind::Call { callee, args } => {
             let args: Vec<String> = args
                 .iter()

@@ -105,6 +105,8 @@ pub enum LiftError {
         /// The entry's address.
         address: Address,
     },
+    /// Input channels are not numbered 0, 1, … in order, or two share a virtual id.
+    InputChannels,
     /// A connection that is neither from the previous stage nor recurrent.
     NotAChain {
         /// The receiving neuron.
@@ -120,6 +122,9 @@ impl std::fmt::Display for LiftError {
             LiftError::Format { found } => write!(formatter, "config format `{found}` is not `{CONFIG_FORMAT}`"),
             LiftError::DuplicateNeuron { id } => write!(formatter, "neuron {id} is listed twice"),
             LiftError::UnmatchedNeuron { id } => write!(formatter, "neuron {id} is not both in a population and in `neurons`"),
+            LiftError::InputChannels => {
+                write!(formatter, "input channels must be numbered 0, 1, … in order, each with its own virtual id")
+            }
             LiftError::MissingCore { core } => write!(formatter, "{core} holds neurons but has no biases"),
             LiftError::UnresolvedCam { neuron, address } => {
                 write!(formatter, "a CAM of neuron {neuron} listens to address {} but no source sends it there", address.index())
@@ -177,6 +182,10 @@ pub fn lift(config: &Config) -> Result<LiftedNetwork, LiftError> {
     }
     let virtual_channel: BTreeMap<Address, usize> =
         config.input.channels.iter().map(|channel| (channel.virtual_id.address(), channel.channel)).collect();
+    let in_order = config.input.channels.iter().enumerate().all(|(position, channel)| channel.channel == position);
+    if !in_order || virtual_channel.len() != config.input.channels.len() {
+        return Err(LiftError::InputChannels);
+    }
     let mut senders: BTreeMap<Address, Vec<&NeuronConfig>> = BTreeMap::new();
     for neuron in &config.neurons {
         senders.entry(neuron.id.address()).or_default().push(neuron);

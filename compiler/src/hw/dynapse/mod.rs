@@ -73,4 +73,4 @@ pub use report::report;
 pub use share::ParameterSharing;
 pub use synapse::{SourceKind, SourceSpeeds, Speed, SpeedPair, SynapseRule, SynapseType};
 pub use tune::BiasChoice;
-pub use validate::{SparseMatrix, SparseMatrixError, ValidationFlags, validate_connections};
+pub use validate::{SparseMatrix, SparseMatrixError, ValidationFlags, validate_connections, validate_dense_connections};

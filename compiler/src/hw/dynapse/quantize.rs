@@ -227,20 +227,32 @@ fn prune_to_budget(active: &mut Vec<usize>, connections: &[Connection], count_of
     dropped_set.into_iter().collect()
 }
 
+/// One weight of a core, compacted for the search: local neuron index, type index, |w|.
+struct Term {
+    neuron: usize,
+    synapse: usize,
+    magnitude: f64,
+}
+
 /// The base weight per type found by bisection and Lloyd refinement (module doc, steps 2–3).
 fn optimal_scales(active: &[usize], connections: &[Connection], allow_zero: bool) -> [Option<f64>; 4] {
+    let mut local: BTreeMap<NeuronRef, usize> = BTreeMap::new();
+    let mut terms = Vec::with_capacity(active.len());
     let mut largest = [0.0f64; 4];
     for &index in active {
         let connection = &connections[index];
-        let slot = &mut largest[connection.synapse.index()];
-        *slot = slot.max(connection.weight.abs());
+        let next = local.len();
+        let neuron = *local.entry(connection.post).or_insert(next);
+        let (synapse, magnitude) = (connection.synapse.index(), connection.weight.abs());
+        largest[synapse] = largest[synapse].max(magnitude);
+        terms.push(Term { neuron, synapse, magnitude });
     }
     let feasible = |bases: &[f64; 4]| {
-        let count_of = |index: usize| {
-            let connection = &connections[index];
-            count(connection.weight.abs(), bases[connection.synapse.index()], allow_zero)
-        };
-        over_budget(active, connections, count_of).is_empty()
+        let mut used = vec![0u64; local.len()];
+        terms.iter().all(|term| {
+            used[term.neuron] += u64::from(count(term.magnitude, bases[term.synapse], allow_zero));
+            used[term.neuron] <= CAMS_PER_NEURON as u64
+        })
     };
     let at_scale = |scale: f64| largest.map(|value| value * scale);
     let (mut low, mut high) = (1.0f64 / 128.0, 2.0f64);
@@ -249,38 +261,29 @@ fn optimal_scales(active: &[usize], connections: &[Connection], allow_zero: bool
         if feasible(&at_scale(middle)) { high = middle } else { low = middle }
     }
     let mut bases = at_scale(high);
+    let of_type = |synapse: usize| terms.iter().filter(move |term| term.synapse == synapse);
     let type_error = |synapse: usize, base: f64| {
-        active
-            .iter()
-            .map(|&index| &connections[index])
-            .filter(|connection| connection.synapse.index() == synapse)
-            .map(|connection| {
-                let magnitude = connection.weight.abs();
-                (magnitude - f64::from(count(magnitude, base, allow_zero)) * base).powi(2)
-            })
+        of_type(synapse)
+            .map(|term| (term.magnitude - f64::from(count(term.magnitude, base, allow_zero)) * base).powi(2))
             .sum::<f64>()
     };
     for _ in 0..LLOYD_ROUNDS {
         let mut changed = false;
-        for synapse in 0..4 {
-            if largest[synapse] == 0.0 {
-                continue;
-            }
+        for synapse in (0..4).filter(|synapse| largest[*synapse] > 0.0) {
             let (mut weighted, mut squares) = (0.0, 0.0);
-            for connection in active.iter().map(|&index| &connections[index]).filter(|c| c.synapse.index() == synapse) {
-                let magnitude = connection.weight.abs();
-                let n = f64::from(count(magnitude, bases[synapse], allow_zero));
-                weighted += n * magnitude;
+            for term in of_type(synapse) {
+                let n = f64::from(count(term.magnitude, bases[synapse], allow_zero));
+                weighted += n * term.magnitude;
                 squares += n * n;
             }
-            if squares == 0.0 {
+            let candidate = weighted / squares;
+            if squares == 0.0 || !candidate.is_finite() || candidate <= 0.0 {
                 continue;
             }
-            let candidate = weighted / squares;
             let mut trial = bases;
             trial[synapse] = candidate;
             let improves = type_error(synapse, candidate) < type_error(synapse, bases[synapse]) * (1.0 - 1e-12);
-            if candidate.is_finite() && candidate > 0.0 && improves && feasible(&trial) {
+            if improves && feasible(&trial) {
                 bases = trial;
                 changed = true;
             }
@@ -290,10 +293,8 @@ fn optimal_scales(active: &[usize], connections: &[Connection], allow_zero: bool
         }
     }
     let mut result = [None; 4];
-    for synapse in 0..4 {
-        if largest[synapse] > 0.0 {
-            result[synapse] = Some(bases[synapse]);
-        }
+    for synapse in (0..4).filter(|synapse| largest[*synapse] > 0.0) {
+        result[synapse] = Some(bases[synapse]);
     }
     result
 }

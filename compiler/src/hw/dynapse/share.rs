@@ -2,11 +2,13 @@
 //!
 //! * tau_syn and bias: the mean (which minimises the squared sharing error).
 //! * tau_mem: a core has two leaks, IF_TAU1_N and IF_TAU2_N, and each neuron picks one. The
-//!   values are split in two by the optimal 1-D two-means cut of the sorted values; TAU1 takes the
-//!   larger group (ties: the shorter tau). Each leak targets its group's mean.
+//!   candidate split is the optimal 1-D two-means cut of the sorted values; TAU1 takes the larger
+//!   group (ties: the shorter tau). Each leak targets its group's mean.
 //! * threshold: one membrane gain serves both leaks, so a TAU2 neuron's threshold is the TAU1
-//!   threshold θ₁ times `ratio = I_tau2 / I_tau1` (see `current.rs`). θ₁ is the least-squares fit
-//!   `Σ ratioⱼ·θⱼ / Σ ratioⱼ²` over the core's neurons ([`fit_threshold`]).
+//!   threshold θ₁ times `ratio = I_tau2 / I_tau1 = tau1 / tau2` (see `current.rs`). θ₁ is the
+//!   least-squares fit `Σ ratioⱼ·θⱼ / Σ ratioⱼ²` over the core's neurons ([`fit_threshold`]).
+//! * So TAU2 trades tau_mem error for threshold error. The split is used only if it lowers
+//!   `Σ (Δtau_mem / tau_mem)² + (Δθ / θ)²` over the core's neurons compared with one leak.
 //!
 //! A mean of identical values is that value exactly, so lowering a lifted config reproduces it.
 
@@ -66,12 +68,33 @@ pub(crate) fn share(members: &[Parameters]) -> CoreTargets {
         // TAU1 takes the larger group; ties go to the shorter tau.
         let short_is_tau1 = short.len() >= long.len();
         let (tau1, tau2) = if short_is_tau1 { (mean(short), mean(long)) } else { (mean(long), mean(short)) };
-        let uses_tau2 = tau_mem.iter().map(|tau| (*tau >= boundary) == short_is_tau1).collect();
-        (tau1, Some(tau2), uses_tau2)
+        let uses_tau2: Vec<bool> = tau_mem.iter().map(|tau| (*tau >= boundary) == short_is_tau1).collect();
+        let single = mean(&tau_mem);
+        let split_cost = membrane_cost(members, &uses_tau2, tau1, tau2);
+        if split_cost < membrane_cost(members, &vec![false; members.len()], single, single) {
+            (tau1, Some(tau2), uses_tau2)
+        } else {
+            (single, None, vec![false; members.len()])
+        }
     } else {
         (mean(&tau_mem), None, vec![false; members.len()])
     };
     CoreTargets { tau1, tau2, uses_tau2, tau_syn: mean(&column(1)), bias: mean(&column(3)) }
+}
+
+/// `Σ (Δtau_mem / tau_mem)² + (Δθ / θ)²` of the members with these leak choices.
+fn membrane_cost(members: &[Parameters], uses_tau2: &[bool], tau1: f64, tau2: f64) -> f64 {
+    let ratios: Vec<f64> = uses_tau2.iter().map(|tau2_used| if *tau2_used { tau1 / tau2 } else { 1.0 }).collect();
+    let thresholds: Vec<f64> = members.iter().map(|parameters| parameters[2]).collect();
+    let threshold1 = fit_threshold(&thresholds, &ratios);
+    members
+        .iter()
+        .zip(uses_tau2.iter().zip(&ratios))
+        .map(|(parameters, (tau2_used, ratio))| {
+            let tau = if *tau2_used { tau2 } else { tau1 };
+            ((tau - parameters[0]) / parameters[0]).powi(2) + ((threshold1 * ratio - parameters[2]) / parameters[2]).powi(2)
+        })
+        .sum()
 }
 
 /// θ₁ minimising `Σ (ratioⱼ·θ₁ − thresholdⱼ)²`; exact when thresholds are consistent with ratios.

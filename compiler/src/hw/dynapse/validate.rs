@@ -157,3 +157,14 @@ pub fn validate_connections(w_rec: &SparseMatrix, w_ext: Option<&SparseMatrix>) 
     }
     flags
 }
+
+/// [`validate_connections`] on dense matrices (`SHAPE_INVALID` if a matrix's data does not match its shape).
+pub fn validate_dense_connections(w_rec: &Matrix, w_ext: Option<&Matrix>) -> ValidationFlags {
+    let Ok(recurrent) = SparseMatrix::from_dense(w_rec) else { return ValidationFlags::SHAPE_INVALID };
+    let external = match w_ext.map(SparseMatrix::from_dense) {
+        None => None,
+        Some(Ok(external)) => Some(external),
+        Some(Err(_)) => return ValidationFlags::SHAPE_INVALID,
+    };
+    validate_connections(&recurrent, external.as_ref())
+}

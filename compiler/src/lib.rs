@@ -11,6 +11,7 @@
 
 pub mod elaborate;
 pub mod graph;
+pub mod hw;
 pub mod interp;
 pub mod lower;
 pub mod step;

@@ -5,7 +5,7 @@
 //! matrix and vector has the right shape and only finite values.
 
 use super::address::ChipId;
-use super::board::{FPGA_TICK, MAX_DT, MAX_DT_TICKS, MIN_DT, MIN_DT_TICKS, DT_TICK_TOLERANCE, USABLE_VIRTUAL_IDS};
+use super::board::{DT_TICK_TOLERANCE, FPGA_TICK, MAX_DT, MAX_DT_TICKS, MIN_DT, MIN_DT_TICKS, USABLE_VIRTUAL_IDS};
 use super::drc::{DrcError, WeightMatrix};
 use super::network::{Matrix, Population, SpikingNetwork, Unsupported};
 

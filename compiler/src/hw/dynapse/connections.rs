@@ -70,9 +70,7 @@ pub(crate) fn build_connections(network: &SpikingNetwork, rule: &SynapseRule) ->
         for (row, col, weight) in population.w_in.nonzero() {
             let (pre, kind) = match population_index.checked_sub(1) {
                 None => (Pre::Virtual(row), SourceKind::Virtual),
-                Some(previous) => {
-                    (Pre::Neuron(NeuronRef { population: previous, index: row }), kind_of(previous, row))
-                }
+                Some(previous) => (Pre::Neuron(NeuronRef { population: previous, index: row }), kind_of(previous, row)),
             };
             connections.push(Connection {
                 pre,

@@ -10,7 +10,11 @@ impl DrcError {
             DrcError::NoPopulations => "the network has no LIF population to put on Dynap-SE1".to_string(),
             DrcError::ShapeMismatch { population, matrix, expected, found, .. } => format!(
                 "`{population}.{}` is {}×{}, expected {}×{}",
-                matrix.name(), found.0, found.1, expected.0, expected.1
+                matrix.name(),
+                found.0,
+                found.1,
+                expected.0,
+                expected.1
             ),
             DrcError::LengthMismatch { population, parameter, expected, found, .. } => {
                 format!("`{population}.{parameter}` has {found} values for {expected} neurons")
@@ -30,7 +34,9 @@ impl DrcError {
             DrcError::LinearBias { module, .. } => {
                 format!("`{module}` has a bias; Dynap-SE1 connections carry no bias")
             }
-            DrcError::InvalidInputChip { chip } => format!("input chip {chip} does not exist (the board has chips 0 to 3)"),
+            DrcError::InvalidInputChip { chip } => {
+                format!("input chip {chip} does not exist (the board has chips 0 to 3)")
+            }
             DrcError::TooManyNeurons { scope, requested, available, .. } => match scope {
                 CapacityScope::Board => {
                     format!("{requested} neurons do not fit on the board ({available} usable)")
@@ -56,12 +62,12 @@ impl DrcError {
                 }
             },
             DrcError::PlacementConflict { population, neuron, id, problem, .. } => match problem {
-                PlacementProblem::ReservedAddress => format!(
-                    "`{population}[{neuron}]` is placed on neuron {id}, whose chip-local address 0 is reserved"
-                ),
-                PlacementProblem::Duplicate { population: other, neuron: other_neuron } => format!(
-                    "`{population}[{neuron}]` and `{other}[{other_neuron}]` are both placed on neuron {id}"
-                ),
+                PlacementProblem::ReservedAddress => {
+                    format!("`{population}[{neuron}]` is placed on neuron {id}, whose chip-local address 0 is reserved")
+                }
+                PlacementProblem::Duplicate { population: other, neuron: other_neuron } => {
+                    format!("`{population}[{neuron}]` and `{other}[{other_neuron}]` are both placed on neuron {id}")
+                }
                 PlacementProblem::OffInputChip { input_chip } => format!(
                     "`{population}[{neuron}]` receives virtual input but is placed on neuron {id}, not on input chip {}",
                     input_chip.index()
@@ -112,20 +118,25 @@ impl DrcError {
             DrcError::InvalidParameter { .. } => {
                 Some("time constants and thresholds become bias currents, which must be positive".to_string())
             }
-            DrcError::DtOutOfRange { .. } => Some(format!(
-                "choose dt between {MIN_DT:.4e} s and {MAX_DT:.4e} s (a whole number of 11.11 ns ticks)"
-            )),
+            DrcError::DtOutOfRange { .. } => {
+                Some(format!("choose dt between {MIN_DT:.4e} s and {MAX_DT:.4e} s (a whole number of 11.11 ns ticks)"))
+            }
             DrcError::NonSpikingModule { .. } => Some("replace it with a LIF population".to_string()),
             DrcError::LinearBias { .. } => {
                 Some("remove the bias, or move it into the next LIF population's `bias`".to_string())
             }
             DrcError::TooManyNeurons { scope, .. } => Some(match scope {
-                CapacityScope::Board => "each chip has 1023 usable neurons (address 0 is reserved); shrink the network".to_string(),
-                CapacityScope::InputChip(_) => "fewer neurons should receive input directly; add a small input population".to_string(),
+                CapacityScope::Board => {
+                    "each chip has 1023 usable neurons (address 0 is reserved); shrink the network".to_string()
+                }
+                CapacityScope::InputChip(_) => {
+                    "fewer neurons should receive input directly; add a small input population".to_string()
+                }
             }),
-            DrcError::TooManyInputs { .. } => {
-                Some("virtual ids must not equal the address of a neuron projecting to an input core; use fewer inputs".to_string())
-            }
+            DrcError::TooManyInputs { .. } => Some(
+                "virtual ids must not equal the address of a neuron projecting to an input core; use fewer inputs"
+                    .to_string(),
+            ),
             DrcError::PlacementShape { .. } => Some("give one global id per neuron of every population".to_string()),
             DrcError::PlacementConflict { problem, .. } => Some(match problem {
                 PlacementProblem::ReservedAddress => "do not use ids 0, 1024, 2048 or 3072".to_string(),
@@ -155,9 +166,10 @@ impl DrcError {
                 "a neuron has {TARGET_CHIPS_PER_NEURON} routing entries, one per target chip; \
                  place its targets on fewer chips"
             )),
-            DrcError::ConnectionAliasing { .. } => {
-                Some("place the two sources at different chip-local addresses, or their targets on different cores".to_string())
-            }
+            DrcError::ConnectionAliasing { .. } => Some(
+                "place the two sources at different chip-local addresses, or their targets on different cores"
+                    .to_string(),
+            ),
             DrcError::NonIntegerWeight { .. } => {
                 Some("use `Quantisation::Optimal` to quantise float weights".to_string())
             }

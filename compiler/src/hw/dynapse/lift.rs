@@ -64,7 +64,7 @@ impl CountMatrix {
     }
     /// The count at (`row`, `col`); 0 outside.
     pub fn get(&self, row: usize, col: usize) -> i64 {
-        if row < self.rows && col < self.cols { self.data[row * self.cols + col] } else { 0 }
+        if row < self.rows && col < self.cols { self.data.get(row * self.cols + col).copied().unwrap_or(0) } else { 0 }
     }
 }
 
@@ -121,16 +121,26 @@ impl std::fmt::Display for LiftError {
         match self {
             LiftError::Format { found } => write!(formatter, "config format `{found}` is not `{CONFIG_FORMAT}`"),
             LiftError::DuplicateNeuron { id } => write!(formatter, "neuron {id} is listed twice"),
-            LiftError::UnmatchedNeuron { id } => write!(formatter, "neuron {id} is not both in a population and in `neurons`"),
+            LiftError::UnmatchedNeuron { id } => {
+                write!(formatter, "neuron {id} is not both in a population and in `neurons`")
+            }
             LiftError::InputChannels => {
                 write!(formatter, "input channels must be numbered 0, 1, … in order, each with its own virtual id")
             }
             LiftError::MissingCore { core } => write!(formatter, "{core} holds neurons but has no biases"),
             LiftError::UnresolvedCam { neuron, address } => {
-                write!(formatter, "a CAM of neuron {neuron} listens to address {} but no source sends it there", address.index())
+                write!(
+                    formatter,
+                    "a CAM of neuron {neuron} listens to address {} but no source sends it there",
+                    address.index()
+                )
             }
             LiftError::AmbiguousCam { neuron, address } => {
-                write!(formatter, "a CAM of neuron {neuron} listens to address {}, which several sources send (aliasing)", address.index())
+                write!(
+                    formatter,
+                    "a CAM of neuron {neuron} listens to address {}, which several sources send (aliasing)",
+                    address.index()
+                )
             }
             LiftError::NotAChain { neuron, address } => write!(
                 formatter,
@@ -202,7 +212,9 @@ pub fn lift(config: &Config) -> Result<LiftedNetwork, LiftError> {
         .collect();
     let mut weights: Vec<(Matrix, Matrix)> = counts
         .iter()
-        .map(|counts| (Matrix::zeros(counts.w_in.rows, counts.w_in.cols), Matrix::zeros(counts.w_rec.rows, counts.w_rec.cols)))
+        .map(|counts| {
+            (Matrix::zeros(counts.w_in.rows, counts.w_in.cols), Matrix::zeros(counts.w_rec.rows, counts.w_rec.cols))
+        })
         .collect();
     let mut used: BTreeMap<CoreId, [Option<f64>; 4]> = BTreeMap::new();
     for neuron in &config.neurons {
@@ -216,7 +228,8 @@ pub fn lift(config: &Config) -> Result<LiftedNetwork, LiftError> {
                 origins.push(Origin::Channel(*channel));
             }
             for sender in senders.get(&cam.source).map_or(&[][..], Vec::as_slice) {
-                let routed = sender.srams.iter().any(|sram| sram.target_chip == core.chip() && sram.core_mask.contains(core));
+                let routed =
+                    sender.srams.iter().any(|sram| sram.target_chip == core.chip() && sram.core_mask.contains(core));
                 if routed {
                     let (source_population, source_index) = neuron_of[&sender.id];
                     origins.push(Origin::Neuron(source_population, source_index));

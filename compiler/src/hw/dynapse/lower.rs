@@ -90,7 +90,8 @@ pub struct CoreSummary {
 /// Lowers `network` to a Dynap-SE1 configuration, or returns every design-rule error found.
 pub fn lower(network: &SpikingNetwork, options: &LowerOptions) -> Result<Lowered, Vec<DrcError>> {
     let errors = check_network(network, options.input_chip);
-    let (Ok(input_chip), Some(ticks), true) = (ChipId::new(options.input_chip), dt_ticks(network.dt), errors.is_empty())
+    let (Ok(input_chip), Some(ticks), true) =
+        (ChipId::new(options.input_chip), dt_ticks(network.dt), errors.is_empty())
     else {
         return Err(errors);
     };
@@ -146,10 +147,16 @@ pub fn lower(network: &SpikingNetwork, options: &LowerOptions) -> Result<Lowered
             uses_tau2.insert(*neuron, *flag);
         }
         let column = |index: usize| trained.iter().map(|parameters| parameters[index]).collect::<Vec<f64>>();
-        let shared_tau_mem: Vec<f64> =
-            tuned.uses_tau2.iter().map(|tau2| if *tau2 { targets.tau2.unwrap_or(targets.tau1) } else { targets.tau1 }).collect();
-        let shared_threshold: Vec<f64> =
-            tuned.uses_tau2.iter().map(|tau2| tuned.threshold1 * if *tau2 { achieved.tau2_ratio } else { 1.0 }).collect();
+        let shared_tau_mem: Vec<f64> = tuned
+            .uses_tau2
+            .iter()
+            .map(|tau2| if *tau2 { targets.tau2.unwrap_or(targets.tau1) } else { targets.tau1 })
+            .collect();
+        let shared_threshold: Vec<f64> = tuned
+            .uses_tau2
+            .iter()
+            .map(|tau2| tuned.threshold1 * if *tau2 { achieved.tau2_ratio } else { 1.0 })
+            .collect();
         let sharing = vec![
             sharing_error("tau_mem", &column(0), &shared_tau_mem, true),
             sharing_error("tau_syn", &column(1), &vec![targets.tau_syn; members.len()], true),

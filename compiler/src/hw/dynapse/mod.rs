@@ -56,8 +56,8 @@ pub use bias::{BiasName, BiasValue, CoarseOutOfRange, CoreBiases};
 pub use biasgen::{Encoded, bias_current, encode_current};
 pub use check::dt_ticks;
 pub use config::{
-    BaseWeights, CONFIG_FORMAT, Cam, Config, CoreConfig, InputChannel, InputConfig, NeuronConfig, PopulationConfig, Sram,
-    Timing,
+    BaseWeights, CONFIG_FORMAT, Cam, Config, CoreConfig, InputChannel, InputConfig, NeuronConfig, PopulationConfig,
+    Sram, Timing,
 };
 pub use current::{CurrentModel, Leak};
 pub use drc::{
@@ -73,4 +73,6 @@ pub use report::report;
 pub use share::ParameterSharing;
 pub use synapse::{SourceKind, SourceSpeeds, Speed, SpeedPair, SynapseRule, SynapseType};
 pub use tune::BiasChoice;
-pub use validate::{SparseMatrix, SparseMatrixError, ValidationFlags, validate_connections, validate_dense_connections};
+pub use validate::{
+    SparseMatrix, SparseMatrixError, ValidationFlags, validate_connections, validate_dense_connections,
+};

@@ -171,11 +171,8 @@ pub(crate) fn place_automatically(
         inputs.iter().chain(&others).map(|neuron| parameters(network, *neuron)).collect();
     let scales = Scales::new(&all_parameters);
     let input_cores: Vec<CoreId> = CoreId::all().filter(|core| core.chip() == input_chip).collect();
-    let all_cores: Vec<CoreId> = input_cores
-        .iter()
-        .copied()
-        .chain(CoreId::all().filter(|core| core.chip() != input_chip))
-        .collect();
+    let all_cores: Vec<CoreId> =
+        input_cores.iter().copied().chain(CoreId::all().filter(|core| core.chip() != input_chip)).collect();
     let mut fills: BTreeMap<CoreId, Vec<NeuronRef>> = BTreeMap::new();
     for (neurons, allowed) in [(&inputs, &input_cores), (&others, &all_cores)] {
         let neuron_parameters: Vec<Parameters> = neurons.iter().map(|neuron| parameters(network, *neuron)).collect();

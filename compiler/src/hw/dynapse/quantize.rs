@@ -92,7 +92,8 @@ pub(crate) fn quantize(
     for (index, connection) in connections.iter().enumerate() {
         by_core.entry(placement.id(connection.post).core()).or_default().push(index);
     }
-    let mut result = Quantised { counts: vec![0; connections.len()], base_weights: BTreeMap::new(), pruned: Vec::new() };
+    let mut result =
+        Quantised { counts: vec![0; connections.len()], base_weights: BTreeMap::new(), pruned: Vec::new() };
     let mut errors = Vec::new();
     for (core, members) in by_core {
         let mut active = members;
@@ -102,7 +103,10 @@ pub(crate) fn quantize(
             if options.prune {
                 budget_pruned = prune_to_budget(&mut active, connections, |_| 1);
             } else {
-                errors.extend(over.into_iter().map(|neuron| fan_in_error(network, placement, connections, &active, neuron, |_| 1)));
+                errors.extend(
+                    over.into_iter()
+                        .map(|neuron| fan_in_error(network, placement, connections, &active, neuron, |_| 1)),
+                );
                 continue;
             }
         }
@@ -157,7 +161,8 @@ pub(crate) fn quantize(
                 budget_pruned.extend(prune_to_budget(&mut active, connections, count_of));
             } else {
                 errors.extend(
-                    over.into_iter().map(|neuron| fan_in_error(network, placement, connections, &active, neuron, count_of)),
+                    over.into_iter()
+                        .map(|neuron| fan_in_error(network, placement, connections, &active, neuron, count_of)),
                 );
                 continue;
             }
@@ -189,7 +194,11 @@ fn count(magnitude: f64, base: f64, allow_zero: bool) -> u32 {
     if !allow_zero && rounded < 1.0 { 1 } else { rounded as u32 }
 }
 
-fn per_neuron(active: &[usize], connections: &[Connection], count_of: impl Fn(usize) -> u32) -> BTreeMap<NeuronRef, u64> {
+fn per_neuron(
+    active: &[usize],
+    connections: &[Connection],
+    count_of: impl Fn(usize) -> u32,
+) -> BTreeMap<NeuronRef, u64> {
     let mut totals: BTreeMap<NeuronRef, u64> = BTreeMap::new();
     for &index in active {
         *totals.entry(connections[index].post).or_default() += u64::from(count_of(index));

@@ -80,10 +80,15 @@ pub fn report(lowered: &Lowered) -> String {
 
     let _ = writeln!(out, "\nSRAM fan-out (target chips per neuron, of {TARGET_CHIPS_PER_NEURON}): max, mean");
     for population in &config.populations {
-        let fan_out: Vec<usize> =
-            config.neurons.iter().filter(|neuron| neuron.population == population.name).map(|neuron| neuron.srams.len()).collect();
+        let fan_out: Vec<usize> = config
+            .neurons
+            .iter()
+            .filter(|neuron| neuron.population == population.name)
+            .map(|neuron| neuron.srams.len())
+            .collect();
         let mean = fan_out.iter().sum::<usize>() as f64 / fan_out.len().max(1) as f64;
-        let _ = writeln!(out, "  {:<16} {:>4} {:>7.2}", population.name, fan_out.iter().max().copied().unwrap_or(0), mean);
+        let _ =
+            writeln!(out, "  {:<16} {:>4} {:>7.2}", population.name, fan_out.iter().max().copied().unwrap_or(0), mean);
     }
 
     let _ = writeln!(out, "\nbiases (coarse/fine, current, quantity: target -> achieved)");
@@ -120,7 +125,12 @@ pub fn report(lowered: &Lowered) -> String {
             .filter(|synapse| core.base_weights.get(**synapse) != 0.0)
             .map(|synapse| format!("{} {:.4e}", synapse.name(), core.base_weights.get(*synapse)))
             .collect();
-        let _ = writeln!(out, "    {}: {}", core.core, if weights.is_empty() { "none".to_string() } else { weights.join(", ") });
+        let _ = writeln!(
+            out,
+            "    {}: {}",
+            core.core,
+            if weights.is_empty() { "none".to_string() } else { weights.join(", ") }
+        );
     }
 
     let _ = writeln!(out, "\nsharing error (trained vs the core's shared value; max / rms)");
@@ -139,7 +149,13 @@ pub fn report(lowered: &Lowered) -> String {
                         sharing.rms_error * 100.0
                     )
                 } else {
-                    format!("{} [{}] {:.3e} / {:.3e}", sharing.parameter, shared.join(", "), sharing.max_error, sharing.rms_error)
+                    format!(
+                        "{} [{}] {:.3e} / {:.3e}",
+                        sharing.parameter,
+                        shared.join(", "),
+                        sharing.max_error,
+                        sharing.rms_error
+                    )
                 }
             })
             .collect();
@@ -178,7 +194,14 @@ pub fn report(lowered: &Lowered) -> String {
         .iter()
         .flat_map(|core| core.biases.iter().filter(|choice| !choice.in_range).map(move |choice| (core, choice)))
         .map(|(core, choice)| {
-            format!("  {} {} ({}): wanted {:.4e}, got {:.4e}", core.core, choice.bias.name(), choice.quantity, choice.target, choice.achieved)
+            format!(
+                "  {} {} ({}): wanted {:.4e}, got {:.4e}",
+                core.core,
+                choice.bias.name(),
+                choice.quantity,
+                choice.target,
+                choice.achieved
+            )
         })
         .collect();
     let _ = writeln!(out, "\nclamped biases: {}", clamped.len());

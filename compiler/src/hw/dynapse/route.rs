@@ -74,7 +74,8 @@ pub(crate) fn route(
                     forbidden.insert(placement.id(pre).address().index());
                 }
             }
-            let free = (1..VIRTUAL_NEURONS).filter(|id| !forbidden.contains(id)).filter_map(|id| VirtualId::new(id).ok());
+            let free =
+                (1..VIRTUAL_NEURONS).filter(|id| !forbidden.contains(id)).filter_map(|id| VirtualId::new(id).ok());
             let ids: Vec<VirtualId> = free.take(network.n_inputs).collect();
             if ids.len() < network.n_inputs {
                 let available = ids.len();
@@ -166,5 +167,10 @@ pub(crate) fn route(
 
 fn neuron_source(network: &SpikingNetwork, neuron: NeuronRef, id: NeuronId) -> AliasSource {
     let population = &network.populations[neuron.population];
-    AliasSource::Neuron { population: population.name.clone(), source: population.source.clone(), neuron: neuron.index, id }
+    AliasSource::Neuron {
+        population: population.name.clone(),
+        source: population.source.clone(),
+        neuron: neuron.index,
+        id,
+    }
 }

@@ -92,7 +92,8 @@ fn membrane_cost(members: &[Parameters], uses_tau2: &[bool], tau1: f64, tau2: f6
         .zip(uses_tau2.iter().zip(&ratios))
         .map(|(parameters, (tau2_used, ratio))| {
             let tau = if *tau2_used { tau2 } else { tau1 };
-            ((tau - parameters[0]) / parameters[0]).powi(2) + ((threshold1 * ratio - parameters[2]) / parameters[2]).powi(2)
+            ((tau - parameters[0]) / parameters[0]).powi(2)
+                + ((threshold1 * ratio - parameters[2]) / parameters[2]).powi(2)
         })
         .sum()
 }
@@ -124,7 +125,12 @@ pub struct ParameterSharing {
 }
 
 /// Sharing error of `parameter`: each neuron's `trained` value against its `shared` one.
-pub(crate) fn sharing_error(parameter: &'static str, trained: &[f64], shared: &[f64], relative: bool) -> ParameterSharing {
+pub(crate) fn sharing_error(
+    parameter: &'static str,
+    trained: &[f64],
+    shared: &[f64],
+    relative: bool,
+) -> ParameterSharing {
     let errors: Vec<f64> = trained
         .iter()
         .zip(shared)

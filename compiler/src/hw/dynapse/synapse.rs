@@ -181,11 +181,9 @@ impl SynapseRule {
     /// The speeds this rule gives each source kind.
     pub fn speeds(&self) -> SourceSpeeds {
         match self {
-            SynapseRule::Rockpool => SourceSpeeds {
-                virtual_inputs: FAST_PAIR,
-                input_neurons: FAST_PAIR,
-                other_neurons: SLOW_EXC_PAIR,
-            },
+            SynapseRule::Rockpool => {
+                SourceSpeeds { virtual_inputs: FAST_PAIR, input_neurons: FAST_PAIR, other_neurons: SLOW_EXC_PAIR }
+            }
             SynapseRule::Custom(speeds) => *speeds,
         }
     }

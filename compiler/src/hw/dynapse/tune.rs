@@ -74,7 +74,14 @@ struct Tuner<'a> {
 
 impl Tuner<'_> {
     /// Sets `bias` to the code nearest `target_current`; returns the achieved current.
-    fn set(&mut self, bias: BiasName, quantity: String, target: f64, target_current: f64, to_quantity: impl Fn(f64) -> f64) -> f64 {
+    fn set(
+        &mut self,
+        bias: BiasName,
+        quantity: String,
+        target: f64,
+        target_current: f64,
+        to_quantity: impl Fn(f64) -> f64,
+    ) -> f64 {
         let encoded = encode_current(target_current);
         self.biases.set(bias, encoded.value);
         let achieved = to_quantity(encoded.current);
@@ -119,7 +126,13 @@ pub(crate) fn tune(request: &TuneRequest<'_>, model: &CurrentModel, clamp: bool)
     );
     let mut uses_tau2 = targets.uses_tau2.clone();
     let leak2 = match targets.tau2 {
-        Some(tau2) => tuner.set(BiasName::IfTau2N, "tau_mem (TAU2)".into(), tau2, model.leak_current(Leak::Membrane, tau2), membrane_tau),
+        Some(tau2) => tuner.set(
+            BiasName::IfTau2N,
+            "tau_mem (TAU2)".into(),
+            tau2,
+            model.leak_current(Leak::Membrane, tau2),
+            membrane_tau,
+        ),
         None => {
             tuner.biases.set(BiasName::IfTau2N, tuner.biases.get(BiasName::IfTau1N));
             leak1
@@ -173,7 +186,9 @@ pub(crate) fn tune(request: &TuneRequest<'_>, model: &CurrentModel, clamp: bool)
         model.membrane_gain_current(leak1, threshold1),
         |current| model.threshold(leak1, current),
     );
-    tuner.set(BiasName::IfDcP, "bias".into(), targets.bias, model.dc_current(targets.bias), |current| model.bias(current));
+    tuner.set(BiasName::IfDcP, "bias".into(), targets.bias, model.dc_current(targets.bias), |current| {
+        model.bias(current)
+    });
     for synapse in SynapseType::ALL {
         let gain = synapse_gain[synapse.index()];
         match request.base_weights[synapse.index()] {

@@ -2,7 +2,8 @@
 
 use super::super::board::{COARSE_BASE_CURRENTS, DARK_CURRENT, MAX_BIAS_CURRENT};
 use super::super::{
-    BiasName, BiasValue, CoreBiases, CoreEffective, CurrentModel, Leak, LowerOptions, bias_current, encode_current, lower,
+    BiasName, BiasValue, CoreBiases, CoreEffective, CurrentModel, Leak, LowerOptions, bias_current, encode_current,
+    lower,
 };
 use super::{network, population};
 

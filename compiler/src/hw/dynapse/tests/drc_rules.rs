@@ -1,8 +1,8 @@
 //! Every design rule, triggered once, with its code, message, help and source.
 
 use super::super::{
-    AliasSource, CapacityScope, DrcError, LowerOptions, Matrix, Placement, PlacementPart, PlacementProblem, Quantisation,
-    SourceRef, SpikingNetwork, SynapseType, Unsupported, VirtualIdProblem, lower,
+    AliasSource, CapacityScope, DrcError, LowerOptions, Matrix, Placement, PlacementPart, PlacementProblem,
+    Quantisation, SourceRef, SpikingNetwork, SynapseType, Unsupported, VirtualIdProblem, lower,
 };
 use super::{filled, ids, network, population, virtual_ids};
 
@@ -149,7 +149,10 @@ fn explicit_placement_shapes() {
 fn explicit_placement_conflicts() {
     let two_stage = network(
         1,
-        vec![population("a", 2, Matrix::from_rows(&[vec![1.0, 0.0]]), None), population("b", 2, filled(2, 2, 1.0), None)],
+        vec![
+            population("a", 2, Matrix::from_rows(&[vec![1.0, 0.0]]), None),
+            population("b", 2, filled(2, 2, 1.0), None),
+        ],
     );
     let options = LowerOptions {
         placement: Some(Placement {
@@ -170,7 +173,10 @@ fn explicit_placement_conflicts() {
     assert_eq!(problems[1], ("E0706", Some(&PlacementProblem::ReservedAddress)));
     assert!(matches!(problems[2], ("E0716", Some(PlacementProblem::Duplicate { .. }))));
     assert_described(&found[2], "E0716", &["`b[1]` and `a[1]` are both placed on neuron 3"]);
-    assert_eq!(found[3], DrcError::VirtualIdConflict { channel: 0, id: virtual_ids(&[0])[0], problem: VirtualIdProblem::Reserved });
+    assert_eq!(
+        found[3],
+        DrcError::VirtualIdConflict { channel: 0, id: virtual_ids(&[0])[0], problem: VirtualIdProblem::Reserved }
+    );
     assert_eq!(found[3].code(), "E0706");
     assert!(found[0].help().unwrap().contains("ids 1 to 1023"));
 }
@@ -182,7 +188,10 @@ fn fan_in_exceeded_with_breakdown() {
     assert_described(&error, "E0701", &["`hidden[0]` needs 65 CAM entries", "has 64"]);
     let DrcError::FanInExceeded { breakdown, id, .. } = &error else { panic!("{error:?}") };
     assert_eq!(breakdown.len(), 1);
-    assert_eq!((breakdown[0].from.as_str(), breakdown[0].synapse, breakdown[0].connections), ("input", SynapseType::FastExc, 65));
+    assert_eq!(
+        (breakdown[0].from.as_str(), breakdown[0].synapse, breakdown[0].connections),
+        ("input", SynapseType::FastExc, 65)
+    );
     assert_eq!(id.map(|id| id.index()), Some(1));
     assert!(error.help().unwrap().contains("65 from `input` (65 weights) as FAST_EXC"));
     assert_eq!(error.source(), Some(&declared("hidden")));
@@ -192,7 +201,8 @@ fn fan_in_exceeded_with_breakdown() {
     let error = only(&integer, &LowerOptions { quantisation: Quantisation::Integer, ..LowerOptions::default() });
     let DrcError::FanInExceeded { count, breakdown, neuron, .. } = error else { panic!("{error:?}") };
     assert_eq!((count, neuron), (70, 0));
-    let parts: Vec<(String, SynapseType, usize)> = breakdown.into_iter().map(|part| (part.from, part.synapse, part.cams)).collect();
+    let parts: Vec<(String, SynapseType, usize)> =
+        breakdown.into_iter().map(|part| (part.from, part.synapse, part.cams)).collect();
     assert_eq!(parts, vec![("input".into(), SynapseType::FastExc, 40), ("p".into(), SynapseType::FastInh, 30)]);
 }
 
@@ -215,7 +225,10 @@ fn fan_out_exceeded() {
 fn aliasing_between_chips_and_with_virtual_inputs() {
     let pair = network(
         1,
-        vec![population("a", 2, Matrix::from_rows(&[vec![1.0, 0.0]]), None), population("b", 1, filled(2, 1, 1.0), None)],
+        vec![
+            population("a", 2, Matrix::from_rows(&[vec![1.0, 0.0]]), None),
+            population("b", 1, filled(2, 1, 1.0), None),
+        ],
     );
     let options = LowerOptions {
         placement: Some(Placement { neurons: vec![ids(&[5, 1029]), ids(&[10])], virtual_ids: None }),
@@ -224,7 +237,9 @@ fn aliasing_between_chips_and_with_virtual_inputs() {
     let error = only(&pair, &options);
     assert_described(&error, "E0703", &["`a[0]`", "`a[1]`", "address 5", "chip 0 core 0"]);
     let DrcError::ConnectionAliasing {
-        first: AliasSource::Neuron { id: first, .. }, second: AliasSource::Neuron { id: second, .. }, ..
+        first: AliasSource::Neuron { id: first, .. },
+        second: AliasSource::Neuron { id: second, .. },
+        ..
     } = &error
     else {
         panic!("{error:?}")
@@ -246,7 +261,8 @@ fn non_integer_weight_and_missing_base_weight() {
     let half = network(1, vec![population("p", 1, filled(1, 1, 1.5), None)]);
     let error = only(&half, &LowerOptions { quantisation: Quantisation::Integer, ..LowerOptions::default() });
     assert_described(&error, "E0710", &["`p.w_in[0, 0]` = 1.5"]);
-    let error = only(&half, &LowerOptions { quantisation: Quantisation::BaseWeights(Vec::new()), ..LowerOptions::default() });
+    let error =
+        only(&half, &LowerOptions { quantisation: Quantisation::BaseWeights(Vec::new()), ..LowerOptions::default() });
     assert_described(&error, "E0719", &["FAST_EXC", "chip 0 core 0"]);
 }
 

@@ -35,7 +35,13 @@ fn module_doc_flow() {
         assert!(text.contains(section), "report lacks `{section}`:\n{text}");
     }
     // hidden neurons: 2 inputs and up to 2 recurrent sources; the report's max CAM use matches the config.
-    let max_cams = lowered.config.neurons.iter().filter(|neuron| neuron.population == "hidden").map(|neuron| neuron.cams.len()).max();
+    let max_cams = lowered
+        .config
+        .neurons
+        .iter()
+        .filter(|neuron| neuron.population == "hidden")
+        .map(|neuron| neuron.cams.len())
+        .max();
     let line = text.lines().find(|line| line.trim_start().starts_with("hidden") && line.contains('.')).unwrap();
     assert!(line.split_whitespace().nth(1) == max_cams.map(|max| max.to_string()).as_deref(), "{line}");
 }

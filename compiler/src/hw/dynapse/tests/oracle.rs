@@ -90,7 +90,8 @@ fn rockpool_layer_rule_makes_input_neuron_rows_fast() {
     let options = LowerOptions { synapse_rule: SynapseRule::Rockpool, ..oracle_options(true) };
     let config = lower(&oracle_network(), &options).unwrap().config;
     assert_eq!(cams(&config, 69), vec![(2, FastExc), (2, FastExc), (53, FastExc), (68, FastInh), (68, FastInh)]);
-    let types: Vec<SynapseType> = config.neurons.iter().flat_map(|neuron| neuron.cams.iter().map(|cam| cam.synapse)).collect();
+    let types: Vec<SynapseType> =
+        config.neurons.iter().flat_map(|neuron| neuron.cams.iter().map(|cam| cam.synapse)).collect();
     assert!(!types.contains(&SynapseType::SlowInh), "SLOW_INH is never used");
 }
 

@@ -24,10 +24,8 @@ fn populations_with_different_parameters_get_their_own_cores() {
 
 #[test]
 fn identical_parameters_share_one_core_without_error() {
-    let chain = network(
-        2,
-        vec![population("a", 3, filled(2, 3, 1.0), None), population("b", 4, filled(3, 4, 1.0), None)],
-    );
+    let chain =
+        network(2, vec![population("a", 3, filled(2, 3, 1.0), None), population("b", 4, filled(3, 4, 1.0), None)]);
     let lowered = lower(&chain, &LowerOptions::default()).unwrap();
     // `a` receives input (input chip, first core); `b` has the same parameters but is placed as
     // its own cluster, so it gets a core of its own: no sharing error anywhere.
@@ -78,7 +76,10 @@ fn more_parameter_groups_than_cores_share_cores_and_report_it() {
 fn input_neurons_live_on_the_input_chip() {
     let two = network(
         1,
-        vec![population("in", 2, Matrix::from_rows(&[vec![1.0, 0.0]]), None), population("out", 1, filled(2, 1, 1.0), None)],
+        vec![
+            population("in", 2, Matrix::from_rows(&[vec![1.0, 0.0]]), None),
+            population("out", 1, filled(2, 1, 1.0), None),
+        ],
     );
     let options = LowerOptions { input_chip: 2, ..LowerOptions::default() };
     let config = lower(&two, &options).unwrap().config;

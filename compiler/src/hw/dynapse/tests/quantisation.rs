@@ -1,9 +1,7 @@
 //! Quantisation: the fan-in budget is used, errors are what the config implies, and every
 //! dropped weight is accounted for.
 
-use super::super::{
-    Config, DrcError, LowerOptions, Lowered, Matrix, PruneReason, Quantisation, SynapseType, lower,
-};
+use super::super::{Config, DrcError, LowerOptions, Lowered, Matrix, PruneReason, Quantisation, SynapseType, lower};
 use super::{filled, network, population};
 
 fn target_base_weight(lowered: &Lowered, synapse: SynapseType) -> f64 {
@@ -26,7 +24,8 @@ fn chip_weight(config: &Config, post: usize, source: usize) -> f64 {
 #[test]
 fn uniform_weights_fill_the_budget_exactly() {
     // 10 inputs of 0.5 per neuron: the finest feasible scale is 0.5 / 6 (60 of 64 CAMs).
-    let lowered = lower(&network(10, vec![population("p", 3, filled(10, 3, 0.5), None)]), &LowerOptions::default()).unwrap();
+    let lowered =
+        lower(&network(10, vec![population("p", 3, filled(10, 3, 0.5), None)]), &LowerOptions::default()).unwrap();
     assert!((target_base_weight(&lowered, SynapseType::FastExc) - 0.5 / 6.0).abs() < 1e-12);
     assert!(lowered.config.neurons.iter().all(|neuron| neuron.cams.len() == 60));
     // The only error left is the bias rounding of the base weight (well under 1 %).

@@ -7,7 +7,8 @@ use super::{ids, network, population};
 /// Two populations, recurrent, mixed-sign float weights, and per-neuron parameters that make
 /// cores share (two tau_mem values → TAU2 in use, thresholds and biases averaged).
 fn rich_network() -> SpikingNetwork {
-    let w_in = Matrix::from_rows(&[vec![0.8, -0.3, 0.45, 0.1], vec![0.05, 0.6, -0.25, 0.9], vec![-0.4, 0.2, 0.7, 0.33]]);
+    let w_in =
+        Matrix::from_rows(&[vec![0.8, -0.3, 0.45, 0.1], vec![0.05, 0.6, -0.25, 0.9], vec![-0.4, 0.2, 0.7, 0.33]]);
     let w_rec = Matrix::from_rows(&[
         vec![0.0, 0.15, -0.2, 0.0],
         vec![0.3, 0.0, 0.0, -0.12],
@@ -18,7 +19,12 @@ fn rich_network() -> SpikingNetwork {
     hidden.tau_mem = vec![0.02, 0.02, 0.035, 0.035];
     hidden.threshold = vec![1.0, 1.1, 0.9, 1.0];
     hidden.bias = vec![0.01, 0.0, 0.02, 0.0];
-    let readout = population("readout", 2, Matrix::from_rows(&[vec![0.5, -0.5], vec![0.25, 0.75], vec![-0.6, 0.1], vec![0.4, 0.4]]), None);
+    let readout = population(
+        "readout",
+        2,
+        Matrix::from_rows(&[vec![0.5, -0.5], vec![0.25, 0.75], vec![-0.6, 0.1], vec![0.4, 0.4]]),
+        None,
+    );
     network(3, vec![hidden, readout])
 }
 
@@ -102,7 +108,10 @@ fn lifted_weights_are_close_to_the_trained_ones() {
     }
     let relative = (error / norm).sqrt();
     let reported = lowered.quantisation.populations[0].relative_error;
-    assert!(relative <= reported + 1e-9, "w_in alone cannot be worse than w_in and w_rec together: {relative} vs {reported}");
+    assert!(
+        relative <= reported + 1e-9,
+        "w_in alone cannot be worse than w_in and w_rec together: {relative} vs {reported}"
+    );
     assert!(reported < 0.05, "{reported}");
 }
 

@@ -28,7 +28,11 @@ fn large_network_timing() {
     let lowered = lower(&big, &LowerOptions { prune: true, ..LowerOptions::default() });
     let elapsed = started.elapsed();
     match lowered {
-        Ok(lowered) => eprintln!("ok in {elapsed:?}: {} neurons, pruned {}", lowered.config.neurons.len(), lowered.quantisation.pruned.len()),
+        Ok(lowered) => eprintln!(
+            "ok in {elapsed:?}: {} neurons, pruned {}",
+            lowered.config.neurons.len(),
+            lowered.quantisation.pruned.len()
+        ),
         Err(errors) => eprintln!("{} errors in {elapsed:?}: {}", errors.len(), errors[0]),
     }
 }

@@ -64,6 +64,8 @@ pub struct Instance {
     pub generics: Vec<(String, String)>,
     /// Input size (0 for a model without input).
     pub in_size: usize,
+    /// The name of the model's input (`x`, `i`), for printing its equations.
+    pub input_name: String,
     /// Output size.
     pub out_size: usize,
     /// Its parameters.

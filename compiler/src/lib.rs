@@ -9,12 +9,15 @@
 //! assert_eq!(compiled[0].program.outputs.len(), 1);
 //! ```
 
+pub mod adjoint;
 pub mod elaborate;
 pub mod graph;
 pub mod hw;
 pub mod interp;
+pub mod loss;
 pub mod lower;
 pub mod step;
+pub mod sym;
 
 use reef_lang::{Diagnostics, SourceId, Sources};
 

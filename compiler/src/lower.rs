@@ -40,7 +40,12 @@ pub fn lower(graph: &NetworkGraph) -> Result<StepProgram, Diagnostics> {
         for call in &instance.fragment.custom_calls {
             let result = stitcher.emit(*node, call.result)?;
             let args = call.args.iter().map(|a| stitcher.emit(*node, *a)).collect::<Result<Vec<_>, _>>()?;
-            stitcher.program.custom_calls.push(CustomCall { function: call.function.clone(), result, args });
+            let partials = call
+                .partials
+                .iter()
+                .map(|p| p.map(|p| stitcher.emit(*node, p)).transpose())
+                .collect::<Result<Vec<_>, _>>()?;
+            stitcher.program.custom_calls.push(CustomCall { function: call.function.clone(), result, args, partials });
         }
     }
     let output = stitcher.sum_of_inputs(graph.output)?;
@@ -73,7 +78,11 @@ impl Stitcher<'_, '_> {
                 for operand in op.operands() {
                     operands.insert(operand, self.emit(node, operand)?);
                 }
-                let op = op.map_operands(|operand| operands[&operand]);
+                let op = match op.map_operands(|operand| operands[&operand]) {
+                    // Each noise instruction is its own stream, named by its place in the program.
+                    Op::Noise(_) => Op::Noise(self.program.insts.len() as u32),
+                    op => op,
+                };
                 self.program.push(op, inst.shape)
             }
         };

@@ -334,7 +334,7 @@ impl Equations<'_, '_, '_, '_> {
                 if self.builder.constant(std.value) == Some(0.0) {
                     return Ok(Typed { value: self.builder.number(0.0), time: std.time });
                 }
-                let normal = self.builder.push(Op::Noise, if shape == Shape::Scalar { Shape::Scalar } else { shape });
+                let normal = self.builder.push(Op::Noise(0), if shape == Shape::Scalar { Shape::Scalar } else { shape });
                 let scale = self.builder.number(self.dt.sqrt());
                 let scaled = self.builder.binary(BinaryOp::Mul, (std.value, span), (scale, span))?;
                 let value = self.builder.binary(BinaryOp::Mul, (scaled, span), (normal, span))?;
@@ -396,9 +396,14 @@ impl Equations<'_, '_, '_, '_> {
         let result =
             inner.lower(&function.body).map_err(|error| error.secondary(span, format!("in this call of `{name}`")))?;
         if !function.grads.is_empty() {
-            // Declared derivatives replace the body's for the adjoint. Check them now (shapes,
-            // units, names) so mistakes surface at the definition.
+            // Declared derivatives replace the body's for the adjoint. They are computed beside
+            // the body (checked for shapes, units and names here) and used only by the adjoint.
+            let mut partials = vec![None; function.params.len()];
             for grad in &function.grads {
+                let Some(position) = function.params.iter().position(|p| p.node == grad.param.node) else {
+                    return Err(Diagnostic::error("E0209", format!("`{}` is not an argument of `{name}`", grad.param.node))
+                        .primary(grad.param.span, "not an argument"));
+                };
                 let mut check = Equations {
                     scope: self.scope,
                     builder: &mut *self.builder,
@@ -407,11 +412,9 @@ impl Equations<'_, '_, '_, '_> {
                     dt: self.dt,
                     depth: self.depth + 1,
                 };
-                check.lower(&grad.expr)?;
+                partials[position] = Some(check.lower(&grad.expr)?.value);
             }
-            let shape = self.builder.shape(result.value);
-            let value = if self.builder.shape(result.value) == shape { result.value } else { result.value };
-            self.builder.custom_call(name, value, values);
+            self.builder.custom_call(name, result.value, values, partials);
         }
         Ok(result)
     }

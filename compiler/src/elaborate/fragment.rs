@@ -48,8 +48,8 @@ impl FragmentBuilder {
     }
 
     /// Records a call of a function with declared derivatives.
-    pub fn custom_call(&mut self, function: &str, result: ValueId, args: Vec<ValueId>) {
-        self.fragment.custom_calls.push(CustomCall { function: function.to_string(), result, args });
+    pub fn custom_call(&mut self, function: &str, result: ValueId, args: Vec<ValueId>, partials: Vec<Option<ValueId>>) {
+        self.fragment.custom_calls.push(CustomCall { function: function.to_string(), result, args, partials });
     }
 
     /// An elementwise binary op with broadcast, folding constants and identities.

@@ -13,6 +13,8 @@ use reef_lang::Diagnostics;
 use reef_lang::ast::File;
 
 use crate::graph::NetworkGraph;
+pub use equation::apply_unary;
+pub use fragment::fold;
 pub use scope::{Scope, did_you_mean, edit_distance};
 
 /// Elaborates every network of `user` (with the prelude's models in scope). Collects as many

@@ -183,6 +183,7 @@ pub fn instantiate(
         bindings: HashMap::new(),
         equations_builder: FragmentBuilder::default(),
         input: None,
+        input_name: String::new(),
         output: None,
         params: Vec::new(),
         states: Vec::new(),
@@ -215,7 +216,7 @@ pub fn instantiate(
         );
     }
     let failed = walker.diagnostics.has_errors();
-    let Walker { equations_builder, input, output, params, states, diagnostics: own, bindings, .. } = walker;
+    let Walker { equations_builder, input, input_name, output, params, states, diagnostics: own, bindings, .. } = walker;
     diagnostics.extend(own);
     if failed {
         return None;
@@ -241,6 +242,7 @@ pub fn instantiate(
         model: model.name.node.clone(),
         generics: generics_text,
         in_size: input.unwrap_or(0),
+        input_name,
         out_size,
         params,
         states,
@@ -286,6 +288,7 @@ struct Walker<'s, 'a, 'e> {
     bindings: HashMap<String, Binding>,
     equations_builder: FragmentBuilder,
     input: Option<usize>,
+    input_name: String,
     output: Option<crate::step::ValueId>,
     params: Vec<ParamId>,
     states: Vec<StateId>,
@@ -442,6 +445,7 @@ impl Walker<'_, '_, '_> {
                     None => return,
                 };
                 self.input = Some(shape.len());
+                self.input_name = name.node.clone();
                 let value = self.equations_builder.push(Op::Input(0), shape);
                 self.bindings.insert(name.node.clone(), Binding::Value(Typed { value, time: 0 }));
             }

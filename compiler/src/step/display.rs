@@ -79,7 +79,9 @@ impl fmt::Display for StepProgram {
                 Op::Param(param) => format!("param p{}", param.0),
                 Op::State(state) => format!("state s{}", state.0),
                 Op::Input(input) => format!("input i{input}"),
-                Op::Noise => "noise".to_string(),
+                Op::Noise(stream) => format!("noise #{stream}"),
+                Op::Seed(output) => format!("seed o{output}"),
+                Op::StateAdjoint(state) => format!("adjoint s{}", state.0),
                 Op::Unary(op, a) => format!("{} {}", op.name(), v(a)),
                 Op::Binary(op, a, b) => format!("{} {}, {}", op.name(), v(a), v(b)),
                 Op::Select(c, a, b) => format!("select {}, {}, {}", v(c), v(a), v(b)),
@@ -93,7 +95,9 @@ impl fmt::Display for StepProgram {
         }
         for call in &self.custom_calls {
             let args: Vec<String> = call.args.iter().map(|a| format!("%{}", a.0)).collect();
-            writeln!(f, "custom %{} = {}({})", call.result.0, call.function, args.join(", "))?;
+            let partials: Vec<String> =
+                call.partials.iter().map(|p| p.map_or("0".to_string(), |v| format!("%{}", v.0))).collect();
+            writeln!(f, "custom %{} = {}({}) partials ({})", call.result.0, call.function, args.join(", "), partials.join(", "))?;
         }
         for (index, value) in self.state_updates.iter().enumerate() {
             writeln!(f, "s{index} <- %{}", value.0)?;

@@ -156,8 +156,13 @@ pub enum Op {
     /// The network input of this step (a vector), by input index.
     Input(u32),
     /// Standard normal noise of the instruction's shape, drawn per step (a constant for the
-    /// gradient).
-    Noise,
+    /// gradient). The number names the stream: the same stream at the same batch element and
+    /// step gives the same numbers, so the adjoint's recomputation sees the forward's noise.
+    Noise(u32),
+    /// Adjoint programs only: ∂L/∂output[t] of the given output (the loss's seed).
+    Seed(u32),
+    /// Adjoint programs only: λ of the state's new value, ∂L/∂state[t], from the step after.
+    StateAdjoint(StateId),
     /// Elementwise function of one value.
     Unary(UnaryOp, ValueId),
     /// Elementwise function of two values; a scalar broadcasts against the other shape.
@@ -180,7 +185,13 @@ impl Op {
     /// The values this op reads.
     pub fn operands(&self) -> Vec<ValueId> {
         match *self {
-            Op::Const(_) | Op::Param(_) | Op::State(_) | Op::Input(_) | Op::Noise => vec![],
+            Op::Const(_)
+            | Op::Param(_)
+            | Op::State(_)
+            | Op::Input(_)
+            | Op::Noise(_)
+            | Op::Seed(_)
+            | Op::StateAdjoint(_) => vec![],
             Op::Unary(_, a) | Op::Sum(a) | Op::Broadcast(a) => vec![a],
             Op::Binary(_, a, b) | Op::VecMat(a, b) | Op::VecMatT(a, b) | Op::Outer(a, b) => vec![a, b],
             Op::Select(c, a, b) => vec![c, a, b],
@@ -190,7 +201,13 @@ impl Op {
     /// The same op with every operand passed through `map`.
     pub fn map_operands(&self, mut map: impl FnMut(ValueId) -> ValueId) -> Op {
         match *self {
-            Op::Const(_) | Op::Param(_) | Op::State(_) | Op::Input(_) | Op::Noise => *self,
+            Op::Const(_)
+            | Op::Param(_)
+            | Op::State(_)
+            | Op::Input(_)
+            | Op::Noise(_)
+            | Op::Seed(_)
+            | Op::StateAdjoint(_) => *self,
             Op::Unary(op, a) => Op::Unary(op, map(a)),
             Op::Sum(a) => Op::Sum(map(a)),
             Op::Broadcast(a) => Op::Broadcast(map(a)),
@@ -242,8 +259,9 @@ pub struct StateSlot {
 }
 
 /// A function with declared derivatives applied in the program, such as `step_pwl`. Its
-/// forward body is inlined (its value is `result`); the adjoint uses `grads` instead of
-/// differentiating the body.
+/// forward body is inlined (its value is `result`); the adjoint uses the declared partial
+/// derivatives (`partials`, computed in the program beside the body) instead of differentiating
+/// the body.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CustomCall {
     /// The function's name.
@@ -252,6 +270,8 @@ pub struct CustomCall {
     pub result: ValueId,
     /// The arguments.
     pub args: Vec<ValueId>,
+    /// ∂result/∂arg for each argument; `None` where none is declared (zero).
+    pub partials: Vec<Option<ValueId>>,
 }
 
 /// One time step of a network. See the module doc for the invariants.

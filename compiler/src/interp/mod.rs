@@ -4,10 +4,17 @@
 
 use std::fmt;
 
+mod grad;
+pub use grad::{Gradient, value_and_grad};
+
 use crate::step::{BinaryOp, Op, Shape, StateInit, StepProgram, UnaryOp, ValueId};
 
 /// The element types the interpreter runs in.
 pub trait Real: Copy + PartialOrd + fmt::Debug + Send + Sync + 'static {
+    /// Zero.
+    fn zero() -> Self {
+        Self::from_f64(0.0)
+    }
     /// Converts from f64 (rounding for f32).
     fn from_f64(value: f64) -> Self;
     /// Converts to f64 (exactly).
@@ -113,6 +120,13 @@ pub enum InterpError {
         /// Elements given.
         found: usize,
     },
+    /// The target buffer's length is not `batch * steps * outputs`.
+    TargetLength {
+        /// Elements expected.
+        expected: usize,
+        /// Elements given.
+        found: usize,
+    },
 }
 
 impl fmt::Display for InterpError {
@@ -126,6 +140,9 @@ impl fmt::Display for InterpError {
             }
             InterpError::InputLength { expected, found } => {
                 write!(f, "input has {found} elements, expected {expected}")
+            }
+            InterpError::TargetLength { expected, found } => {
+                write!(f, "target has {found} elements, expected {expected} (batch x steps x outputs)")
             }
         }
     }
@@ -189,12 +206,19 @@ pub fn evolve<T: Real>(
     } else {
         Vec::new()
     };
-    let mut noise = Noise::new(seed);
     for b in 0..batch {
         let mut states = initial_states(program, params);
         for t in 0..steps {
             let start = (b * steps + t) * channels;
-            let values = step(program, params, &states, &input[start..start + channels], &mut noise);
+            let inputs = StepInputs {
+                params,
+                states: &states,
+                input: &input[start..start + channels],
+                seeds: &[],
+                state_adjoints: &[],
+                noise: NoiseKey { seed, batch: b, step: t },
+            };
+            let values = step(program, &inputs);
             for value in &program.outputs {
                 output.extend_from_slice(&values[value.index()]);
             }
@@ -239,14 +263,36 @@ pub fn initial_states<T: Real>(program: &StepProgram, params: &[Vec<T>]) -> Vec<
         .collect()
 }
 
+/// What one step reads besides the program.
+pub struct StepInputs<'a, T> {
+    /// Parameter buffers by id.
+    pub params: &'a [Vec<T>],
+    /// States at the end of the previous step.
+    pub states: &'a [Vec<T>],
+    /// The network input of this step.
+    pub input: &'a [T],
+    /// ∂L/∂output[t] per output (adjoint programs).
+    pub seeds: &'a [Vec<T>],
+    /// λ of each state's new value (adjoint programs).
+    pub state_adjoints: &'a [Vec<T>],
+    /// Where noise comes from: run seed, batch element and step.
+    pub noise: NoiseKey,
+}
+
+/// Identifies the noise of one step of one batch element.
+#[derive(Clone, Copy, Debug)]
+pub struct NoiseKey {
+    /// The run's seed.
+    pub seed: u64,
+    /// Batch element.
+    pub batch: usize,
+    /// Step.
+    pub step: usize,
+}
+
 /// Evaluates one step: the value of every instruction.
-pub fn step<T: Real>(
-    program: &StepProgram,
-    params: &[Vec<T>],
-    states: &[Vec<T>],
-    input: &[T],
-    noise: &mut Noise,
-) -> Vec<Vec<T>> {
+pub fn step<T: Real>(program: &StepProgram, inputs: &StepInputs<'_, T>) -> Vec<Vec<T>> {
+    let StepInputs { params, states, input, .. } = *inputs;
     let mut values: Vec<Vec<T>> = Vec::with_capacity(program.insts.len());
     for inst in &program.insts {
         let get = |v: ValueId| &values[v.index()];
@@ -255,7 +301,12 @@ pub fn step<T: Real>(
             Op::Param(param) => params[param.0 as usize].clone(),
             Op::State(state) => states[state.0 as usize].clone(),
             Op::Input(_) => input.to_vec(),
-            Op::Noise => (0..inst.shape.len()).map(|_| T::from_f64(noise.normal())).collect(),
+            Op::Noise(stream) => {
+                let mut noise = Noise::for_step(inputs.noise, stream);
+                (0..inst.shape.len()).map(|_| T::from_f64(noise.normal())).collect()
+            }
+            Op::Seed(output) => inputs.seeds[output as usize].clone(),
+            Op::StateAdjoint(state) => inputs.state_adjoints[state.0 as usize].clone(),
             Op::Unary(op, a) => get(a).iter().map(|x| T::unary(op, *x)).collect(),
             Op::Binary(op, a, b) => zip2(get(a), get(b), inst.shape.len(), |x, y| T::binary(op, x, y)),
             Op::Select(c, a, b) => {
@@ -301,7 +352,9 @@ fn zip2<T: Real>(a: &[T], b: &[T], len: usize, f: impl Fn(T, T) -> T) -> Vec<T> 
     (0..len).map(|i| f(at(a, i), at(b, i))).collect()
 }
 
-/// Standard normal numbers from a SplitMix64 stream (documented so runs can be reproduced).
+/// Standard normal numbers from a SplitMix64 stream (Box–Muller). Each noise instruction of
+/// each step of each batch element has its own stream, keyed by (seed, batch, step, stream), so
+/// recomputing a step (as the adjoint does) draws the same numbers.
 pub struct Noise {
     state: u64,
     spare: Option<f64>,
@@ -311,6 +364,17 @@ impl Noise {
     /// A stream from `seed`.
     pub fn new(seed: u64) -> Self {
         Noise { state: seed, spare: None }
+    }
+
+    /// The stream of noise instruction `stream` at `key`.
+    pub fn for_step(key: NoiseKey, stream: u32) -> Self {
+        let mut mixer = Noise::new(key.seed);
+        let mut state = mixer.next_u64();
+        for part in [key.batch as u64, key.step as u64, u64::from(stream)] {
+            mixer.state = state ^ part.wrapping_mul(0xD1B5_4A32_D192_ED03);
+            state = mixer.next_u64();
+        }
+        Noise::new(state)
     }
 
     fn next_u64(&mut self) -> u64 {

@@ -1,0 +1,156 @@
+//! The reverse sweep: from a step program, the adjoint step program. It recomputes the forward
+//! step from the taped states, then walks the instructions backwards accumulating adjoints
+//! (`λ`), using declared partial derivatives for custom calls.
+
+use std::collections::HashMap;
+
+use super::rules::pullback;
+use super::{AdjointProgram, Marks};
+use crate::step::{Op, StepProgram, ValueId};
+use crate::sym::Builder;
+
+/// Derives the adjoint of `forward`.
+pub fn derive(forward: &StepProgram) -> AdjointProgram {
+    derive_with(forward, false)
+}
+
+/// Derives the adjoint; with `inputs_active` also the adjoints of the inputs (what a module
+/// sends back to the module before it — used when printing one module's adjoint).
+pub fn derive_with(forward: &StepProgram, inputs_active: bool) -> AdjointProgram {
+    let mut builder = Builder::like(forward);
+    // 1. Recompute the forward step.
+    let mut recomputed: Vec<ValueId> = Vec::with_capacity(forward.insts.len());
+    for inst in &forward.insts {
+        let op = inst.op.map_operands(|v| recomputed[v.index()]);
+        recomputed.push(builder.emit(op, inst.shape));
+    }
+    // 2. Which values depend on parameters or states (only those need adjoints), and which on
+    //    states (for the feed-forward marks).
+    let mut active = vec![false; forward.insts.len()];
+    let mut stateful = vec![false; forward.insts.len()];
+    for (index, inst) in forward.insts.iter().enumerate() {
+        let operands = inst.op.operands();
+        active[index] = matches!(inst.op, Op::Param(_) | Op::State(_))
+            || (inputs_active && matches!(inst.op, Op::Input(_)))
+            || operands.iter().any(|v| active[v.index()]);
+        stateful[index] = matches!(inst.op, Op::State(_)) || operands.iter().any(|v| stateful[v.index()]);
+    }
+    let mut sweep = Sweep {
+        builder,
+        lambda: HashMap::new(),
+        param_grads: vec![None; forward.params.len()],
+        state_adjoints: vec![None; forward.states.len()],
+        input_adjoints: vec![None; forward.inputs.len()],
+        weight_gradients: Vec::new(),
+    };
+    // 3. Seeds: the loss's ∂L/∂output[t] and the adjoints of the new states.
+    for (index, output) in forward.outputs.iter().enumerate() {
+        if active[output.index()] {
+            let seed = sweep.builder.emit(Op::Seed(index as u32), forward.shape(*output));
+            sweep.accumulate(forward, *output, seed);
+        }
+    }
+    for (index, update) in forward.state_updates.iter().enumerate() {
+        if active[update.index()] {
+            let state = crate::step::StateId(index as u32);
+            let seed = sweep.builder.emit(Op::StateAdjoint(state), forward.states[index].shape);
+            sweep.accumulate(forward, *update, seed);
+        }
+    }
+    let custom: HashMap<ValueId, &crate::step::CustomCall> = forward.custom_calls.iter().map(|c| (c.result, c)).collect();
+    // 4. The reverse sweep.
+    for index in (0..forward.insts.len()).rev() {
+        let value = ValueId(index as u32);
+        let Some(lambda) = sweep.lambda.remove(&value) else { continue };
+        let inst = forward.insts[index];
+        match inst.op {
+            Op::Param(param) => {
+                let slot = &mut sweep.param_grads[param.0 as usize];
+                *slot = Some(match *slot {
+                    Some(sum) => sweep.builder.add(sum, lambda),
+                    None => lambda,
+                });
+                continue;
+            }
+            Op::Input(input) => {
+                let slot = &mut sweep.input_adjoints[input as usize];
+                *slot = Some(match *slot {
+                    Some(sum) => sweep.builder.add(sum, lambda),
+                    None => lambda,
+                });
+                continue;
+            }
+            Op::State(state) => {
+                let slot = &mut sweep.state_adjoints[state.0 as usize];
+                *slot = Some(match *slot {
+                    Some(sum) => sweep.builder.add(sum, lambda),
+                    None => lambda,
+                });
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(call) = custom.get(&value) {
+            // Declared derivatives replace the body's.
+            for (arg, partial) in call.args.iter().zip(&call.partials) {
+                if let Some(partial) = partial
+                    && active[arg.index()]
+                {
+                    let contribution = sweep.builder.mul(lambda, recomputed[partial.index()]);
+                    sweep.accumulate(forward, *arg, contribution);
+                }
+            }
+            continue;
+        }
+        let operands: Vec<ValueId> = inst.op.operands();
+        let mapped: Vec<ValueId> = operands.iter().map(|v| recomputed[v.index()]).collect();
+        for (position, contribution) in pullback(&mut sweep.builder, inst.op, recomputed[index], &mapped, lambda) {
+            let operand = operands[position];
+            if active[operand.index()] {
+                if let (Op::VecMat(..) | Op::VecMatT(..), Op::Param(_)) = (inst.op, forward.inst(operand).op) {
+                    sweep.weight_gradients.push(contribution);
+                }
+                sweep.accumulate(forward, operand, contribution);
+            }
+        }
+    }
+    let Sweep { mut builder, param_grads, state_adjoints, input_adjoints, weight_gradients, .. } = sweep;
+    let state_adjoints: Vec<ValueId> = state_adjoints
+        .iter()
+        .zip(&forward.states)
+        .map(|(value, state)| value.unwrap_or_else(|| builder.filled(0.0, state.shape)))
+        .collect();
+    let feedforward = forward
+        .insts
+        .iter()
+        .enumerate()
+        .filter(|(index, inst)| matches!(inst.op, Op::VecMat(..)) && !stateful[*index])
+        .map(|(index, _)| ValueId(index as u32))
+        .collect();
+    let mut program = builder.program;
+    program.outputs = forward.outputs.iter().map(|v| recomputed[v.index()]).collect();
+    program.state_updates = state_adjoints.clone();
+    AdjointProgram { program, state_adjoints, param_grads, input_adjoints, marks: Marks { weight_gradients, feedforward } }
+}
+
+struct Sweep {
+    builder: Builder,
+    lambda: HashMap<ValueId, ValueId>,
+    param_grads: Vec<Option<ValueId>>,
+    state_adjoints: Vec<Option<ValueId>>,
+    input_adjoints: Vec<Option<ValueId>>,
+    weight_gradients: Vec<ValueId>,
+}
+
+impl Sweep {
+    /// Adds `contribution` to the adjoint of forward value `value`, summed to its shape.
+    fn accumulate(&mut self, forward: &StepProgram, value: ValueId, contribution: ValueId) {
+        let shape = forward.shape(value);
+        let contribution = self.builder.fit(contribution, shape);
+        let total = match self.lambda.get(&value) {
+            Some(sum) => self.builder.add(*sum, contribution),
+            None => contribution,
+        };
+        self.lambda.insert(value, total);
+    }
+}

@@ -1,0 +1,123 @@
+//! `value_and_grad` in the interpreter: forward pass with a tape of the states, the loss and
+//! its seeds, then the adjoint program run backwards over time.
+
+use super::{InterpError, NoiseKey, Real, StepInputs, check_params, initial_states, step};
+use crate::adjoint::AdjointProgram;
+use crate::loss::{Bound, Loss, evaluate};
+use crate::step::{StateInit, StepProgram};
+
+/// A loss, its gradients and the output it was computed from.
+#[derive(Clone, Debug)]
+pub struct Gradient<T> {
+    /// The loss.
+    pub loss: f64,
+    /// Each term's value before weighting.
+    pub terms: Vec<f64>,
+    /// `∂L/∂θ` per parameter (row-major like the parameters).
+    pub grads: Vec<Vec<T>>,
+    /// The forward output `[batch, steps, size]`.
+    pub output: Vec<T>,
+}
+
+/// Runs the network forward on `input` and backward through `adjoint`, returning the loss
+/// against `target` (`[batch, steps, output size]`) and the gradient of every parameter.
+#[allow(clippy::too_many_arguments)]
+pub fn value_and_grad<T: Real>(
+    forward: &StepProgram,
+    adjoint: &AdjointProgram,
+    loss: &Loss,
+    bounds: &[Bound],
+    params: &[Vec<T>],
+    input: &[T],
+    target: &[f64],
+    batch: usize,
+    steps: usize,
+    seed: u64,
+) -> Result<Gradient<T>, InterpError> {
+    check_params(forward, params)?;
+    let channels = forward.inputs.first().copied().unwrap_or(0);
+    if input.len() != batch * steps * channels {
+        return Err(InterpError::InputLength { expected: batch * steps * channels, found: input.len() });
+    }
+    let size = forward.outputs.first().map_or(0, |v| forward.shape(*v).len());
+    if target.len() != batch * steps * size {
+        return Err(InterpError::TargetLength { expected: batch * steps * size, found: target.len() });
+    }
+    // Forward, keeping the states each step starts from.
+    let mut output: Vec<T> = Vec::with_capacity(batch * steps * size);
+    let mut tape: Vec<Vec<Vec<T>>> = Vec::with_capacity(batch * steps);
+    for b in 0..batch {
+        let mut states = initial_states(forward, params);
+        for t in 0..steps {
+            let start = (b * steps + t) * channels;
+            let inputs = StepInputs {
+                params,
+                states: &states,
+                input: &input[start..start + channels],
+                seeds: &[],
+                state_adjoints: &[],
+                noise: NoiseKey { seed, batch: b, step: t },
+            };
+            let values = step(forward, &inputs);
+            for value in &forward.outputs {
+                output.extend_from_slice(&values[value.index()]);
+            }
+            let next = forward.state_updates.iter().map(|v| values[v.index()].clone()).collect();
+            tape.push(std::mem::replace(&mut states, next));
+        }
+    }
+    // The loss and its seeds, in f64.
+    let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();
+    let params_f64: Vec<Vec<f64>> = params.iter().map(|p| p.iter().map(|v| v.to_f64()).collect()).collect();
+    let value = evaluate(loss, bounds, &output_f64, target, [batch, steps, size], &params_f64);
+    let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+    // Backward.
+    for b in 0..batch {
+        let mut lambda: Vec<Vec<T>> = forward.states.iter().map(|s| vec![T::zero(); s.shape.len()]).collect();
+        for t in (0..steps).rev() {
+            let start = (b * steps + t) * channels;
+            let out_start = (b * steps + t) * size;
+            let seed_values = vec![value.output_grad[out_start..out_start + size].iter().map(|g| T::from_f64(*g)).collect()];
+            let inputs = StepInputs {
+                params,
+                states: &tape[b * steps + t],
+                input: &input[start..start + channels],
+                seeds: &seed_values,
+                state_adjoints: &lambda,
+                noise: NoiseKey { seed, batch: b, step: t },
+            };
+            let values = step(&adjoint.program, &inputs);
+            for (grad, contribution) in grads.iter_mut().zip(&adjoint.param_grads) {
+                if let Some(contribution) = contribution {
+                    add_into(grad, &values[contribution.index()]);
+                }
+            }
+            lambda = adjoint.state_adjoints.iter().map(|v| values[v.index()].clone()).collect();
+        }
+        // A state that starts from a parameter passes its adjoint on to it.
+        for (state, adjoint_value) in forward.states.iter().zip(&lambda) {
+            if let StateInit::Param(param) = state.init {
+                add_into(&mut grads[param.0 as usize], adjoint_value);
+            }
+        }
+    }
+    for (grad, direct) in grads.iter_mut().zip(&value.param_grads) {
+        for (g, d) in grad.iter_mut().zip(direct) {
+            *g = g.add(T::from_f64(*d));
+        }
+    }
+    Ok(Gradient { loss: value.value, terms: value.terms, grads, output })
+}
+
+/// `into += values` (a scalar broadcasts).
+fn add_into<T: Real>(into: &mut [T], values: &[T]) {
+    if values.len() == 1 && into.len() != 1 {
+        for slot in into.iter_mut() {
+            *slot = slot.add(values[0]);
+        }
+    } else {
+        for (slot, value) in into.iter_mut().zip(values) {
+            *slot = slot.add(*value);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Losses: a weighted sum of terms (Rockpool's `training.jax_loss` and classification terms),
+//! parsed from a `train` block or `--loss`, with parameter bounds from the models' `where`
+//! clauses overridden by `bound` statements. The loss seeds the adjoint with `∂L/∂output[t]`
+//! and adds its own parameter terms.
+
+mod eval;
+mod parse;
+
+pub use eval::{LossValue, evaluate, logsoftmax, softmax};
+pub use parse::{BoundOverride, bounds_with_overrides, parse_bound, parse_loss};
+
+use reef_lang::Span;
+
+use crate::step::ParamId;
+
+/// `Σ weight · term`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loss {
+    /// The terms.
+    pub terms: Vec<Term>,
+}
+
+/// One weighted term.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Term {
+    /// Its factor.
+    pub weight: f64,
+    /// What it measures.
+    pub kind: TermKind,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// The loss terms reef knows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TermKind {
+    /// `mse(output, target)`: mean of `(o − t)²` over all elements.
+    Mse,
+    /// `sse(output, target)`: sum of `(o − t)²`.
+    Sse,
+    /// `l2sqr_norm(p, ...)`: mean over the tensors of `mean(p²)` (each tensor weighs the same);
+    /// without arguments, over every parameter.
+    L2SqrNorm(Vec<ParamId>),
+    /// `l0_norm_approx(p, ..., sigma = 1e-4)`: mean over tensors of `mean(p⁴ / (p⁴ + σ))`.
+    L0NormApprox(Vec<ParamId>, f64),
+    /// `bounds_cost`: `Σ_{p<lo} exp(lo − p) + Σ_{p>hi} exp(p − hi)` over every bounded parameter.
+    BoundsCost,
+    /// `cross_entropy(output, target, readout = mean|last, over = rows|all)`: the cross-entropy
+    /// of a readout of the output over time against the target's readout, with a softmax per
+    /// batch row (`rows`, for classification) or over all elements (`all`, as Rockpool's
+    /// `softmax`), averaged over the batch.
+    CrossEntropy {
+        /// How the output over time becomes one score per class.
+        readout: Readout,
+        /// What the softmax normalises over.
+        over: Normalise,
+    },
+}
+
+/// A readout of `[batch, time, n]` to `[batch, n]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readout {
+    /// The mean over time.
+    Mean,
+    /// The last step.
+    Last,
+}
+
+/// What a softmax normalises over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Normalise {
+    /// Each batch row.
+    Rows,
+    /// All elements (Rockpool's `softmax` / `logsoftmax`).
+    All,
+}
+
+/// Lower and upper bound of a parameter (SI units).
+pub type Bound = (Option<f64>, Option<f64>);

@@ -44,7 +44,8 @@ fn examples() -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    // A fixed seed keeps CI reproducible; change it locally to explore other cases.
+    #![proptest_config(ProptestConfig { cases: 300, rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eef), failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
     fn mutated_examples_never_panic(example in 0usize..9, cut in 0usize..2000, at in 0usize..2000, byte in prop::sample::select(b"(){}[],=:-<>'@^*/+ \n0123456789abcxyz_.\"!".to_vec())) {
         let texts = examples();

@@ -55,7 +55,8 @@ mod round_trip_property {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(400))]
+        // A fixed seed keeps CI reproducible; change it locally to explore other cases.
+    #![proptest_config(ProptestConfig { cases: 400, rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eef), failure_persistence: None, ..ProptestConfig::default() })]
         /// Any mutation of an example that still parses prints to text that parses back to
         /// the same tree.
         #[test]

@@ -33,6 +33,20 @@ pub enum RunError {
         /// Its value.
         value: f64,
     },
+    /// The target does not have the output's shape.
+    TargetShape {
+        /// What was given.
+        found: Vec<usize>,
+        /// `[batch, time, outputs]` of the run.
+        expected: Vec<usize>,
+    },
+    /// The target holds NaN or infinity.
+    NonFiniteTarget {
+        /// Flat index of the first bad element.
+        index: usize,
+        /// Its value.
+        value: f64,
+    },
     /// The interpreter refused the buffers (a bug if it happens after the checks above).
     Interp(interp::InterpError),
 }
@@ -52,6 +66,13 @@ impl fmt::Display for RunError {
                     "input holds {value} at [batch {}, step {}, channel {}]; inputs must be finite",
                     index[0], index[1], index[2]
                 )
+            }
+            RunError::TargetShape { found, expected } => write!(
+                f,
+                "target has shape {found:?}; the output has shape {expected:?} (a [time, outputs] target is accepted for a batch of 1)"
+            ),
+            RunError::NonFiniteTarget { index, value } => {
+                write!(f, "target holds {value} at flat index {index}; targets must be finite")
             }
             RunError::Interp(error) => write!(f, "{error}"),
         }

@@ -5,9 +5,11 @@
 
 mod eval;
 mod parse;
+mod setup;
 
 pub use eval::{LossValue, evaluate, logsoftmax, softmax};
-pub use parse::{BoundOverride, bounds_with_overrides, parse_bound, parse_loss};
+pub use parse::{BoundOverride, bounds_with_overrides, find_param, parse_bound, parse_loss};
+pub use setup::loss_setup;
 
 use reef_lang::Span;
 

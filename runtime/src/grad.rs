@@ -1,0 +1,100 @@
+//! Gradients of a loss with respect to a network's parameters, on `ndarray` data, through the
+//! reference interpreter: the runtime face of `reef_compiler::interp::value_and_grad`.
+
+use ndarray::{ArrayD, IxDyn};
+use reef_compiler::Compiled;
+use reef_compiler::adjoint::AdjointProgram;
+use reef_compiler::interp::{self, Real};
+use reef_compiler::loss::{Bound, Loss};
+
+use crate::io::Precision;
+use crate::params::ParamSet;
+use crate::run::{RunError, batched_input};
+
+/// What a gradient evaluation gives.
+#[derive(Clone, Debug)]
+pub struct GradOutput {
+    /// The loss.
+    pub loss: f64,
+    /// Each loss term's unweighted value.
+    pub terms: Vec<f64>,
+    /// `∂L/∂θ`, keyed like the parameters.
+    pub grads: ParamSet,
+    /// The network output `[batch, time, size]`.
+    pub output: ArrayD<f64>,
+}
+
+/// The network's loss against `target` and its gradient, in the given precision.
+#[allow(clippy::too_many_arguments)]
+pub fn value_and_grad(
+    network: &Compiled,
+    adjoint: &AdjointProgram,
+    loss: &Loss,
+    bounds: &[Bound],
+    params: &ParamSet,
+    input: &ArrayD<f64>,
+    target: &ArrayD<f64>,
+    precision: Precision,
+    seed: u64,
+) -> Result<GradOutput, RunError> {
+    match precision {
+        Precision::F32 => run::<f32>(network, adjoint, loss, bounds, params, input, target, seed),
+        Precision::F64 => run::<f64>(network, adjoint, loss, bounds, params, input, target, seed),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run<T: Real>(
+    network: &Compiled,
+    adjoint: &AdjointProgram,
+    loss: &Loss,
+    bounds: &[Bound],
+    params: &ParamSet,
+    input: &ArrayD<f64>,
+    target: &ArrayD<f64>,
+    seed: u64,
+) -> Result<GradOutput, RunError> {
+    let input = batched_input(input, network.graph.input_size())?;
+    let (batch, steps) = (input.shape()[0], input.shape()[1]);
+    let size = network.graph.output_size();
+    let target = match target.shape() {
+        [t, n] if *t == steps && *n == size && batch == 1 => target.clone().into_shape_with_order(IxDyn(&[1, steps, size])).ok(),
+        [b, t, n] if *b == batch && *t == steps && *n == size => Some(target.clone()),
+        _ => None,
+    }
+    .ok_or_else(|| RunError::TargetShape { found: target.shape().to_vec(), expected: vec![batch, steps, size] })?;
+    if let Some((flat, value)) = target.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(RunError::NonFiniteTarget { index: flat, value: *value });
+    }
+    let buffers: Vec<Vec<T>> = network
+        .graph
+        .params
+        .iter()
+        .map(|p| params.get(&p.name).map(|a| a.iter().map(|v| T::from_f64(*v)).collect()).unwrap_or_default())
+        .collect();
+    let flat: Vec<T> = input.iter().map(|v| T::from_f64(*v)).collect();
+    let target_flat: Vec<f64> = target.iter().copied().collect();
+    let result = interp::value_and_grad(
+        &network.program,
+        adjoint,
+        loss,
+        bounds,
+        &buffers,
+        &flat,
+        &target_flat,
+        batch,
+        steps,
+        seed,
+    )
+    .map_err(RunError::Interp)?;
+    let mut grads = ParamSet::new();
+    for (param, grad) in network.graph.params.iter().zip(&result.grads) {
+        let values: Vec<f64> = grad.iter().map(|v| v.to_f64()).collect();
+        let array = ArrayD::from_shape_vec(IxDyn(&param.shape.dims()), values)
+            .map_err(|_| RunError::Interp(interp::InterpError::ParamLength { name: param.name.clone(), expected: param.shape.len(), found: grad.len() }))?;
+        grads.insert(param.name.clone(), array);
+    }
+    let output = ArrayD::from_shape_vec(IxDyn(&[batch, steps, size]), result.output.iter().map(|v| v.to_f64()).collect())
+        .map_err(|_| RunError::TargetShape { found: vec![result.output.len()], expected: vec![batch, steps, size] })?;
+    Ok(GradOutput { loss: result.loss, terms: result.terms, grads, output })
+}

@@ -22,3 +22,44 @@ fn examples_compile() {
         insta::assert_snapshot!(text);
     });
 }
+
+#[test]
+fn adjoint_of_every_example() {
+    insta::glob!("../../examples", "*.net", |path| {
+        let text = std::fs::read_to_string(path).expect("example is readable");
+        let mut sources = Sources::with_prelude();
+        let id = sources.add(path.file_name().unwrap().to_string_lossy(), text);
+        let compiled = reef_compiler::compile_source(&sources, id).unwrap();
+        let mut text = String::new();
+        for network in &compiled {
+            let adjoint = reef_compiler::adjoint::derive(&network.program);
+            reef_compiler::step::verify(&adjoint.program).unwrap_or_else(|e| panic!("{}: {e}", network.graph.name));
+            text.push_str(&reef_compiler::adjoint::print_adjoint(network));
+        }
+        insta::assert_snapshot!(text);
+    });
+}
+
+#[test]
+fn adjoint_of_every_prelude_model() {
+    let models = [
+        "Linear(3, 2, has_bias = true)",
+        "Instant(3, tanh)",
+        "Rate(3)",
+        "Rate(3, rec = true, activation = tanh)",
+        "LIF(3)",
+        "LIF(3, rec = true)",
+        "LIFODE(3, rec = true)",
+        "ExpSyn(3)",
+    ];
+    let mut text = String::new();
+    for model in models {
+        let mut sources = Sources::with_prelude();
+        let id = sources.add("model.net", format!("network N(dt = 1 ms) = {model}"));
+        let compiled = reef_compiler::compile_source(&sources, id).unwrap();
+        text.push_str(&format!("== {model}\n"));
+        text.push_str(&reef_compiler::adjoint::print_adjoint(&compiled[0]));
+    }
+    insta::assert_snapshot!(text);
+}
+

@@ -128,8 +128,19 @@ pub fn derive_with(forward: &StepProgram, inputs_active: bool) -> AdjointProgram
         .map(|(index, _)| ValueId(index as u32))
         .collect();
     let mut program = builder.program;
-    program.outputs = forward.outputs.iter().map(|v| recomputed[v.index()]).collect();
-    program.state_updates = state_adjoints.clone();
+    program.state_updates = state_adjoints;
+    // Keep only what the adjoints and gradients need (the forward recomputation shrinks to
+    // the values the reverse sweep reads).
+    let mut roots: Vec<ValueId> = param_grads.iter().flatten().copied().collect();
+    roots.extend(input_adjoints.iter().flatten().copied());
+    roots.extend(weight_gradients.iter().copied());
+    let (program, kept) = crate::sym::eliminate_dead_code(&program, &roots);
+    let mut kept = kept.into_iter();
+    let mut next = || kept.next().unwrap_or(ValueId(0));
+    let param_grads: Vec<Option<ValueId>> = param_grads.iter().map(|g| g.map(|_| next())).collect();
+    let input_adjoints: Vec<Option<ValueId>> = input_adjoints.iter().map(|g| g.map(|_| next())).collect();
+    let weight_gradients: Vec<ValueId> = weight_gradients.iter().map(|_| next()).collect();
+    let state_adjoints = program.state_updates.clone();
     AdjointProgram { program, state_adjoints, param_grads, input_adjoints, marks: Marks { weight_gradients, feedforward } }
 }
 

@@ -41,7 +41,7 @@ fn collect(expr: &Expr, weight: f64, graph: &NetworkGraph, terms: &mut Vec<Term>
             None => diagnostics.push(not_a_loss(expr.span, "divide terms by numbers only")),
         },
         ExprKind::Ident(name) => term(name, &[], expr.span, weight, graph, terms, diagnostics),
-        ExprKind::Call { callee, args } => term(&callee.node, args, callee.span, weight, graph, terms, diagnostics),
+        ExprKind::Call { callee, args } => term(&callee.node, args, expr.span, weight, graph, terms, diagnostics),
         _ => diagnostics.push(not_a_loss(expr.span, "expected a loss term such as `mse(output, target)`")),
     }
 }

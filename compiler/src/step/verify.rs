@@ -20,7 +20,8 @@ pub fn verify(program: &StepProgram) -> Result<(), String> {
             Op::State(state) => program.states.get(state.0 as usize).map(|s| s.shape),
             Op::Input(input) => program.inputs.get(input as usize).map(|n| Shape::Vector(*n)),
             Op::Noise(_) => Some(inst.shape),
-            Op::Seed(output) => program.outputs.get(output as usize).map(|v| program.insts.get(v.index()).map_or(inst.shape, |i| i.shape)),
+            // A seed's shape is that of the output it stands for, given by the adjoint's builder.
+            Op::Seed(_) => Some(inst.shape),
             Op::StateAdjoint(state) => program.states.get(state.0 as usize).map(|s| s.shape),
             Op::Unary(..) => Some(shapes[0]),
             Op::Binary(..) => Shape::broadcast(shapes[0], shapes[1]),

@@ -17,17 +17,29 @@ pub fn eliminate_dead_code(program: &StepProgram, extra_roots: &[ValueId]) -> (S
         .chain(extra_roots)
         .copied()
         .collect();
-    for call in &program.custom_calls {
-        stack.push(call.result);
-        stack.extend(call.args.iter().copied());
-        stack.extend(call.partials.iter().flatten().copied());
-    }
-    while let Some(value) = stack.pop() {
-        if value.index() >= live.len() || live[value.index()] {
-            continue;
+    // A custom call survives only when its result is needed; then its arguments and declared
+    // partials are kept too (the adjoint reads them).
+    let mut calls: Vec<bool> = vec![false; program.custom_calls.len()];
+    loop {
+        while let Some(value) = stack.pop() {
+            if value.index() >= live.len() || live[value.index()] {
+                continue;
+            }
+            live[value.index()] = true;
+            stack.extend(program.inst(value).op.operands());
         }
-        live[value.index()] = true;
-        stack.extend(program.inst(value).op.operands());
+        let mut grew = false;
+        for (index, call) in program.custom_calls.iter().enumerate() {
+            if !calls[index] && live[call.result.index()] {
+                calls[index] = true;
+                grew = true;
+                stack.extend(call.args.iter().copied());
+                stack.extend(call.partials.iter().flatten().copied());
+            }
+        }
+        if !grew {
+            break;
+        }
     }
     let mut map: HashMap<ValueId, ValueId> = HashMap::new();
     let mut out = StepProgram {
@@ -49,6 +61,9 @@ pub fn eliminate_dead_code(program: &StepProgram, extra_roots: &[ValueId]) -> (S
     out.custom_calls = program
         .custom_calls
         .iter()
+        .zip(&calls)
+        .filter(|(_, kept)| **kept)
+        .map(|(call, _)| call)
         .map(|c| crate::step::CustomCall {
             function: c.function.clone(),
             result: remap(&c.result),

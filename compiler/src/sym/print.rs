@@ -48,7 +48,7 @@ pub fn print_equations(program: &StepProgram, naming: &Naming, roots: &[(String,
     let mut next = 1;
     for value in order {
         let shared = uses.get(&value).copied().unwrap_or(0) > 1;
-        if shared && !is_leaf(&program.inst(value).op) && !roots.iter().any(|(_, r)| *r == value) {
+        if shared && !is_leaf(&program.inst(value).op) {
             let text = printer.expr(value, 0);
             let name = format!("t{next}");
             next += 1;

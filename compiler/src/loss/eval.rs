@@ -181,3 +181,89 @@ pub fn logsoftmax(x: &[f64]) -> Vec<f64> {
 pub fn softmax(x: &[f64]) -> Vec<f64> {
     logsoftmax(x).into_iter().map(f64::exp).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::{Term, TermKind};
+
+    fn term(kind: TermKind, weight: f64) -> Term {
+        Term { weight, kind, span: reef_lang::Span::default() }
+    }
+
+    /// `∂L/∂output` of every term against central differences.
+    #[test]
+    fn output_gradients_match_finite_differences() {
+        let shape = [2, 3, 4];
+        let output: Vec<f64> = (0..24).map(|i| ((i * 37 % 11) as f64 - 5.0) / 4.0).collect();
+        let mut target = vec![0.0; 24];
+        for b in 0..2 {
+            for t in 0..3 {
+                target[(b * 3 + t) * 4 + (b + 1)] = 1.0;
+            }
+        }
+        for kind in [
+            TermKind::Mse,
+            TermKind::Sse,
+            TermKind::CrossEntropy { readout: Readout::Mean, over: Normalise::Rows },
+            TermKind::CrossEntropy { readout: Readout::Last, over: Normalise::Rows },
+            TermKind::CrossEntropy { readout: Readout::Mean, over: Normalise::All },
+        ] {
+            let loss = Loss { terms: vec![term(kind.clone(), 1.5)] };
+            let value = evaluate(&loss, &[], &output, &target, shape, &[]);
+            for i in 0..24 {
+                let h = 1e-5;
+                let mut plus = output.clone();
+                plus[i] += h;
+                let mut minus = output.clone();
+                minus[i] -= h;
+                let finite = (evaluate(&loss, &[], &plus, &target, shape, &[]).value
+                    - evaluate(&loss, &[], &minus, &target, shape, &[]).value)
+                    / (2.0 * h);
+                assert!((value.output_grad[i] - finite).abs() < 1e-8, "{kind:?} element {i}: {} vs {finite}", value.output_grad[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn parameter_terms_match_rockpool_definitions_and_finite_differences() {
+        let params = vec![vec![0.5, -2.0, 0.01], vec![3.0]];
+        let bounds = vec![(Some(0.0), Some(1.0)), (None, Some(2.5))];
+        let loss = Loss {
+            terms: vec![
+                term(TermKind::L2SqrNorm(vec![]), 1.0),
+                term(TermKind::L0NormApprox(vec![ParamId(0)], 1e-4), 2.0),
+                term(TermKind::BoundsCost, 3.0),
+            ],
+        };
+        let value = evaluate(&loss, &bounds, &[], &[], [0, 0, 0], &params);
+        // l2sqr_norm: mean over tensors of mean(p²).
+        let l2 = ((0.25 + 4.0 + 0.0001) / 3.0 + 9.0) / 2.0;
+        assert!((value.terms[0] - l2).abs() < 1e-12);
+        // bounds_cost: -2.0 < 0 costs exp(2); 3.0 > 2.5 costs exp(0.5); 0.5 and 0.01 are inside.
+        assert!((value.terms[2] - (2f64.exp() + 0.5f64.exp())).abs() < 1e-12);
+        for tensor in 0..2 {
+            for i in 0..params[tensor].len() {
+                let h = 1e-6;
+                let mut plus = params.clone();
+                plus[tensor][i] += h;
+                let mut minus = params.clone();
+                minus[tensor][i] -= h;
+                let finite = (evaluate(&loss, &bounds, &[], &[], [0, 0, 0], &plus).value
+                    - evaluate(&loss, &bounds, &[], &[], [0, 0, 0], &minus).value)
+                    / (2.0 * h);
+                let ours = value.param_grads[tensor][i];
+                assert!((ours - finite).abs() < 1e-5 * finite.abs().max(1.0), "param {tensor}[{i}]: {ours} vs {finite}");
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_normalises_with_max_subtraction() {
+        let p = softmax(&[1000.0, 1000.0, 999.0]);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!((p[0] - p[1]).abs() < 1e-15 && p[2] < p[0]);
+        let lp = logsoftmax(&[0.0, 0.0]);
+        assert!((lp[0] + std::f64::consts::LN_2).abs() < 1e-15);
+    }
+}

@@ -17,5 +17,6 @@ pub use reef_lang as lang;
 pub use reef_macros::network;
 pub use reef_runtime as runtime;
 
+pub mod fidelity;
 mod inline;
 pub use inline::{InlineNetwork, Splice};

@@ -16,12 +16,24 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print the derived adjoint (BPTT) equations of each module instance.
+    Adjoint(cli::adjoint::AdjointArgs),
     /// Parse and check `.net` files; print one line per network.
     Check(cli::check::CheckArgs),
+    /// Write a built-in task's dataset (input and target) to an `.npz` file.
+    Data(cli::data::DataArgs),
     /// Print a `.net` file in canonical form (or check that it is).
     Fmt(cli::fmt::FmtArgs),
+    /// Loss and gradients of every parameter, through the derived adjoint.
+    Grad(cli::grad::GradArgs),
     /// Print the graph IR, parameter table and step program of each network.
     Ir(cli::ir::IrArgs),
+    /// Read a Dynap-SE1 config back into a network and write its parameters.
+    Lift(cli::lift::LiftArgs),
+    /// Lower a trained spiking network to a Dynap-SE1 configuration.
+    Lower(cli::lower::LowerArgs),
+    /// Redraw a run folder's plots (loss curve, output vs target, raster).
+    Plot(cli::plot::PlotArgs),
     /// Run a network on an input signal with the reference interpreter.
     Run(cli::run::RunArgs),
 }
@@ -29,9 +41,15 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
+        Command::Adjoint(args) => cli::adjoint::run(&args),
         Command::Check(args) => cli::check::run(&args),
+        Command::Data(args) => cli::data::run(&args),
         Command::Fmt(args) => cli::fmt::run(&args),
+        Command::Grad(args) => cli::grad::run(&args),
         Command::Ir(args) => cli::ir::run(&args),
+        Command::Lift(args) => cli::lift::run(&args),
+        Command::Lower(args) => cli::lower::run(&args),
+        Command::Plot(args) => cli::plot::run(&args),
         Command::Run(args) => cli::run::run(&args),
     };
     match result {

@@ -1,9 +1,15 @@
 //! Subcommands of the `reef` binary. Each takes its clap arguments and returns an exit code;
 //! diagnostics are rendered to stderr (in colour on a terminal).
 
+pub mod adjoint;
 pub mod check;
+pub mod data;
 pub mod fmt;
+pub mod grad;
 pub mod ir;
+pub mod lift;
+pub mod lower;
+pub mod plot;
 pub mod run;
 
 use std::io::IsTerminal;

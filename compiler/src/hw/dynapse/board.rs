@@ -41,20 +41,21 @@ pub const MONITOR_SRAM: usize = 0;
 /// Target chips one neuron can reach: one SRAM entry per target chip, minus the monitor entry.
 pub const TARGET_CHIPS_PER_NEURON: usize = SRAMS_PER_NEURON - 1;
 
-/// The FPGA's base tick, 1/90 MHz = 11.11… ns; dt is a whole number of ticks.
+/// The FPGA's base tick, 1/90 MHz = 11.11… ns; every time on the FPGA is a whole number of ticks.
 pub const FPGA_TICK: f64 = 1.0 / 9.0 * 1e-7;
-/// Fewest ticks in one time step.
-pub const MIN_DT_TICKS: u64 = 1;
-/// Most ticks in one time step: Rockpool's `max_dt = fpga_timestep * (FPGA_ISI_LIMIT + 1)`, ≈ 728 µs.
-pub const MAX_DT_TICKS: u64 = 65_536;
-/// Shortest time step, in seconds.
-pub const MIN_DT: f64 = FPGA_TICK * MIN_DT_TICKS as f64;
-/// Longest time step, in seconds.
-pub const MAX_DT: f64 = FPGA_TICK * MAX_DT_TICKS as f64;
+/// Fewest ticks in the FPGA's ISI base (the unit input-event gaps are counted in).
+pub const MIN_ISI_BASE_TICKS: u64 = 1;
+/// Most ticks in the ISI base: Rockpool's `max_dt = fpga_timestep * (FPGA_ISI_LIMIT + 1)`, ≈ 728 µs.
+pub const MAX_ISI_BASE_TICKS: u64 = 65_536;
+/// Longest gap between two input events, in ISI-base units (longer gaps need dummy events).
+pub const MAX_ISI_STEPS: u64 = 65_535;
+/// Shortest network time step, in seconds: one tick.
+pub const MIN_DT: f64 = FPGA_TICK * MIN_ISI_BASE_TICKS as f64;
+/// Longest network time step, in seconds (≈ 47.7 s): a step is at most [`MAX_ISI_STEPS`] units
+/// of the longest ISI base, so that an event in every step is still one ISI apart.
+pub const MAX_DT: f64 = FPGA_TICK * (MAX_ISI_BASE_TICKS * MAX_ISI_STEPS) as f64;
 /// Relative slack when turning dt into ticks, so that `k · tick` computed in f64 gives back `k`.
 pub const DT_TICK_TOLERANCE: f64 = 1e-9;
-/// Longest gap between two input events, in time steps (longer gaps need dummy events).
-pub const MAX_ISI_STEPS: u64 = 65_535;
 /// Most input events in one batch sent to the FPGA.
 pub const MAX_EVENTS_PER_BATCH: u64 = 65_535;
 

@@ -1,11 +1,15 @@
 //! Network check: a [`SpikingNetwork`] → the design-rule errors that need no placement.
 //!
-//! Checks dt, unsupported modules, shapes, lengths, finiteness, positive time constants and
+//! Checks dt (see [`step_timing`]), unsupported modules, shapes, lengths, finiteness, positive time constants and
 //! thresholds, and the raw capacity of the board. Passes after this one may assume every
 //! matrix and vector has the right shape and only finite values.
 
 use super::address::ChipId;
-use super::board::{DT_TICK_TOLERANCE, FPGA_TICK, MAX_DT, MAX_DT_TICKS, MIN_DT, MIN_DT_TICKS, USABLE_VIRTUAL_IDS};
+use super::board::{
+    DT_TICK_TOLERANCE, FPGA_TICK, MAX_DT, MAX_ISI_BASE_TICKS, MAX_ISI_STEPS, MIN_DT, MIN_ISI_BASE_TICKS,
+    USABLE_VIRTUAL_IDS,
+};
+use super::config::{Timing, metadata_float};
 use super::drc::{DrcError, WeightMatrix};
 use super::network::{Matrix, Population, SpikingNetwork, Unsupported};
 
@@ -15,19 +19,10 @@ pub fn check_network(network: &SpikingNetwork, input_chip: usize) -> Vec<DrcErro
     if ChipId::new(input_chip).is_err() {
         errors.push(DrcError::InvalidInputChip { chip: input_chip });
     }
-    if dt_ticks(network.dt).is_none() {
+    if step_timing(network.dt).is_none() {
         errors.push(DrcError::DtOutOfRange { dt: network.dt, min: MIN_DT, max: MAX_DT });
     }
-    for unsupported in &network.unsupported {
-        errors.push(match unsupported {
-            Unsupported::NonSpiking { module, kind, source } => {
-                DrcError::NonSpikingModule { module: module.clone(), kind: kind.clone(), source: source.clone() }
-            }
-            Unsupported::LinearBias { module, source } => {
-                DrcError::LinearBias { module: module.clone(), source: source.clone() }
-            }
-        });
-    }
+    errors.extend(network.unsupported.iter().map(unsupported_error));
     if network.populations.is_empty() {
         errors.push(DrcError::NoPopulations);
     }
@@ -42,17 +37,53 @@ pub fn check_network(network: &SpikingNetwork, input_chip: usize) -> Vec<DrcErro
     errors
 }
 
-/// dt as a whole number of FPGA ticks, if it is within the FPGA's range.
-/// The hardware step is `floor(dt / tick)` ticks (Rockpool's `fpga_isibase`).
-pub fn dt_ticks(dt: f64) -> Option<u64> {
+/// How a network step of `dt` seconds is timed on the FPGA, if it can be.
+///
+/// The chip's neurons run in continuous time; the network's dt is the grid input events sit on.
+/// The FPGA counts event gaps in units of its ISI base (at most 65536 ticks ≈ 728 µs), so a step
+/// is `isi_per_step` units of `isi_base_ticks` ticks. dt is first floored to whole ticks `t`
+/// (Rockpool's `fpga_isibase` rule); the split is the one with the largest `isi_per_step ·
+/// isi_base_ticks ≤ t`, ties going to the fewest units. So dt ≤ 728 µs is one unit of dt (as in
+/// Rockpool's `RecDynapSE`), 1 ms is 2 units of 500 µs, and a realised step maps to itself.
+pub fn step_timing(dt: f64) -> Option<Timing> {
     if !dt.is_finite() {
         return None;
     }
     let ticks = (dt / FPGA_TICK * (1.0 + DT_TICK_TOLERANCE)).floor();
-    if ticks < MIN_DT_TICKS as f64 || ticks > MAX_DT_TICKS as f64 {
+    if ticks < MIN_ISI_BASE_TICKS as f64 || ticks > (MAX_ISI_BASE_TICKS * MAX_ISI_STEPS) as f64 {
         return None;
     }
-    Some(ticks as u64)
+    let ticks = ticks as u64;
+    let mut best: Option<(u64, u64)> = None;
+    for units in 1..=MAX_ISI_STEPS {
+        let base = (ticks / units).min(MAX_ISI_BASE_TICKS);
+        if base < MIN_ISI_BASE_TICKS {
+            break;
+        }
+        if best.is_none_or(|(best_units, best_base)| units * base > best_units * best_base) {
+            best = Some((units, base));
+        }
+        if units * base == ticks {
+            break;
+        }
+    }
+    best.map(|(units, base)| Timing {
+        isi_base_ticks: base,
+        isi_per_step: units,
+        dt: metadata_float((units * base) as f64 * FPGA_TICK),
+    })
+}
+
+/// The design-rule error of a module the chip cannot run.
+pub(crate) fn unsupported_error(unsupported: &Unsupported) -> DrcError {
+    match unsupported {
+        Unsupported::NonSpiking { module, kind, source } => {
+            DrcError::NonSpikingModule { module: module.clone(), kind: kind.clone(), source: source.clone() }
+        }
+        Unsupported::LinearBias { module, source } => {
+            DrcError::LinearBias { module: module.clone(), source: source.clone() }
+        }
+    }
 }
 
 fn check_population(population: &Population, previous_size: usize, errors: &mut Vec<DrcError>) {

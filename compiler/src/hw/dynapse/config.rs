@@ -40,13 +40,17 @@ pub struct Config {
     pub populations: Vec<PopulationConfig>,
 }
 
-/// The time step as the FPGA runs it.
+/// The time step as the FPGA runs it: `isi_per_step` units of the ISI base (see
+/// [`step_timing`](super::step_timing)).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Timing {
-    /// The ISI base: dt in FPGA ticks of 11.11 ns.
-    pub dt_ticks: u64,
-    /// `dt_ticks` × 11.11 ns, in seconds (metadata).
+    /// The ISI base, the unit input-event gaps are counted in, in FPGA ticks of 11.11 ns
+    /// (Rockpool's `isi_multiplier`).
+    pub isi_base_ticks: u64,
+    /// ISI-base units in one network time step.
+    pub isi_per_step: u64,
+    /// The network time step, `isi_per_step · isi_base_ticks` × 11.11 ns, in seconds (metadata).
     pub dt: f64,
 }
 

@@ -1,11 +1,16 @@
 //! Design-rule errors: everything that stops a network from becoming a valid Dynap-SE1 config.
 //!
 //! Each variant is a typed value naming the offending module (its [`SourceRef`]), the neuron and
-//! the count. Detection happens in the passes; [`DrcError::message`] and [`DrcError::help`]
-//! (in `drc_text.rs`) give the words, and rendering with source snippets happens elsewhere.
+//! the count (the detail types are in `drc_parts.rs`). Detection happens in the passes;
+//! [`DrcError::message`] and [`DrcError::help`] (in `drc_text.rs`) give the words, and
+//! [`to_diagnostic`](super::to_diagnostic) (in `diagnostic.rs`) locates them for rendering.
 
 use super::address::{Address, ChipId, CoreId, NeuronId, VirtualId};
 use super::bias::BiasName;
+pub use super::drc_parts::{
+    AliasSource, CapacityScope, ChainProblem, FanInPart, PlacementPart, PlacementProblem, VirtualIdProblem,
+    WeightMatrix,
+};
 use super::network::SourceRef;
 use super::synapse::SynapseType;
 
@@ -106,7 +111,7 @@ pub enum DrcError {
         available: usize,
         /// The populations involved, with their counts.
         populations: Vec<(String, usize)>,
-        /// The first population involved.
+        /// The largest population involved (on the input chip: the first population).
         source: Option<SourceRef>,
     },
     /// More input channels than free virtual ids.
@@ -220,6 +225,15 @@ pub enum DrcError {
         /// Where it was declared.
         source: SourceRef,
     },
+    /// The source network is not a chain input → (Linear →) LIF → … → output.
+    NotAChain {
+        /// The module where the chain breaks (the input's name if it is the input).
+        module: String,
+        /// Where it was declared (the network, for the input).
+        source: SourceRef,
+        /// What breaks it.
+        problem: ChainProblem,
+    },
     /// A parameter needs a bias current outside what the bias generator can produce.
     BiasOutOfRange {
         /// The core.
@@ -240,112 +254,6 @@ pub enum DrcError {
         population: String,
         /// Where it was declared.
         source: SourceRef,
-    },
-}
-
-/// The two weight matrices of a population.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WeightMatrix {
-    /// `w_in`, from the previous stage.
-    Input,
-    /// `w_rec`, within the population.
-    Recurrent,
-}
-
-impl WeightMatrix {
-    /// The field name, "w_in" or "w_rec".
-    pub fn name(self) -> &'static str {
-        match self {
-            WeightMatrix::Input => "w_in",
-            WeightMatrix::Recurrent => "w_rec",
-        }
-    }
-}
-
-/// Where neurons did not fit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapacityScope {
-    /// The whole board.
-    Board,
-    /// The input chip (neurons that receive virtual input).
-    InputChip(ChipId),
-}
-
-/// Which part of an explicit placement has the wrong length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PlacementPart {
-    /// The list of populations.
-    Populations,
-    /// One population's neurons.
-    Neurons,
-    /// The virtual ids.
-    VirtualIds,
-}
-
-/// What is wrong with a placed neuron.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PlacementProblem {
-    /// The id has chip-local address 0, which is reserved.
-    ReservedAddress,
-    /// Another neuron has the same id.
-    Duplicate {
-        /// The other neuron's population.
-        population: String,
-        /// Its index.
-        neuron: usize,
-    },
-    /// The neuron receives virtual input but is not on the input chip.
-    OffInputChip {
-        /// The input chip.
-        input_chip: ChipId,
-    },
-}
-
-/// What is wrong with an explicit virtual id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VirtualIdProblem {
-    /// Virtual id 0 is reserved.
-    Reserved,
-    /// Another channel has the same id.
-    Duplicate {
-        /// The other channel.
-        channel: usize,
-    },
-}
-
-/// One line of a fan-in breakdown: connections from one source population of one type.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FanInPart {
-    /// Source population name, or "input" for virtual inputs.
-    pub from: String,
-    /// The synapse type.
-    pub synapse: SynapseType,
-    /// Nonzero weights.
-    pub connections: usize,
-    /// CAM entries they need.
-    pub cams: usize,
-}
-
-/// One side of an aliasing conflict.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AliasSource {
-    /// A virtual input.
-    Virtual {
-        /// Input channel.
-        channel: usize,
-        /// Its virtual id.
-        id: VirtualId,
-    },
-    /// A hardware neuron.
-    Neuron {
-        /// Population.
-        population: String,
-        /// Where it was declared.
-        source: SourceRef,
-        /// Neuron index in the population.
-        neuron: usize,
-        /// Hardware id.
-        id: NeuronId,
     },
 }
 
@@ -375,6 +283,7 @@ impl DrcError {
             DrcError::PlacementConflict { problem: PlacementProblem::OffInputChip { .. }, .. } => "E0717",
             DrcError::InvalidInputChip { .. } => "E0718",
             DrcError::MissingBaseWeight { .. } => "E0719",
+            DrcError::NotAChain { .. } => "E0720",
         }
     }
 
@@ -398,18 +307,9 @@ impl DrcError {
             | DrcError::FanOutExceeded { source, .. }
             | DrcError::NonIntegerWeight { source, .. }
             | DrcError::MissingBaseWeight { source, .. }
+            | DrcError::NotAChain { source, .. }
             | DrcError::BiasOutOfRange { source, .. } => Some(source),
             DrcError::ConnectionAliasing { first, second, .. } => second.source().or_else(|| first.source()),
-        }
-    }
-}
-
-impl AliasSource {
-    /// Where the source's module was declared (none for a virtual input).
-    pub fn source(&self) -> Option<&SourceRef> {
-        match self {
-            AliasSource::Virtual { .. } => None,
-            AliasSource::Neuron { source, .. } => Some(source),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The words of each design-rule error: a one-line message and an optional hint.
 
 use super::board::{CAMS_PER_NEURON, MAX_DT, MIN_DT, TARGET_CHIPS_PER_NEURON};
-use super::drc::{AliasSource, CapacityScope, DrcError, PlacementPart, PlacementProblem, VirtualIdProblem};
+use super::drc::{
+    AliasSource, CapacityScope, ChainProblem, DrcError, PlacementPart, PlacementProblem, VirtualIdProblem,
+};
 
 impl DrcError {
     /// One line saying what is wrong, with the names and counts involved.
@@ -100,6 +102,32 @@ impl DrcError {
             DrcError::MissingBaseWeight { core, synapse, .. } => {
                 format!("no base weight given for {} on {core}", synapse.name())
             }
+            DrcError::NotAChain { module, problem, .. } => match problem {
+                ChainProblem::Branch { targets } => {
+                    format!(
+                        "`{module}` feeds {} modules ({}); Dynap-SE1 lowering takes a chain",
+                        targets.len(),
+                        quoted(targets)
+                    )
+                }
+                ChainProblem::Merge { sources } => {
+                    format!(
+                        "`{module}` sums {} inputs ({}); Dynap-SE1 lowering takes a chain",
+                        sources.len(),
+                        quoted(sources)
+                    )
+                }
+                ChainProblem::TrailingLinear => {
+                    format!("`{module}` is not followed by a LIF population, so its weights feed no neuron")
+                }
+                ChainProblem::LinearAfterLinear { previous } => {
+                    format!(
+                        "`{module}` follows the Linear `{previous}` directly; each Linear must feed a LIF population"
+                    )
+                }
+                ChainProblem::DeadEnd => format!("the output of `{module}` goes nowhere"),
+                ChainProblem::Detached => format!("`{module}` is not on the path from the input to the output"),
+            },
             DrcError::BiasOutOfRange { core, bias, quantity, requested, nearest, .. } => format!(
                 "{quantity} = {requested:.4e} on {core} needs {} outside the bias generator's range (nearest: {nearest:.4e})",
                 bias.name()
@@ -118,9 +146,9 @@ impl DrcError {
             DrcError::InvalidParameter { .. } => {
                 Some("time constants and thresholds become bias currents, which must be positive".to_string())
             }
-            DrcError::DtOutOfRange { .. } => {
-                Some(format!("choose dt between {MIN_DT:.4e} s and {MAX_DT:.4e} s (a whole number of 11.11 ns ticks)"))
-            }
+            DrcError::DtOutOfRange { .. } => Some(format!(
+                "choose dt between {MIN_DT:.4e} s and {MAX_DT:.4e} s; the FPGA times it in whole 11.11 ns ticks"
+            )),
             DrcError::NonSpikingModule { .. } => Some("replace it with a LIF population".to_string()),
             DrcError::LinearBias { .. } => {
                 Some("remove the bias, or move it into the next LIF population's `bias`".to_string())
@@ -177,8 +205,29 @@ impl DrcError {
             DrcError::BiasOutOfRange { .. } => {
                 Some("change the parameter, or set `clamp_biases` to accept the nearest value".to_string())
             }
+            DrcError::NotAChain { problem, .. } => Some(
+                match problem {
+                    ChainProblem::Branch { .. } | ChainProblem::Merge { .. } => {
+                        "skip connections and `Residual` blocks cannot be lowered; write the network as \
+                         `Sequential(Linear(..), LIF(..), Linear(..), LIF(..), ..)`"
+                    }
+                    ChainProblem::TrailingLinear => "end the network with a LIF population after the Linear",
+                    ChainProblem::LinearAfterLinear { .. } => {
+                        "merge the two into one Linear (the product of their weights)"
+                    }
+                    ChainProblem::DeadEnd | ChainProblem::Detached => {
+                        "connect every module on one path from the input to the output"
+                    }
+                }
+                .to_string(),
+            ),
         }
     }
+}
+
+/// "`a`, `b`".
+fn quoted(names: &[String]) -> String {
+    names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
 }
 
 fn describe(source: &AliasSource) -> String {

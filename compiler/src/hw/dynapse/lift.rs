@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use super::address::{Address, ChipId, CoreId, NeuronId, VirtualId};
 use super::board::FPGA_TICK;
+use super::check::step_timing;
 use super::config::{CONFIG_FORMAT, Config, NeuronConfig};
 use super::current::CurrentModel;
 use super::effective::CoreEffective;
@@ -107,6 +108,13 @@ pub enum LiftError {
     },
     /// Input channels are not numbered 0, 1, … in order, or two share a virtual id.
     InputChannels,
+    /// The timing is not one that lowering produces (see [`step_timing`](super::step_timing)).
+    Timing {
+        /// The ISI base found, in ticks.
+        isi_base_ticks: u64,
+        /// ISI units per step found.
+        isi_per_step: u64,
+    },
     /// A connection that is neither from the previous stage nor recurrent.
     NotAChain {
         /// The receiving neuron.
@@ -127,6 +135,10 @@ impl std::fmt::Display for LiftError {
             LiftError::InputChannels => {
                 write!(formatter, "input channels must be numbered 0, 1, … in order, each with its own virtual id")
             }
+            LiftError::Timing { isi_base_ticks, isi_per_step } => write!(
+                formatter,
+                "timing of {isi_per_step} x {isi_base_ticks} ticks per step is not a valid Dynap-SE1 time step"
+            ),
             LiftError::MissingCore { core } => write!(formatter, "{core} holds neurons but has no biases"),
             LiftError::UnresolvedCam { neuron, address } => {
                 write!(
@@ -165,6 +177,14 @@ pub fn lift(config: &Config) -> Result<LiftedNetwork, LiftError> {
         return Err(LiftError::Format { found: config.format.clone() });
     }
     let model = &config.current_model;
+    let timing = &config.timing;
+    let dt = timing.isi_base_ticks.saturating_mul(timing.isi_per_step) as f64 * FPGA_TICK;
+    let valid = step_timing(dt).is_some_and(|realised| {
+        (realised.isi_base_ticks, realised.isi_per_step) == (timing.isi_base_ticks, timing.isi_per_step)
+    });
+    if !valid {
+        return Err(LiftError::Timing { isi_base_ticks: timing.isi_base_ticks, isi_per_step: timing.isi_per_step });
+    }
     let mut neuron_of: BTreeMap<NeuronId, (usize, usize)> = BTreeMap::new();
     for (population, entry) in config.populations.iter().enumerate() {
         for (index, id) in entry.neurons.iter().enumerate() {
@@ -258,12 +278,7 @@ pub fn lift(config: &Config) -> Result<LiftedNetwork, LiftError> {
             used.entry(core).or_default()[cam.synapse.index()] = Some(base);
         }
     }
-    let mut network = SpikingNetwork {
-        n_inputs,
-        dt: config.timing.dt_ticks as f64 * FPGA_TICK,
-        populations: Vec::new(),
-        unsupported: Vec::new(),
-    };
+    let mut network = SpikingNetwork { n_inputs, dt, populations: Vec::new(), unsupported: Vec::new() };
     for ((entry, population_counts), (w_in, w_rec)) in config.populations.iter().zip(&counts).zip(weights) {
         let size = entry.neurons.len();
         let (mut tau_mem, mut tau_syn, mut threshold, mut bias) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use super::address::{ChipId, CoreId};
 use super::board::FPGA_TICK;
-use super::check::{check_network, dt_ticks};
+use super::check::{check_network, step_timing};
 use super::cluster::Parameters;
 use super::config::{
-    BaseWeights, CONFIG_FORMAT, Config, CoreConfig, InputChannel, InputConfig, NeuronConfig, PopulationConfig, Timing,
+    BaseWeights, CONFIG_FORMAT, Config, CoreConfig, InputChannel, InputConfig, NeuronConfig, PopulationConfig,
     metadata_float,
 };
 use super::connections::{NeuronRef, build_connections, input_neurons};
@@ -43,8 +43,12 @@ pub struct Lowered {
 pub struct DtSummary {
     /// Requested dt, seconds.
     pub requested: f64,
-    /// FPGA ticks per step.
+    /// FPGA ticks per step (`isi_per_step · isi_base_ticks`).
     pub ticks: u64,
+    /// The ISI base, in ticks.
+    pub isi_base_ticks: u64,
+    /// ISI-base units per step.
+    pub isi_per_step: u64,
     /// `ticks` × 11.11 ns, seconds.
     pub realised: f64,
 }
@@ -90,8 +94,8 @@ pub struct CoreSummary {
 /// Lowers `network` to a Dynap-SE1 configuration, or returns every design-rule error found.
 pub fn lower(network: &SpikingNetwork, options: &LowerOptions) -> Result<Lowered, Vec<DrcError>> {
     let errors = check_network(network, options.input_chip);
-    let (Ok(input_chip), Some(ticks), true) =
-        (ChipId::new(options.input_chip), dt_ticks(network.dt), errors.is_empty())
+    let (Ok(input_chip), Some(timing), true) =
+        (ChipId::new(options.input_chip), step_timing(network.dt), errors.is_empty())
     else {
         return Err(errors);
     };
@@ -217,10 +221,11 @@ pub fn lower(network: &SpikingNetwork, options: &LowerOptions) -> Result<Lowered
         cores: by_core.into_iter().map(|(core, totals)| weight_error(core.to_string(), totals)).collect(),
         pruned: quantised.pruned,
     };
+    let ticks = timing.isi_base_ticks * timing.isi_per_step;
     let realised = ticks as f64 * FPGA_TICK;
     let config = Config {
         format: CONFIG_FORMAT.to_string(),
-        timing: Timing { dt_ticks: ticks, dt: metadata_float(realised) },
+        timing,
         synapse_rule: options.synapse_rule,
         current_model: options.current_model,
         input: InputConfig {
@@ -255,7 +260,13 @@ pub fn lower(network: &SpikingNetwork, options: &LowerOptions) -> Result<Lowered
     };
     Ok(Lowered {
         config,
-        dt: DtSummary { requested: network.dt, ticks, realised },
+        dt: DtSummary {
+            requested: network.dt,
+            ticks,
+            isi_base_ticks: timing.isi_base_ticks,
+            isi_per_step: timing.isi_per_step,
+            realised,
+        },
         quantisation,
         cores: core_summaries,
     })

@@ -10,7 +10,7 @@ pub struct SpikingNetwork {
     pub n_inputs: usize,
     /// Simulation time step, in seconds.
     pub dt: f64,
-    /// Populations in chain order: input → populations[0] → populations[1] → …
+    /// Populations in chain order: input → `populations[0]` → `populations[1]` → …
     pub populations: Vec<Population>,
     /// Modules of the source network the chip cannot run; each becomes a design-rule error.
     pub unsupported: Vec<Unsupported>,

@@ -1,7 +1,13 @@
 //! Choices the caller makes about a lowering.
 
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
 use super::address::{CoreId, NeuronId, VirtualId};
 use super::current::CurrentModel;
+use super::network::SpikingNetwork;
 use super::synapse::{SynapseRule, SynapseType};
 
 /// How the lowering is done. `LowerOptions::default()` is the usual choice.
@@ -43,7 +49,7 @@ impl Default for LowerOptions {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Quantisation {
     /// Search the base weights that minimise the squared weight error within the fan-in budget
-    /// (see [`quantize`](super::quantize)).
+    /// (see `quantize.rs`).
     #[default]
     Optimal,
     /// The weights already are connection counts (integers); every base weight is 1.
@@ -78,4 +84,63 @@ pub struct Placement {
     pub neurons: Vec<Vec<NeuronId>>,
     /// Per input channel: its virtual id; `None` allocates them.
     pub virtual_ids: Option<Vec<VirtualId>>,
+}
+
+/// A placement file, `{"populations": {"hidden": [1, 2, 3]}, "virtual_ids": [1, 2]}`: every
+/// population by name with one global id per neuron; `virtual_ids` (one per input channel) is optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlacementFile {
+    populations: BTreeMap<String, Vec<NeuronId>>,
+    #[serde(default)]
+    virtual_ids: Option<Vec<VirtualId>>,
+}
+
+/// Why a placement file cannot be used.
+#[derive(Debug)]
+pub enum PlacementFileError {
+    /// Not valid JSON of the expected form (ids are range-checked here).
+    Json(serde_json::Error),
+    /// A population of the network is not placed.
+    Missing {
+        /// Its name.
+        population: String,
+    },
+    /// The file places a population the network does not have.
+    Unknown {
+        /// Its name.
+        population: String,
+    },
+}
+
+impl fmt::Display for PlacementFileError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlacementFileError::Json(error) => write!(formatter, "{error}"),
+            PlacementFileError::Missing { population } => write!(formatter, "population `{population}` is not placed"),
+            PlacementFileError::Unknown { population } => {
+                write!(formatter, "the network has no population `{population}` to place")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PlacementFileError {}
+
+impl Placement {
+    /// Reads a placement file (the form above) for `network`'s populations, in chain order.
+    pub fn from_json(text: &str, network: &SpikingNetwork) -> Result<Placement, PlacementFileError> {
+        let mut file: PlacementFile = serde_json::from_str(text).map_err(PlacementFileError::Json)?;
+        let mut neurons = Vec::new();
+        for population in &network.populations {
+            match file.populations.remove(&population.name) {
+                Some(ids) => neurons.push(ids),
+                None => return Err(PlacementFileError::Missing { population: population.name.clone() }),
+            }
+        }
+        if let Some(population) = file.populations.into_keys().next() {
+            return Err(PlacementFileError::Unknown { population });
+        }
+        Ok(Placement { neurons, virtual_ids: file.virtual_ids })
+    }
 }

@@ -164,7 +164,13 @@ pub(crate) fn place_automatically(
             requested: total,
             available: USABLE_NEURONS_ON_BOARD,
             populations: counts(&all),
-            source: first_source.clone(),
+            // The largest population (the first of equals) is the one to shrink.
+            source: network
+                .populations
+                .iter()
+                .rev()
+                .max_by_key(|population| population.size)
+                .map(|population| population.source.clone()),
         }]);
     }
     let all_parameters: Vec<Parameters> =

@@ -22,8 +22,8 @@ pub fn report(lowered: &Lowered) -> String {
     let _ = writeln!(out, "Dynap-SE1 resource report");
     let _ = writeln!(
         out,
-        "dt: requested {:.6e} s, realised {} ticks x 11.11 ns = {:.6e} s",
-        lowered.dt.requested, lowered.dt.ticks, lowered.dt.realised
+        "dt: requested {:.6e} s, realised {} ticks x 11.11 ns = {:.6e} s ({} x ISI base of {} ticks)",
+        lowered.dt.requested, lowered.dt.ticks, lowered.dt.realised, lowered.dt.isi_per_step, lowered.dt.isi_base_ticks
     );
     let masked: Vec<String> =
         (0..4).filter(|core| config.input.core_mask.bits() & (1 << core) != 0).map(|core| core.to_string()).collect();

@@ -65,7 +65,8 @@ fn shapes_lengths_values_and_parameters() {
 
 #[test]
 fn dt_out_of_range() {
-    for dt in [1e-3, 1e-9, f64::NAN] {
+    // Below one tick, above 65535 ISI units of ≈728 µs (≈47.7 s), and not a number.
+    for dt in [1e-9, 60.0, f64::NAN] {
         let mut slow = simple(1);
         slow.dt = dt;
         let error = only(&slow, &LowerOptions::default());
@@ -74,7 +75,29 @@ fn dt_out_of_range() {
     }
     let mut longest = simple(1);
     longest.dt = 65_536.0 / 9.0 * 1e-7;
-    assert!(lower(&longest, &LowerOptions::default()).is_ok(), "≈728 µs is the longest dt");
+    let timing = lower(&longest, &LowerOptions::default()).unwrap().config.timing;
+    assert_eq!((timing.isi_per_step, timing.isi_base_ticks), (1, 65_536), "≈728 µs is the longest ISI base");
+}
+
+#[test]
+fn a_step_longer_than_the_isi_base_is_several_isi_units() {
+    // (dt, ISI units per step, ISI base in ticks): exact splits where they exist, else the
+    // largest realisable step below dt, with the fewest units.
+    let cases: [(f64, u64, u64); 5] = [
+        (1e-4, 1, 9_000),
+        (1e-3, 2, 45_000),
+        (1.0, 1_440, 62_500),
+        (65_537.0 / 9.0 * 1e-7, 1, 65_536),
+        (20.0, 28_125, 64_000),
+    ];
+    for (dt, units, base) in cases {
+        let timing = super::super::step_timing(dt).unwrap();
+        assert_eq!((timing.isi_per_step, timing.isi_base_ticks), (units, base), "dt = {dt}");
+        // The realised step maps to itself, so lift → lower keeps the timing.
+        let again = super::super::step_timing(timing.dt).unwrap();
+        assert_eq!(again, timing, "dt = {dt}");
+    }
+    assert!(super::super::step_timing(super::super::board::MAX_DT * 1.001).is_none());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 mod biases;
 mod drc_rules;
+mod extraction;
 mod flow;
 mod oracle;
 mod placement;

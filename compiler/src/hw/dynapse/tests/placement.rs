@@ -146,3 +146,21 @@ fn tau2_is_used_only_when_it_helps() {
     assert_eq!(tau_mem.shared, vec![0.022]);
     assert!((tau_mem.max_error - 0.1).abs() < 1e-12);
 }
+
+#[test]
+fn a_placement_file_names_populations_and_is_range_checked() {
+    use super::super::PlacementFileError;
+    let chain =
+        network(2, vec![population("a", 2, filled(2, 2, 1.0), None), population("b", 1, filled(2, 1, 1.0), None)]);
+    let text = r#"{"populations": {"b": [1030], "a": [5, 6]}, "virtual_ids": [7, 8]}"#;
+    let placement = Placement::from_json(text, &chain).unwrap();
+    assert_eq!(placement.neurons, vec![ids(&[5, 6]), ids(&[1030])], "chain order, not file order");
+    let config = lower(&chain, &LowerOptions { placement: Some(placement), ..LowerOptions::default() }).unwrap().config;
+    assert_eq!(population_ids(&config, "b"), vec![1030]);
+    let missing = Placement::from_json(r#"{"populations": {"a": [5, 6]}}"#, &chain);
+    assert!(matches!(missing, Err(PlacementFileError::Missing { population }) if population == "b"));
+    let unknown = Placement::from_json(r#"{"populations": {"a": [5, 6], "b": [7], "c": [8]}}"#, &chain);
+    assert!(matches!(unknown, Err(PlacementFileError::Unknown { population }) if population == "c"));
+    let out_of_range = Placement::from_json(r#"{"populations": {"a": [5, 4096], "b": [7]}}"#, &chain);
+    assert!(matches!(out_of_range, Err(PlacementFileError::Json(_))));
+}

@@ -302,3 +302,30 @@ proptest! {
     }
 }
 
+
+/// A smooth stand-in for the spike function, with its true derivatives declared. A user file
+/// shadows the prelude's `step_pwl` with it, so every spiking model and example runs through the
+/// same derivation (declared partials, reset differentiated through) and can be checked
+/// against finite differences.
+const SMOOTH_SPIKE: &str = "
+fn step_pwl(v, threshold) = (tanh(2 * (v - threshold)) + 1) / 2
+    grad(v) = 1 - tanh(2 * (v - threshold)) ^ 2
+    grad(threshold) = -(1 - tanh(2 * (v - threshold)) ^ 2)
+";
+
+#[test]
+fn spiking_models_and_examples_match_finite_differences_through_a_smooth_spike() {
+    let mut texts: Vec<(String, String)> = ["LIF(3, rec = true)", "LIFODE(3, rec = true)"]
+        .iter()
+        .map(|m| (m.to_string(), format!("{SMOOTH_SPIKE}\nnetwork N(dt = 1 ms) = Sequential(Linear(2, 3), {m}, Linear(3, 1))")))
+        .collect();
+    for name in ["lif_chirp", "custom_neuron", "wiring", "lif_dynapse"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.net"));
+        texts.push((name.to_string(), format!("{SMOOTH_SPIKE}\n{}", std::fs::read_to_string(path).unwrap())));
+    }
+    for (name, text) in texts {
+        let case = Case::new(&text, "mse(output, target) + 0.1 * l2sqr_norm", 10, 2, 13);
+        println!("{name}");
+        case.check(&seeded(&case, 17), 3, 1e-6);
+    }
+}

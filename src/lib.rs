@@ -2,7 +2,8 @@
 //!
 //! This facade re-exports the pipeline's crates: [`lang`] (grammar, AST, diagnostics),
 //! [`compiler`] (graph IR, step programs, interpreter), [`runtime`] (parameters, data I/O) and
-//! the [`network!`] macro, which checks a network when the Rust program compiles.
+//! the [`network!`] macro, which checks a network when the Rust program compiles. [`fidelity`]
+//! compares a network with its hardware-constrained (Dynap-SE1) version.
 //!
 //! ```
 //! let net = reef::network! {

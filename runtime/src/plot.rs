@@ -25,11 +25,11 @@ const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const OUTPUT_COLOUR: RGBColor = RGBColor(31, 119, 180);
 const TARGET_COLOUR: RGBColor = RGBColor(60, 60, 60);
 
-/// The output-vs-target figure's size for `channels` channels: one 240-pixel panel per drawn
+/// The output-vs-target figure's size for `channels` channels: one 280-pixel panel per drawn
 /// channel below a 50-pixel title.
 pub fn output_plot_size(channels: usize) -> (u32, u32) {
     let panels = channels.clamp(1, MAX_PLOTTED_CHANNELS) as u32;
-    (1000, 50 + 240 * panels)
+    (1000, 50 + 280 * panels)
 }
 
 /// Why a figure was not written.
@@ -204,7 +204,7 @@ impl Figure for OutputFigure<'_> {
                 .configure_mesh()
                 .x_desc("time (s)")
                 .label_style(("sans-serif", 15))
-                .y_label_formatter(&|value| format!("{value:.2}"))
+                .y_label_formatter(&|value| format!("{:.2}", if value.abs() < 5e-3 { 0.0 } else { *value }))
                 .draw()
                 .map_err(text)?;
             chart

@@ -101,3 +101,17 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_template_parses_and_hidden_progress_draws_nothing() {
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+        let progress = Progress::start(ProgressMode::Hidden, 3, 10);
+        assert!(matches!(progress.display, Display::Hidden));
+        let lines = Progress::start(ProgressMode::Lines, 0, 100);
+        assert!(matches!(lines.display, Display::Lines { every: 5 }));
+    }
+}

@@ -10,6 +10,7 @@
 //! ```
 
 pub mod adjoint;
+pub mod codegen;
 pub mod elaborate;
 pub mod graph;
 pub mod hw;

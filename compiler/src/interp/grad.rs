@@ -77,7 +77,8 @@ pub fn value_and_grad<T: Real>(
         for t in (0..steps).rev() {
             let start = (b * steps + t) * channels;
             let out_start = (b * steps + t) * size;
-            let seed_values = vec![value.output_grad[out_start..out_start + size].iter().map(|g| T::from_f64(*g)).collect()];
+            let seed_values =
+                vec![value.output_grad[out_start..out_start + size].iter().map(|g| T::from_f64(*g)).collect()];
             let inputs = StepInputs {
                 params,
                 states: &tape[b * steps + t],

@@ -120,6 +120,8 @@ pub enum InterpError {
         /// Elements given.
         found: usize,
     },
+    /// Gradients were asked of code compiled without an adjoint.
+    NoAdjoint,
     /// The target buffer's length is not `batch * steps * outputs`.
     TargetLength {
         /// Elements expected.
@@ -140,6 +142,9 @@ impl fmt::Display for InterpError {
             }
             InterpError::InputLength { expected, found } => {
                 write!(f, "input has {found} elements, expected {expected}")
+            }
+            InterpError::NoAdjoint => {
+                write!(f, "this network was compiled without its adjoint; compile it for gradients")
             }
             InterpError::TargetLength { expected, found } => {
                 write!(f, "target has {found} elements, expected {expected} (batch x steps x outputs)")

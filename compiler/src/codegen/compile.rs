@@ -1,0 +1,505 @@
+//! Builds the two native functions of a network with Cranelift: the forward time loop (which
+//! also writes the state tape) and the backward time loop over the adjoint program (which
+//! accumulates parameter gradients).
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, Type, UserFuncName, Value, types,
+};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+
+use super::CodegenError;
+use super::emit::{Bases, Emitter, HostFunctions};
+use super::kernels;
+use super::layout::{Base, Layout, Loc, layout};
+use crate::adjoint::AdjointProgram;
+use crate::step::{Op, StepProgram, ValueId};
+
+/// The element type of generated code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Element {
+    /// f32 (f32x4 vectors).
+    F32,
+    /// f64 (f64x2 vectors).
+    F64,
+}
+
+impl Element {
+    fn scalar(self) -> Type {
+        match self {
+            Element::F32 => types::F32,
+            Element::F64 => types::F64,
+        }
+    }
+    fn vector(self) -> Type {
+        match self {
+            Element::F32 => types::F32X4,
+            Element::F64 => types::F64X2,
+        }
+    }
+    fn lanes(self) -> usize {
+        match self {
+            Element::F32 => 4,
+            Element::F64 => 2,
+        }
+    }
+}
+
+/// A compiled module with its two functions and the layouts their callers need.
+pub struct Compiled {
+    /// Owns the code; taken and freed on drop of [`super::JitNetwork`].
+    pub module: Option<JITModule>,
+    /// `forward(params, input, output, tape, state_a, state_b, scratch, steps, noise)`.
+    pub forward: *const u8,
+    /// Layout of the forward program.
+    pub forward_layout: Layout,
+    /// `backward(params, input, tape, seeds, grads, lambda_a, lambda_b, scratch, steps, noise,
+    /// lambda_out)`, when an adjoint was given.
+    pub backward: Option<(*const u8, Layout)>,
+}
+
+/// Compiles `forward` (and `adjoint`) for element type `element`.
+pub fn compile(
+    forward: &StepProgram,
+    adjoint: Option<&AdjointProgram>,
+    element: Element,
+) -> Result<Compiled, CodegenError> {
+    let mut flag_builder = settings::builder();
+    let set = |b: &mut settings::Builder, k: &str, v: &str| {
+        b.set(k, v).map_err(|e| CodegenError(format!("setting {k}: {e}")))
+    };
+    set(&mut flag_builder, "opt_level", "speed")?;
+    set(&mut flag_builder, "is_pic", "false")?;
+    set(&mut flag_builder, "use_colocated_libcalls", "false")?;
+    let isa = cranelift_native::builder()
+        .map_err(|e| CodegenError(format!("unsupported host: {e}")))?
+        .finish(settings::Flags::new(flag_builder))
+        .map_err(|e| CodegenError(format!("ISA: {e}")))?;
+    let mut jit = JITBuilder::with_isa(isa, default_libcall_names());
+    register_kernels(&mut jit);
+    let mut module = JITModule::new(jit);
+    let mut context = FunctionBuilderContext::new();
+
+    let forward_needed =
+        needed(forward, &forward.outputs.iter().chain(&forward.state_updates).copied().collect::<Vec<_>>());
+    let forward_layout = layout(forward, &forward_needed);
+    let forward_id = build(
+        &mut module,
+        &mut context,
+        "reef_forward",
+        element,
+        |e| {
+            emit_forward(e, forward, &forward_needed);
+        },
+        Kind::Forward,
+        forward,
+        &forward_layout,
+    )?;
+
+    let backward = match adjoint {
+        Some(adjoint) => {
+            let plan = GradientPlan::new(adjoint);
+            let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
+            roots.extend(plan.roots());
+            let needed = needed(&adjoint.program, &roots);
+            let backward_layout = layout(&adjoint.program, &needed);
+            let id = build(
+                &mut module,
+                &mut context,
+                "reef_backward",
+                element,
+                |e| {
+                    emit_backward(e, adjoint, &plan, &needed);
+                },
+                Kind::Backward,
+                &adjoint.program,
+                &backward_layout,
+            )?;
+            Some((id, backward_layout))
+        }
+        None => None,
+    };
+    module.finalize_definitions().map_err(|e| CodegenError(format!("finalising: {e}")))?;
+    let forward_pointer = module.get_finalized_function(forward_id);
+    let backward = backward.map(|(id, layout)| (module.get_finalized_function(id), layout));
+    Ok(Compiled { module: Some(module), forward: forward_pointer, forward_layout, backward })
+}
+
+fn register_kernels(jit: &mut JITBuilder) {
+    let symbols: [(&str, *const u8); 14] = [
+        ("reef_exp_f32", kernels::exp_f32 as *const u8),
+        ("reef_log_f32", kernels::log_f32 as *const u8),
+        ("reef_tanh_f32", kernels::tanh_f32 as *const u8),
+        ("reef_sin_f32", kernels::sin_f32 as *const u8),
+        ("reef_cos_f32", kernels::cos_f32 as *const u8),
+        ("reef_pow_f32", kernels::pow_f32 as *const u8),
+        ("reef_noise_f32", kernels::noise_f32 as *const u8),
+        ("reef_exp_f64", kernels::exp_f64 as *const u8),
+        ("reef_log_f64", kernels::log_f64 as *const u8),
+        ("reef_tanh_f64", kernels::tanh_f64 as *const u8),
+        ("reef_sin_f64", kernels::sin_f64 as *const u8),
+        ("reef_cos_f64", kernels::cos_f64 as *const u8),
+        ("reef_pow_f64", kernels::pow_f64 as *const u8),
+        ("reef_noise_f64", kernels::noise_f64 as *const u8),
+    ];
+    for (name, pointer) in symbols {
+        jit.symbol(name, pointer);
+    }
+}
+
+/// Which values must be computed for `roots` (custom calls' partials included when their
+/// result is).
+fn needed(program: &StepProgram, roots: &[ValueId]) -> Vec<bool> {
+    let mut live = vec![false; program.insts.len()];
+    let mut stack: Vec<ValueId> = roots.to_vec();
+    while let Some(value) = stack.pop() {
+        if live[value.index()] {
+            continue;
+        }
+        live[value.index()] = true;
+        let inst = program.inst(value);
+        stack.extend(inst.op.operands());
+        // A broadcast reads its operand's memory directly.
+    }
+    live
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Forward,
+    Backward,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    module: &mut JITModule,
+    context: &mut FunctionBuilderContext,
+    name: &str,
+    element: Element,
+    body: impl FnOnce(&mut Emitter<'_, '_>),
+    kind: Kind,
+    program: &StepProgram,
+    program_layout: &Layout,
+) -> Result<FuncId, CodegenError> {
+    let pointer = module.target_config().pointer_type();
+    let mut signature = module.make_signature();
+    // forward:  params, input, output, tape, state_a, state_b, scratch, steps, noise
+    // backward: params, input, tape, seeds, grads, lambda_a, lambda_b, scratch, steps, noise, lambda_out
+    let parameters: &[Type] = match kind {
+        Kind::Forward => &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer],
+        Kind::Backward => {
+            &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer]
+        }
+    };
+    for ty in parameters {
+        signature.params.push(AbiParam::new(*ty));
+    }
+    let id = module.declare_function(name, Linkage::Local, &signature).map_err(|e| CodegenError(e.to_string()))?;
+    let mut function_context = module.make_context();
+    function_context.func.signature = signature;
+    function_context.func.name = UserFuncName::user(0, id.as_u32());
+    let host = declare_host(module, &mut function_context.func, element)?;
+    {
+        let mut b = FunctionBuilder::new(&mut function_context.func, context);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let args = b.block_params(entry).to_vec();
+        let flags = MemFlagsData::new().with_notrap();
+        let (params_array, input, tape, seeds_or_output, grads_array, a, next, scratch, steps, noise, lambda_out) =
+            match kind {
+                Kind::Forward => {
+                    (args[0], args[1], args[3], args[2], None, args[4], args[5], args[6], args[7], args[8], None)
+                }
+                Kind::Backward => (
+                    args[0],
+                    args[1],
+                    args[2],
+                    args[3],
+                    Some(args[4]),
+                    args[5],
+                    args[6],
+                    args[7],
+                    args[8],
+                    args[9],
+                    Some(args[10]),
+                ),
+            };
+        let params: Vec<Value> =
+            (0..program.params.len()).map(|p| b.ins().load(pointer, flags, params_array, (p * 8) as i32)).collect();
+        let grads: Vec<Value> = match grads_array {
+            Some(array) => {
+                (0..program.params.len()).map(|p| b.ins().load(pointer, flags, array, (p * 8) as i32)).collect()
+            }
+            None => Vec::new(),
+        };
+        let head = b.create_block();
+        let exit = b.create_block();
+        let step = b.append_block_param(head, types::I64);
+        let current = b.append_block_param(head, pointer);
+        let other = b.append_block_param(head, pointer);
+        let final_state = b.append_block_param(exit, pointer);
+        let any = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, steps, 0);
+        let first = match kind {
+            Kind::Forward => b.ins().iconst(types::I64, 0),
+            Kind::Backward => b.ins().iadd_imm_s(steps, -1),
+        };
+        b.ins().brif(
+            any,
+            head,
+            &[BlockArg::Value(first), BlockArg::Value(a), BlockArg::Value(next)],
+            exit,
+            &[BlockArg::Value(a)],
+        );
+        b.switch_to_block(head);
+        let size = element.scalar().bytes() as i64;
+        let row = |b: &mut FunctionBuilder<'_>, base: Value, width: usize| {
+            let offset = b.ins().imul_imm_s(step, width as i64 * size);
+            b.ins().iadd(base, offset)
+        };
+        let channels = program.inputs.first().copied().unwrap_or(0);
+        let input_row = row(&mut b, input, channels);
+        let tape_row = row(&mut b, tape, program_layout.state_size);
+        let io_row = row(&mut b, seeds_or_output, program_layout.output_size);
+        let (state_base, adjoint_base) = match kind {
+            Kind::Forward => (current, current),
+            Kind::Backward => (tape_row, current),
+        };
+        let bases = Bases {
+            scratch,
+            input: input_row,
+            state: state_base,
+            seed: io_row,
+            adjoint: adjoint_base,
+            params,
+            output: io_row,
+            next_state: other,
+            tape: tape_row,
+            grads,
+        };
+        let mut emitter = Emitter {
+            b: &mut b,
+            elem: element.scalar(),
+            vector: element.vector(),
+            lanes: element.lanes(),
+            layout: program_layout,
+            bases,
+            host,
+            noise_context: noise,
+            step,
+        };
+        body(&mut emitter);
+        // Next step (forward counts up, backward down); the buffers swap roles.
+        let (next_step, more) = match kind {
+            Kind::Forward => {
+                let next_step = b.ins().iadd_imm_s(step, 1);
+                (next_step, b.ins().icmp(IntCC::SignedLessThan, next_step, steps))
+            }
+            Kind::Backward => {
+                let next_step = b.ins().iadd_imm_s(step, -1);
+                (next_step, b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, next_step, 0))
+            }
+        };
+        b.ins().brif(
+            more,
+            head,
+            &[BlockArg::Value(next_step), BlockArg::Value(other), BlockArg::Value(current)],
+            exit,
+            &[BlockArg::Value(other)],
+        );
+        b.switch_to_block(exit);
+        if let Some(out) = lambda_out {
+            // Copy the final λ (in whichever buffer holds it) to the caller's buffer.
+            let mut copy = Emitter {
+                b: &mut b,
+                elem: element.scalar(),
+                vector: element.vector(),
+                lanes: element.lanes(),
+                layout: program_layout,
+                bases: Bases {
+                    scratch,
+                    input: final_state,
+                    state: final_state,
+                    seed: final_state,
+                    adjoint: final_state,
+                    params: Vec::new(),
+                    output: out,
+                    next_state: out,
+                    tape: out,
+                    grads: Vec::new(),
+                },
+                host,
+                noise_context: noise,
+                step: steps,
+            };
+            let size = program_layout.state_size;
+            if size > 0 {
+                copy.copy(
+                    Loc::Mem { base: Base::Output, offset: 0, scalar: false },
+                    Loc::Mem { base: Base::State, offset: 0, scalar: false },
+                    size,
+                );
+            }
+        }
+        b.ins().return_(&[]);
+        b.seal_all_blocks();
+        b.finalize(module.target_config());
+    }
+    module.define_function(id, &mut function_context).map_err(|e| CodegenError(format!("{name}: {e:?}")))?;
+    module.clear_context(&mut function_context);
+    Ok(id)
+}
+
+fn declare_host(
+    module: &mut JITModule,
+    function: &mut cranelift_codegen::ir::Function,
+    element: Element,
+) -> Result<HostFunctions, CodegenError> {
+    let pointer = module.target_config().pointer_type();
+    let scalar = element.scalar();
+    let suffix = match element {
+        Element::F32 => "f32",
+        Element::F64 => "f64",
+    };
+    let mut declare =
+        |name: &str, params: &[Type], returns: &[Type]| -> Result<cranelift_codegen::ir::FuncRef, CodegenError> {
+            let mut signature: Signature = module.make_signature();
+            signature.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+            signature.returns.extend(returns.iter().map(|t| AbiParam::new(*t)));
+            let id = module
+                .declare_function(&format!("reef_{name}_{suffix}"), Linkage::Import, &signature)
+                .map_err(|e| CodegenError(e.to_string()))?;
+            Ok(module.declare_func_in_func(id, function))
+        };
+    let vector = [pointer, pointer, types::I64];
+    Ok(HostFunctions {
+        exp: declare("exp", &vector, &[])?,
+        log: declare("log", &vector, &[])?,
+        tanh: declare("tanh", &vector, &[])?,
+        sin: declare("sin", &vector, &[])?,
+        cos: declare("cos", &vector, &[])?,
+        pow: declare("pow", &[scalar, scalar], &[scalar])?,
+        noise: declare("noise", &[pointer, types::I64, pointer, types::I64, types::I64], &[])?,
+    })
+}
+
+fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool]) {
+    // The state this step starts from goes on the tape first.
+    let state_size = e.layout.state_size;
+    if state_size > 0 {
+        e.copy(
+            Loc::Mem { base: Base::Tape, offset: 0, scalar: false },
+            Loc::Mem { base: Base::State, offset: 0, scalar: false },
+            state_size,
+        );
+    }
+    for (index, live) in needed.iter().enumerate() {
+        if *live {
+            e.instruction(program, ValueId(index as u32));
+        }
+    }
+    for (output, offset) in program.outputs.iter().zip(e.layout.output_offsets.clone()) {
+        let source = e.layout.locs[output.index()];
+        e.copy(Loc::Mem { base: Base::Output, offset, scalar: false }, source, program.shape(*output).len());
+    }
+    for (state, update) in program.state_updates.iter().enumerate() {
+        let source = e.layout.locs[update.index()];
+        let offset = e.layout.state_offsets[state];
+        e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
+    }
+}
+
+/// How each parameter gradient is accumulated: the root's sum is split into terms; an outer
+/// product used only there is accumulated without being materialised.
+struct GradientPlan {
+    terms: Vec<Vec<Term>>,
+}
+
+enum Term {
+    Outer(ValueId, ValueId),
+    Value(ValueId),
+}
+
+impl GradientPlan {
+    fn new(adjoint: &AdjointProgram) -> Self {
+        let program = &adjoint.program;
+        let mut uses = vec![0usize; program.insts.len()];
+        for inst in &program.insts {
+            for operand in inst.op.operands() {
+                uses[operand.index()] += 1;
+            }
+        }
+        for value in adjoint.state_adjoints.iter().chain(adjoint.param_grads.iter().flatten()) {
+            uses[value.index()] += 1;
+        }
+        let mut terms = Vec::new();
+        for grad in &adjoint.param_grads {
+            let mut list = Vec::new();
+            if let Some(grad) = grad {
+                split(program, *grad, &uses, &mut list);
+            }
+            terms.push(list);
+        }
+        GradientPlan { terms }
+    }
+
+    fn roots(&self) -> Vec<ValueId> {
+        self.terms
+            .iter()
+            .flatten()
+            .flat_map(|term| match term {
+                Term::Outer(x, y) => vec![*x, *y],
+                Term::Value(v) => vec![*v],
+            })
+            .collect()
+    }
+}
+
+fn split(program: &StepProgram, value: ValueId, uses: &[usize], terms: &mut Vec<Term>) {
+    match program.inst(value).op {
+        Op::Binary(crate::step::BinaryOp::Add, a, b)
+            if uses[value.index()] == 1
+                && program.shape(a) == program.shape(value)
+                && program.shape(b) == program.shape(value) =>
+        {
+            split(program, a, uses, terms);
+            split(program, b, uses, terms);
+        }
+        Op::Outer(x, y) if uses[value.index()] == 1 => terms.push(Term::Outer(x, y)),
+        _ => terms.push(Term::Value(value)),
+    }
+}
+
+fn emit_backward(e: &mut Emitter<'_, '_>, adjoint: &AdjointProgram, plan: &GradientPlan, needed: &[bool]) {
+    let program = &adjoint.program;
+    for (index, live) in needed.iter().enumerate() {
+        if *live {
+            e.instruction(program, ValueId(index as u32));
+        }
+    }
+    for (param, terms) in plan.terms.iter().enumerate() {
+        let shape = program.params[param].shape;
+        let dest = Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false };
+        for term in terms {
+            match term {
+                Term::Outer(x, y) => {
+                    let (rows, cols) = (program.shape(*x).len(), program.shape(*y).len());
+                    let (lx, ly) = (e.layout.locs[x.index()], e.layout.locs[y.index()]);
+                    e.outer(dest, lx, ly, rows, cols, true);
+                }
+                Term::Value(value) => {
+                    let source = e.layout.locs[value.index()];
+                    e.accumulate(dest, source, shape.len());
+                }
+            }
+        }
+    }
+    for (state, update) in adjoint.state_adjoints.iter().enumerate() {
+        let source = e.layout.locs[update.index()];
+        let offset = e.layout.state_offsets[state];
+        e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
+    }
+}

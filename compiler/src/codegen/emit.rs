@@ -1,0 +1,492 @@
+//! CLIF emission for one step: every op of the step program as loops over its elements, in
+//! f32x4 / f64x2 SIMD with scalar tails, reading and writing the buffers of the [`Layout`].
+//! Sizes are compile-time constants, so short loops are unrolled and addresses are immediates.
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{BlockArg, Endianness, FuncRef, InstBuilder, MemFlagsData, Type, Value, types};
+use cranelift_frontend::FunctionBuilder;
+
+use super::layout::{Base, Layout, Loc};
+use crate::step::{BinaryOp, Op, StepProgram, UnaryOp, ValueId};
+
+/// Vector chunks up to this count are unrolled; longer runs become loops.
+const UNROLL_CHUNKS: usize = 16;
+
+/// Host functions the generated code calls.
+#[derive(Clone, Copy)]
+pub struct HostFunctions {
+    /// `(src, dst, n)` vector kernels.
+    pub exp: FuncRef,
+    /// Natural logarithm.
+    pub log: FuncRef,
+    /// Hyperbolic tangent.
+    pub tanh: FuncRef,
+    /// Sine.
+    pub sin: FuncRef,
+    /// Cosine.
+    pub cos: FuncRef,
+    /// `(x, y) -> x^y`.
+    pub pow: FuncRef,
+    /// `(dst, n, context, step, stream)`.
+    pub noise: FuncRef,
+}
+
+/// Runtime pointers of the buffers a step reads and writes.
+pub struct Bases {
+    /// Scratch.
+    pub scratch: Value,
+    /// This step's input row.
+    pub input: Value,
+    /// States (start of step, or the tape row).
+    pub state: Value,
+    /// This step's seed row (adjoint only).
+    pub seed: Value,
+    /// `λ` of the new states (adjoint only).
+    pub adjoint: Value,
+    /// Parameter pointers, loaded once per call.
+    pub params: Vec<Value>,
+    /// This step's output row.
+    pub output: Value,
+    /// The next step's state (or `λ`) buffer.
+    pub next_state: Value,
+    /// This step's tape row.
+    pub tape: Value,
+    /// Gradient accumulators, loaded once per call.
+    pub grads: Vec<Value>,
+}
+
+/// An element index: known at compile time, or a runtime counter plus a constant.
+#[derive(Clone, Copy)]
+pub enum Index {
+    /// A constant.
+    Fixed(usize),
+    /// `value + constant`, value an i64 element count.
+    Dynamic(Value, usize),
+}
+
+/// Emits the instructions of one step into a function being built.
+pub struct Emitter<'a, 'f> {
+    /// The function builder.
+    pub b: &'a mut FunctionBuilder<'f>,
+    /// `F32` or `F64`.
+    pub elem: Type,
+    /// `F32X4` or `F64X2`.
+    pub vector: Type,
+    /// Lanes per vector.
+    pub lanes: usize,
+    /// The locations of values.
+    pub layout: &'a Layout,
+    /// Buffer pointers.
+    pub bases: Bases,
+    /// Host functions.
+    pub host: HostFunctions,
+    /// `[seed, batch]` for noise.
+    pub noise_context: Value,
+    /// The step number (i64).
+    pub step: Value,
+}
+
+fn flags() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+impl Emitter<'_, '_> {
+    fn size(&self) -> usize {
+        self.elem.bytes() as usize
+    }
+
+    fn base(&self, base: Base) -> Value {
+        match base {
+            Base::Scratch => self.bases.scratch,
+            Base::Param(p) => self.bases.params[p as usize],
+            Base::Input => self.bases.input,
+            Base::State => self.bases.state,
+            Base::Seed => self.bases.seed,
+            Base::StateAdjoint => self.bases.adjoint,
+            Base::Output => self.bases.output,
+            Base::NextState => self.bases.next_state,
+            Base::Tape => self.bases.tape,
+            Base::Grad(p) => self.bases.grads[p as usize],
+        }
+    }
+
+    /// Address of element `index` of a buffer location, as (pointer, immediate offset).
+    fn address(&mut self, base: Base, offset: usize, index: Index) -> (Value, i32) {
+        let pointer = self.base(base);
+        let size = self.size();
+        match index {
+            Index::Fixed(i) => (pointer, ((offset + i) * size) as i32),
+            Index::Dynamic(value, i) => {
+                let bytes = self.b.ins().imul_imm_s(value, size as i64);
+                let moved = self.b.ins().iadd(pointer, bytes);
+                (moved, ((offset + i) * size) as i32)
+            }
+        }
+    }
+
+    fn constant(&mut self, value: f64) -> Value {
+        if self.elem == types::F32 { self.b.ins().f32const(value as f32) } else { self.b.ins().f64const(value) }
+    }
+
+    /// One element of a value.
+    pub fn load(&mut self, loc: Loc, index: Index) -> Value {
+        match loc {
+            Loc::Const(value) => self.constant(value),
+            Loc::Mem { base, offset, scalar } => {
+                let index = if scalar { Index::Fixed(0) } else { index };
+                let (pointer, immediate) = self.address(base, offset, index);
+                self.b.ins().load(self.elem, flags(), pointer, immediate)
+            }
+        }
+    }
+
+    /// `lanes` consecutive elements of a value (a splat for constants and scalars).
+    pub fn load_vector(&mut self, loc: Loc, index: Index) -> Value {
+        match loc {
+            Loc::Mem { base, offset, scalar: false } => {
+                let (pointer, immediate) = self.address(base, offset, index);
+                self.b.ins().load(self.vector, flags(), pointer, immediate)
+            }
+            Loc::Const(_) | Loc::Mem { scalar: true, .. } => {
+                let scalar = self.load(loc, index);
+                self.b.ins().splat(self.vector, scalar)
+            }
+        }
+    }
+
+    /// Stores one element (or a vector when `value` is one) at a location.
+    pub fn store(&mut self, loc: Loc, index: Index, value: Value) {
+        if let Loc::Mem { base, offset, .. } = loc {
+            let (pointer, immediate) = self.address(base, offset, index);
+            self.b.ins().store(flags(), value, pointer, immediate);
+        }
+    }
+
+    /// A pointer to element 0 of a memory location.
+    pub fn pointer(&mut self, loc: Loc) -> Value {
+        match loc {
+            Loc::Mem { base, offset, .. } => {
+                let pointer = self.base(base);
+                let bytes = (offset * self.size()) as i64;
+                self.b.ins().iadd_imm_s(pointer, bytes)
+            }
+            Loc::Const(_) => self.bases.scratch,
+        }
+    }
+
+    /// Runs `body(i)` for `i` in `0..count` as a bottom-tested loop (`count > 0`).
+    pub fn counted_loop(&mut self, count: usize, mut body: impl FnMut(&mut Self, Value)) {
+        let head = self.b.create_block();
+        let exit = self.b.create_block();
+        let counter = self.b.append_block_param(head, types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().jump(head, &[BlockArg::Value(zero)]);
+        self.b.switch_to_block(head);
+        body(self, counter);
+        let next = self.b.ins().iadd_imm_s(counter, 1);
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, next, count as i64);
+        self.b.ins().brif(more, head, &[BlockArg::Value(next)], exit, &[]);
+        self.b.switch_to_block(exit);
+    }
+
+    /// Computes `dest[i] = f(operands[i]...)` for `len` elements, vectorised.
+    fn elementwise(
+        &mut self,
+        dest: Loc,
+        len: usize,
+        operands: &[Loc],
+        f: &mut dyn FnMut(&mut Self, &[Value], bool) -> Value,
+    ) {
+        let chunks = len / self.lanes;
+        let lanes = self.lanes;
+        let mut vector_body = |e: &mut Self, index: Index| {
+            let values: Vec<Value> = operands.iter().map(|loc| e.load_vector(*loc, index)).collect();
+            let result = f(e, &values, true);
+            e.store(dest, index, result);
+        };
+        if chunks <= UNROLL_CHUNKS {
+            for chunk in 0..chunks {
+                vector_body(self, Index::Fixed(chunk * lanes));
+            }
+        } else {
+            self.counted_loop(chunks, |e, chunk| {
+                let element = e.b.ins().imul_imm_s(chunk, lanes as i64);
+                vector_body(e, Index::Dynamic(element, 0));
+            });
+        }
+        for i in chunks * lanes..len {
+            let values: Vec<Value> = operands.iter().map(|loc| self.load(*loc, Index::Fixed(i))).collect();
+            let result = f(self, &values, false);
+            self.store(dest, Index::Fixed(i), result);
+        }
+    }
+
+    /// `if condition { a } else { b }` for scalars or vectors.
+    fn choose(&mut self, condition: Value, a: Value, b: Value, vector: bool) -> Value {
+        if vector {
+            let mask =
+                self.b.ins().bitcast(self.vector, MemFlagsData::new().with_endianness(Endianness::Little), condition);
+            self.b.ins().bitselect(mask, a, b)
+        } else {
+            self.b.ins().select(condition, a, b)
+        }
+    }
+
+    fn splat_constant(&mut self, value: f64, vector: bool) -> Value {
+        let scalar = self.constant(value);
+        if vector { self.b.ins().splat(self.vector, scalar) } else { scalar }
+    }
+
+    fn binary(&mut self, op: BinaryOp, x: Value, y: Value, vector: bool) -> Value {
+        let compare = |e: &mut Self, cc: FloatCC| {
+            let condition = e.b.ins().fcmp(cc, x, y);
+            let one = e.splat_constant(1.0, vector);
+            let zero = e.splat_constant(0.0, vector);
+            e.choose(condition, one, zero, vector)
+        };
+        match op {
+            BinaryOp::Add => self.b.ins().fadd(x, y),
+            BinaryOp::Sub => self.b.ins().fsub(x, y),
+            BinaryOp::Mul => self.b.ins().fmul(x, y),
+            BinaryOp::Div => self.b.ins().fdiv(x, y),
+            // The interpreter's choice: `if y < x { y } else { x }`.
+            BinaryOp::Min => {
+                let condition = self.b.ins().fcmp(FloatCC::LessThan, y, x);
+                self.choose(condition, y, x, vector)
+            }
+            BinaryOp::Max => {
+                let condition = self.b.ins().fcmp(FloatCC::GreaterThan, y, x);
+                self.choose(condition, y, x, vector)
+            }
+            BinaryOp::Lt => compare(self, FloatCC::LessThan),
+            BinaryOp::Le => compare(self, FloatCC::LessThanOrEqual),
+            BinaryOp::Gt => compare(self, FloatCC::GreaterThan),
+            BinaryOp::Ge => compare(self, FloatCC::GreaterThanOrEqual),
+            BinaryOp::Eq => compare(self, FloatCC::Equal),
+            BinaryOp::Ne => compare(self, FloatCC::NotEqual),
+            // Only reached for scalars: `pow` runs element by element through the host.
+            BinaryOp::Pow => {
+                let call = self.b.ins().call(self.host.pow, &[x, y]);
+                self.b.inst_results(call)[0]
+            }
+        }
+    }
+
+    /// Emits instruction `value` of `program`.
+    pub fn instruction(&mut self, program: &StepProgram, value: ValueId) {
+        let inst = program.insts[value.index()];
+        let dest = self.layout.locs[value.index()];
+        let len = inst.shape.len();
+        let loc = |v: ValueId| self.layout.locs[v.index()];
+        match inst.op {
+            // Sources and broadcasts live in their buffers already.
+            Op::Const(_)
+            | Op::Param(_)
+            | Op::State(_)
+            | Op::Input(_)
+            | Op::Seed(_)
+            | Op::StateAdjoint(_)
+            | Op::Broadcast(_) => {}
+            Op::Noise(stream) => {
+                let pointer = self.pointer(dest);
+                let count = self.b.ins().iconst(types::I64, len as i64);
+                let stream = self.b.ins().iconst(types::I64, i64::from(stream));
+                self.b.ins().call(self.host.noise, &[pointer, count, self.noise_context, self.step, stream]);
+            }
+            Op::Unary(unary, a) => {
+                let host = match unary {
+                    UnaryOp::Exp => Some(self.host.exp),
+                    UnaryOp::Log => Some(self.host.log),
+                    UnaryOp::Tanh => Some(self.host.tanh),
+                    UnaryOp::Sin => Some(self.host.sin),
+                    UnaryOp::Cos => Some(self.host.cos),
+                    UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Floor => None,
+                };
+                match (host, loc(a)) {
+                    (Some(function), Loc::Mem { scalar, .. }) if !scalar || len == 1 => {
+                        let source = self.pointer(loc(a));
+                        let target = self.pointer(dest);
+                        let count = self.b.ins().iconst(types::I64, len as i64);
+                        self.b.ins().call(function, &[source, target, count]);
+                    }
+                    (Some(_), operand) => {
+                        // A constant operand: the simplifier folds these, so this is rare.
+                        let value = match operand {
+                            Loc::Const(x) => crate::elaborate::apply_unary(unary, x),
+                            Loc::Mem { .. } => 0.0,
+                        };
+                        self.elementwise(dest, len, &[], &mut |e, _, vector| e.splat_constant(value, vector));
+                    }
+                    (None, _) => self.elementwise(dest, len, &[loc(a)], &mut |e, v, _| match unary {
+                        UnaryOp::Neg => e.b.ins().fneg(v[0]),
+                        UnaryOp::Abs => e.b.ins().fabs(v[0]),
+                        UnaryOp::Sqrt => e.b.ins().sqrt(v[0]),
+                        _ => e.b.ins().floor(v[0]),
+                    }),
+                }
+            }
+            Op::Binary(BinaryOp::Pow, a, b) => {
+                // Element by element through the host: no vector form.
+                for i in 0..len {
+                    let x = self.load(loc(a), Index::Fixed(i));
+                    let y = self.load(loc(b), Index::Fixed(i));
+                    let result = self.binary(BinaryOp::Pow, x, y, false);
+                    self.store(dest, Index::Fixed(i), result);
+                }
+            }
+            Op::Binary(op, a, b) => {
+                self.elementwise(dest, len, &[loc(a), loc(b)], &mut |e, v, vector| e.binary(op, v[0], v[1], vector));
+            }
+            Op::Select(c, a, b) => self.elementwise(dest, len, &[loc(c), loc(a), loc(b)], &mut |e, v, vector| {
+                let zero = e.splat_constant(0.0, vector);
+                let condition = e.b.ins().fcmp(FloatCC::NotEqual, v[0], zero);
+                e.choose(condition, v[1], v[2], vector)
+            }),
+            Op::VecMat(x, w) => {
+                let rows = program.shape(x).len();
+                self.vecmat(dest, loc(x), loc(w), rows, len);
+            }
+            Op::VecMatT(x, w) => {
+                let cols = program.shape(x).len();
+                self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
+            }
+            Op::Outer(x, y) => {
+                let (rows, cols) = (program.shape(x).len(), program.shape(y).len());
+                self.outer(dest, loc(x), loc(y), rows, cols, false);
+            }
+            Op::Sum(a) => {
+                let count = program.shape(a).len();
+                let mut total = self.constant(0.0);
+                for i in 0..count {
+                    let x = self.load(loc(a), Index::Fixed(i));
+                    total = self.b.ins().fadd(total, x);
+                }
+                self.store(dest, Index::Fixed(0), total);
+            }
+        }
+    }
+
+    /// `y[cols] = x[rows] @ W[rows, cols]`, summing over rows in order (as the interpreter).
+    /// Columns are processed in tiles of up to 8 vectors held in registers across the row loop.
+    fn vecmat(&mut self, dest: Loc, x: Loc, w: Loc, rows: usize, cols: usize) {
+        let lanes = self.lanes;
+        let chunks = cols / lanes;
+        let tile = 8;
+        let mut start = 0;
+        while start < chunks {
+            let width = tile.min(chunks - start);
+            let zero = self.splat_constant(0.0, true);
+            let head = self.b.create_block();
+            let exit = self.b.create_block();
+            let row = self.b.append_block_param(head, types::I64);
+            let accumulators: Vec<Value> = (0..width).map(|_| self.b.append_block_param(head, self.vector)).collect();
+            let results: Vec<Value> = (0..width).map(|_| self.b.append_block_param(exit, self.vector)).collect();
+            let first = self.b.ins().iconst(types::I64, 0);
+            let mut args = vec![BlockArg::Value(first)];
+            args.extend((0..width).map(|_| BlockArg::Value(zero)));
+            self.b.ins().jump(head, &args);
+            self.b.switch_to_block(head);
+            let xi = self.load(x, Index::Dynamic(row, 0));
+            let xi = self.b.ins().splat(self.vector, xi);
+            let element = self.b.ins().imul_imm_s(row, cols as i64);
+            let mut next_accumulators = Vec::with_capacity(width);
+            for (k, accumulator) in accumulators.iter().enumerate() {
+                let weights = self.load_vector(w, Index::Dynamic(element, (start + k) * lanes));
+                let product = self.b.ins().fmul(xi, weights);
+                next_accumulators.push(self.b.ins().fadd(*accumulator, product));
+            }
+            let next = self.b.ins().iadd_imm_s(row, 1);
+            let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, next, rows as i64);
+            let mut loop_args = vec![BlockArg::Value(next)];
+            loop_args.extend(next_accumulators.iter().map(|v| BlockArg::Value(*v)));
+            let exit_args: Vec<BlockArg> = next_accumulators.iter().map(|v| BlockArg::Value(*v)).collect();
+            self.b.ins().brif(more, head, &loop_args, exit, &exit_args);
+            self.b.switch_to_block(exit);
+            for (k, result) in results.iter().enumerate() {
+                self.store(dest, Index::Fixed((start + k) * lanes), *result);
+            }
+            start += width;
+        }
+        // Columns left over after whole vectors: scalar accumulators.
+        for col in chunks * lanes..cols {
+            let mut total = self.constant(0.0);
+            for row in 0..rows {
+                let xi = self.load(x, Index::Fixed(row));
+                let weight = self.load(w, Index::Fixed(row * cols + col));
+                let product = self.b.ins().fmul(xi, weight);
+                total = self.b.ins().fadd(total, product);
+            }
+            self.store(dest, Index::Fixed(col), total);
+        }
+        if rows == 0 {
+            self.elementwise(dest, cols, &[], &mut |e, _, vector| e.splat_constant(0.0, vector));
+        }
+    }
+
+    /// `y[rows] = x[cols] @ Wᵀ` for `W[rows, cols]`: one dot product per row.
+    fn vecmat_transposed(&mut self, dest: Loc, x: Loc, w: Loc, rows: usize, cols: usize) {
+        let lanes = self.lanes;
+        let chunks = cols / lanes;
+        self.counted_loop(rows.max(1), |e, row| {
+            let base = e.b.ins().imul_imm_s(row, cols as i64);
+            let mut accumulator = e.splat_constant(0.0, true);
+            for chunk in 0..chunks {
+                let xs = e.load_vector(x, Index::Fixed(chunk * lanes));
+                let weights = e.load_vector(w, Index::Dynamic(base, chunk * lanes));
+                let product = e.b.ins().fmul(xs, weights);
+                accumulator = e.b.ins().fadd(accumulator, product);
+            }
+            let mut total = e.b.ins().extractlane(accumulator, 0);
+            for lane in 1..lanes {
+                let part = e.b.ins().extractlane(accumulator, lane as u8);
+                total = e.b.ins().fadd(total, part);
+            }
+            for col in chunks * lanes..cols {
+                let xc = e.load(x, Index::Fixed(col));
+                let weight = e.load(w, Index::Dynamic(base, col));
+                let product = e.b.ins().fmul(xc, weight);
+                total = e.b.ins().fadd(total, product);
+            }
+            e.store(dest, Index::Dynamic(row, 0), total);
+        });
+    }
+
+    /// `dest[rows, cols] (+)= xᵀ y`; with `accumulate` it adds into `dest`.
+    pub fn outer(&mut self, dest: Loc, x: Loc, y: Loc, rows: usize, cols: usize, accumulate: bool) {
+        let lanes = self.lanes;
+        let chunks = cols / lanes;
+        self.counted_loop(rows.max(1), |e, row| {
+            let xi = e.load(x, Index::Dynamic(row, 0));
+            let splat = e.b.ins().splat(e.vector, xi);
+            let base = e.b.ins().imul_imm_s(row, cols as i64);
+            for chunk in 0..chunks {
+                let ys = e.load_vector(y, Index::Fixed(chunk * lanes));
+                let mut value = e.b.ins().fmul(splat, ys);
+                if accumulate {
+                    let old = e.load_vector(dest, Index::Dynamic(base, chunk * lanes));
+                    value = e.b.ins().fadd(old, value);
+                }
+                e.store(dest, Index::Dynamic(base, chunk * lanes), value);
+            }
+            for col in chunks * lanes..cols {
+                let yc = e.load(y, Index::Fixed(col));
+                let mut value = e.b.ins().fmul(xi, yc);
+                if accumulate {
+                    let old = e.load(dest, Index::Dynamic(base, col));
+                    value = e.b.ins().fadd(old, value);
+                }
+                e.store(dest, Index::Dynamic(base, col), value);
+            }
+        });
+    }
+
+    /// `dest[i] += source[i]` (a scalar source adds to every element).
+    pub fn accumulate(&mut self, dest: Loc, source: Loc, len: usize) {
+        self.elementwise(dest, len, &[dest, source], &mut |e, v, _| e.b.ins().fadd(v[0], v[1]));
+    }
+
+    /// `dest[i] = source[i]`.
+    pub fn copy(&mut self, dest: Loc, source: Loc, len: usize) {
+        self.elementwise(dest, len, &[source], &mut |_, v, _| v[0]);
+    }
+}

@@ -1,0 +1,121 @@
+//! Where each value of a step program lives while generated code runs: a constant, a
+//! parameter / input / state / seed / adjoint buffer, or a slot of the scratch buffer.
+
+use crate::step::{Op, Shape, StepProgram};
+
+/// A buffer generated code reads from or writes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// Per-step scratch (intermediate values).
+    Scratch,
+    /// A parameter tensor.
+    Param(u32),
+    /// This step's input row.
+    Input,
+    /// The states at the start of the step (forward) or from the tape (adjoint).
+    State,
+    /// This step's `∂L/∂output` row.
+    Seed,
+    /// `λ` of the states' new values.
+    StateAdjoint,
+    /// This step's output row (written).
+    Output,
+    /// The states (or `λ`s) of the next step (written).
+    NextState,
+    /// This step's row of the state tape (written by the forward loop).
+    Tape,
+    /// A parameter's gradient accumulator (written by the backward loop).
+    Grad(u32),
+}
+
+/// The location of a value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Loc {
+    /// A number, the same for every element.
+    Const(f64),
+    /// Elements `offset..offset + len` of a buffer; `scalar` means one element read for all.
+    Mem {
+        /// The buffer.
+        base: Base,
+        /// First element.
+        offset: usize,
+        /// Whether it is one element broadcast to the value's shape.
+        scalar: bool,
+    },
+}
+
+/// Locations of every value, and the buffer sizes they need.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// By value id.
+    pub locs: Vec<Loc>,
+    /// Elements of scratch.
+    pub scratch: usize,
+    /// Offset of each state in the state buffers.
+    pub state_offsets: Vec<usize>,
+    /// Elements of one state buffer.
+    pub state_size: usize,
+    /// Offset of each output in an output row.
+    pub output_offsets: Vec<usize>,
+    /// Elements of an output row.
+    pub output_size: usize,
+}
+
+/// Assigns locations to the values `needed` (others get none and are not computed).
+pub fn layout(program: &StepProgram, needed: &[bool]) -> Layout {
+    let mut state_offsets = Vec::new();
+    let mut state_size = 0;
+    for state in &program.states {
+        state_offsets.push(state_size);
+        state_size += state.shape.len();
+    }
+    // Output rows: the program's outputs, or in an adjoint program (which has none) the
+    // shapes of its seeds, which stand for the forward outputs.
+    let mut output_lengths: Vec<usize> = program.outputs.iter().map(|o| program.shape(*o).len()).collect();
+    for inst in &program.insts {
+        if let Op::Seed(o) = inst.op {
+            let o = o as usize;
+            if output_lengths.len() <= o {
+                output_lengths.resize(o + 1, 0);
+            }
+            output_lengths[o] = output_lengths[o].max(inst.shape.len());
+        }
+    }
+    let mut output_offsets = Vec::new();
+    let mut output_size = 0;
+    for length in output_lengths {
+        output_offsets.push(output_size);
+        output_size += length;
+    }
+    let mut scratch = 0;
+    let mut locs = Vec::with_capacity(program.insts.len());
+    for (index, inst) in program.insts.iter().enumerate() {
+        let mem = |base, offset| Loc::Mem { base, offset, scalar: false };
+        let loc = match inst.op {
+            Op::Const(value) => Loc::Const(value),
+            Op::Param(p) => mem(Base::Param(p.0), 0),
+            Op::Input(_) => mem(Base::Input, 0),
+            Op::State(s) => mem(Base::State, state_offsets[s.0 as usize]),
+            Op::Seed(o) => mem(Base::Seed, output_offsets.get(o as usize).copied().unwrap_or(0)),
+            Op::StateAdjoint(s) => mem(Base::StateAdjoint, state_offsets[s.0 as usize]),
+            Op::Broadcast(inner) => match locs.get(inner.index()) {
+                Some(Loc::Const(value)) => Loc::Const(*value),
+                Some(Loc::Mem { base, offset, .. }) => Loc::Mem { base: *base, offset: *offset, scalar: true },
+                None => Loc::Const(0.0),
+            },
+            _ if !needed[index] => Loc::Const(0.0),
+            _ => {
+                let loc = mem(Base::Scratch, scratch);
+                // Keep vector slots aligned to 16 bytes for f32x4 / f64x2 access.
+                scratch += inst.shape.len().div_ceil(4) * 4;
+                loc
+            }
+        };
+        let loc = match (loc, inst.shape) {
+            (Loc::Mem { base, offset, .. }, Shape::Scalar) => Loc::Mem { base, offset, scalar: true },
+            (loc, _) => loc,
+        };
+        locs.push(loc);
+    }
+    Layout { locs, scratch, state_offsets, state_size, output_offsets, output_size }
+}

@@ -1,0 +1,188 @@
+//! The JIT against the interpreter on every example and on random user models: forward
+//! outputs, losses and gradients, f64 (1e-12) and f32 (1e-5), batch 1 and 3, 1 and 2 threads.
+
+use reef_compiler::codegen::{JitNetwork, JitReal};
+use reef_compiler::interp::{self, Real};
+use reef_compiler::loss::{Loss, Term, TermKind};
+use reef_lang::Sources;
+
+fn compile(text: &str) -> reef_compiler::Compiled {
+    let mut sources = Sources::with_prelude();
+    let id = sources.add("test.net", text);
+    match reef_compiler::compile_source(&sources, id) {
+        Ok(mut networks) => networks.remove(0),
+        Err(d) => panic!("{}", sources.render(&d, false)),
+    }
+}
+
+fn numbers(count: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+/// Parameters: initial values with jitter (positive time constants stay positive).
+fn params(network: &reef_compiler::Compiled) -> Vec<Vec<f64>> {
+    network
+        .graph
+        .params
+        .iter()
+        .enumerate()
+        .map(|(index, p)| {
+            let jitter = numbers(p.shape.len(), 40 + index as u64, 0.3);
+            let base = match p.init {
+                reef_compiler::graph::Init::Constant(c) => vec![c; p.shape.len()],
+                reef_compiler::graph::Init::Uniform { low, high } => numbers(p.shape.len(), 7 + index as u64, 1.0)
+                    .iter()
+                    .map(|u| low + (high - low) * (u + 1.0) / 2.0)
+                    .collect(),
+                reef_compiler::graph::Init::Normal { std, .. } => numbers(p.shape.len(), 9 + index as u64, std),
+            };
+            base.iter().zip(jitter).map(|(b, j)| if *b == 0.0 { j } else { b * (1.0 + j) }).collect()
+        })
+        .collect()
+}
+
+fn worst(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-30);
+    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs() / scale))
+}
+
+fn compare<T: JitReal>(network: &reef_compiler::Compiled, tolerance: f64, name: &str) {
+    let adjoint = reef_compiler::adjoint::derive(&network.program);
+    let jit = JitNetwork::<T>::compile(&network.program, Some(&adjoint)).unwrap();
+    let params64 = params(network);
+    let params_t: Vec<Vec<T>> = params64.iter().map(|p| p.iter().map(|v| T::from_f64(*v)).collect()).collect();
+    let loss = Loss {
+        terms: vec![
+            Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() },
+            Term { weight: 0.1, kind: TermKind::L2SqrNorm(vec![]), span: Default::default() },
+        ],
+    };
+    let bounds = vec![(None, None); network.graph.params.len()];
+    for (batch, steps) in [(1, 17), (3, 9)] {
+        let channels = network.graph.input_size();
+        let input: Vec<T> = numbers(batch * steps * channels, 3, 1.5).iter().map(|v| T::from_f64(v.abs())).collect();
+        let target = numbers(batch * steps * network.graph.output_size(), 5, 0.5);
+        let reference = interp::evolve(&network.program, &params_t, &input, batch, steps, false, 1).unwrap();
+        let reference_grad = interp::value_and_grad(
+            &network.program,
+            &adjoint,
+            &loss,
+            &bounds,
+            &params_t,
+            &input,
+            &target,
+            batch,
+            steps,
+            1,
+        )
+        .unwrap();
+        for threads in [1, 2] {
+            let output = jit.evolve(&params_t, &input, batch, steps, threads, 1).unwrap();
+            let to64 = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<_>>();
+            let error = worst(&to64(&output), &to64(&reference.output));
+            assert!(error <= tolerance, "{name}: forward differs by {error:e} (batch {batch}, {threads} threads)");
+            let grad =
+                jit.value_and_grad(&loss, &bounds, &params_t, &input, &target, batch, steps, threads, 1).unwrap();
+            let loss_error = (grad.loss - reference_grad.loss).abs() / reference_grad.loss.abs().max(1e-30);
+            assert!(loss_error <= tolerance, "{name}: loss differs by {loss_error:e}");
+            for ((ours, theirs), slot) in grad.grads.iter().zip(&reference_grad.grads).zip(&network.graph.params) {
+                let error = worst(&to64(ours), &to64(theirs));
+                assert!(
+                    error <= tolerance * 10.0,
+                    "{name}: gradient of {} differs by {error:e} (batch {batch}, {threads} threads)",
+                    slot.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn jit_equals_interpreter_on_every_example() {
+    insta::glob!("../../examples", "*.net", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let network = compile(&text);
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        compare::<f64>(&network, 1e-12, &name);
+        compare::<f32>(&network, 1e-5, &name);
+    });
+}
+
+#[test]
+fn jit_equals_interpreter_on_every_prelude_model_and_op() {
+    let texts = [
+        "network N(dt = 1 ms) = Sequential(Linear(3, 7, has_bias = true), Instant(7, tanh), Linear(7, 2))",
+        "network N(dt = 1 ms) = Sequential(Linear(2, 9), LIFODE(9, rec = true), ExpSyn(9), Linear(9, 1))",
+        "network N(dt = 1 ms) = Sequential(Linear(2, 5), Rate(5, rec = true, activation = sigmoid), Linear(5, 3))",
+        "model Ops(n: size) {
+            param a[n] = 0.5
+            state s[n] = 0.1
+            input x[n]
+            let y = abs(x - a) + sqrt(abs(s) + 1) + floor(x * 3) / 3 + log(1 + x * x) + sin(x) * cos(s)
+            s <- min(max(y ^ 2 / 10, -1), 1) + select(x > a, exp(-x), (abs(x) + 0.1) ^ a) - mean(x) + sum(s) / 10
+            output s * (x != a) + (x == a) + (x <= s)
+        }
+        network N(dt = 1 ms) = Sequential(Linear(2, 6), Ops(6), Linear(6, 2))",
+    ];
+    for text in texts {
+        let network = compile(text);
+        compare::<f64>(&network, 1e-12, text);
+        compare::<f32>(&network, 1e-5, text);
+    }
+}
+
+#[test]
+fn wrong_buffers_are_refused_before_generated_code_runs() {
+    let network = compile("network N(dt = 1 ms) = Sequential(Linear(2, 3), Rate(3), Linear(3, 1))");
+    let adjoint = reef_compiler::adjoint::derive(&network.program);
+    let jit = JitNetwork::<f32>::compile(&network.program, Some(&adjoint)).unwrap();
+    let good: Vec<Vec<f32>> = network.graph.params.iter().map(|p| vec![0.1; p.shape.len()]).collect();
+    let input = vec![0.5f32; 2 * 10];
+    assert!(jit.evolve(&good, &input, 1, 10, 1, 0).is_ok());
+    // Too short an input, a missing parameter, a parameter of the wrong length, a wrong target.
+    assert!(matches!(jit.evolve(&good, &input[..19], 1, 10, 1, 0), Err(interp::InterpError::InputLength { .. })));
+    assert!(matches!(jit.evolve(&good, &input, 2, 10, 1, 0), Err(interp::InterpError::InputLength { .. })));
+    assert!(matches!(jit.evolve(&good[..2], &input, 1, 10, 1, 0), Err(interp::InterpError::ParamCount { .. })));
+    let mut short = good.clone();
+    short[1].pop();
+    assert!(matches!(jit.evolve(&short, &input, 1, 10, 1, 0), Err(interp::InterpError::ParamLength { .. })));
+    let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
+    let bounds = vec![(None, None); good.len()];
+    assert!(matches!(
+        jit.value_and_grad(&loss, &bounds, &good, &input, &[0.0; 9], 1, 10, 1, 0),
+        Err(interp::InterpError::TargetLength { .. })
+    ));
+    let forward_only = JitNetwork::<f32>::compile(&network.program, None).unwrap();
+    assert!(matches!(
+        forward_only.value_and_grad(&loss, &bounds, &good, &input, &[0.0; 10], 1, 10, 1, 0),
+        Err(interp::InterpError::NoAdjoint)
+    ));
+}
+
+#[test]
+fn gradients_are_identical_for_any_thread_count() {
+    let network = compile(
+        "network N(dt = 1 ms) = Sequential(Linear(2, 8), Rate(8, rec = true, activation = tanh), Linear(8, 1))",
+    );
+    let adjoint = reef_compiler::adjoint::derive(&network.program);
+    let jit = JitNetwork::<f32>::compile(&network.program, Some(&adjoint)).unwrap();
+    let p: Vec<Vec<f32>> = params(&network).iter().map(|v| v.iter().map(|x| *x as f32).collect()).collect();
+    let input: Vec<f32> = numbers(7 * 20 * 2, 1, 1.0).iter().map(|v| *v as f32).collect();
+    let target = numbers(7 * 20, 2, 1.0);
+    let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
+    let bounds = vec![(None, None); p.len()];
+    let one = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 7, 20, 1, 0).unwrap();
+    for threads in [2, 3] {
+        let many = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 7, 20, threads, 0).unwrap();
+        assert_eq!(one.grads, many.grads, "{threads} threads");
+        assert_eq!(one.loss.to_bits(), many.loss.to_bits());
+    }
+}

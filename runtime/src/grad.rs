@@ -56,16 +56,7 @@ fn run<T: Real>(
 ) -> Result<GradOutput, RunError> {
     let input = batched_input(input, network.graph.input_size())?;
     let (batch, steps) = (input.shape()[0], input.shape()[1]);
-    let size = network.graph.output_size();
-    let target = match target.shape() {
-        [t, n] if *t == steps && *n == size && batch == 1 => target.clone().into_shape_with_order(IxDyn(&[1, steps, size])).ok(),
-        [b, t, n] if *b == batch && *t == steps && *n == size => Some(target.clone()),
-        _ => None,
-    }
-    .ok_or_else(|| RunError::TargetShape { found: target.shape().to_vec(), expected: vec![batch, steps, size] })?;
-    if let Some((flat, value)) = target.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(RunError::NonFiniteTarget { index: flat, value: *value });
-    }
+    let target = batched_target(target, batch, steps, network.graph.output_size())?;
     let buffers: Vec<Vec<T>> = network
         .graph
         .params
@@ -87,14 +78,37 @@ fn run<T: Real>(
         seed,
     )
     .map_err(RunError::Interp)?;
+    to_grad_output(network, result, batch, steps)
+}
+
+/// The target as `[batch, time, outputs]`, checked against the run's shape and for
+/// non-finite values.
+pub fn batched_target(target: &ArrayD<f64>, batch: usize, steps: usize, size: usize) -> Result<ArrayD<f64>, RunError> {
+    let shaped = match target.shape() {
+        [t, n] if *t == steps && *n == size && batch == 1 => target.clone().into_shape_with_order(IxDyn(&[1, steps, size])).ok(),
+        [b, t, n] if *b == batch && *t == steps && *n == size => Some(target.clone()),
+        _ => None,
+    }
+    .ok_or_else(|| RunError::TargetShape { found: target.shape().to_vec(), expected: vec![batch, steps, size] })?;
+    if let Some((flat, value)) = shaped.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(RunError::NonFiniteTarget { index: flat, value: *value });
+    }
+    Ok(shaped)
+}
+
+/// Gradient buffers as a [`ParamSet`] and the output as an array.
+pub fn to_grad_output<T: Real>(network: &Compiled, result: interp::Gradient<T>, batch: usize, steps: usize) -> Result<GradOutput, RunError> {
+    let size = network.graph.output_size();
     let mut grads = ParamSet::new();
     for (param, grad) in network.graph.params.iter().zip(&result.grads) {
         let values: Vec<f64> = grad.iter().map(|v| v.to_f64()).collect();
-        let array = ArrayD::from_shape_vec(IxDyn(&param.shape.dims()), values)
-            .map_err(|_| RunError::Interp(interp::InterpError::ParamLength { name: param.name.clone(), expected: param.shape.len(), found: grad.len() }))?;
+        let array = ArrayD::from_shape_vec(IxDyn(&param.shape.dims()), values).map_err(|_| {
+            RunError::Interp(interp::InterpError::ParamLength { name: param.name.clone(), expected: param.shape.len(), found: grad.len() })
+        })?;
         grads.insert(param.name.clone(), array);
     }
     let output = ArrayD::from_shape_vec(IxDyn(&[batch, steps, size]), result.output.iter().map(|v| v.to_f64()).collect())
         .map_err(|_| RunError::TargetShape { found: vec![result.output.len()], expected: vec![batch, steps, size] })?;
     Ok(GradOutput { loss: result.loss, terms: result.terms, grads, output })
 }
+

@@ -3,6 +3,7 @@
 //! ([`run`]), and training: optimisers ([`optim`]), the training loop and run folders
 //! ([`train`]), figures ([`plot`]) and the tutorials' datasets ([`tasks`]).
 
+pub mod executable;
 pub mod grad;
 pub mod io;
 pub mod optim;

@@ -47,6 +47,8 @@ pub enum RunError {
         /// Its value.
         value: f64,
     },
+    /// Native code could not be generated (a bug in reef or an unsupported host).
+    Codegen(String),
     /// The interpreter refused the buffers (a bug if it happens after the checks above).
     Interp(interp::InterpError),
 }
@@ -74,6 +76,7 @@ impl fmt::Display for RunError {
             RunError::NonFiniteTarget { index, value } => {
                 write!(f, "target holds {value} at flat index {index}; targets must be finite")
             }
+            RunError::Codegen(message) => write!(f, "{message}"),
             RunError::Interp(error) => write!(f, "{error}"),
         }
     }

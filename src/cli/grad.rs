@@ -9,7 +9,7 @@ use reef_lang::{Diagnostics, Sources};
 use reef_runtime::io::{self, Precision};
 use reef_runtime::params::NameStyle;
 
-use super::run::PrecisionArg;
+use super::run::{BackendArg, PrecisionArg};
 
 /// Arguments of `reef grad`.
 #[derive(clap::Args)]
@@ -44,6 +44,12 @@ pub struct GradArgs {
     /// Which network of the file (default: the first).
     #[arg(long)]
     pub network: Option<String>,
+    /// The engine: native code (`jit`) or the reference interpreter (`interp`).
+    #[arg(long, value_enum, default_value = "jit")]
+    pub backend: BackendArg,
+    /// Threads for batch elements (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 /// Computes and writes the gradients.
@@ -101,11 +107,11 @@ pub fn run(args: &GradArgs) -> Result<ExitCode, String> {
     let (input, _) = io::read_npy(&args.input).map_err(|e| e.to_string())?;
     let (target, _) = io::read_npy(&args.target).map_err(|e| e.to_string())?;
     let precision = Precision::from(args.precision);
-    let adjoint = reef_compiler::adjoint::derive(&network.program);
-    let result = reef_runtime::grad::value_and_grad(
-        network, &adjoint, &loss, &bounds, &params, &input, &target, precision, args.seed,
-    )
-    .map_err(|e| e.to_string())?;
+    let mut executable = reef_runtime::executable::Executable::new(network.clone(), args.backend.into());
+    executable.threads = args.threads;
+    let result = executable
+        .value_and_grad(&loss, &bounds, &params, &input, &target, precision, args.seed)
+        .map_err(|e| e.to_string())?;
     if !result.loss.is_finite() {
         return Err(format!("the loss is {} (check the parameters and data)", result.loss));
     }

@@ -33,6 +33,30 @@ pub struct RunArgs {
     /// Which network of the file (default: the first).
     #[arg(long)]
     pub network: Option<String>,
+    /// The engine: native code (`jit`) or the reference interpreter (`interp`).
+    #[arg(long, value_enum, default_value = "jit")]
+    pub backend: BackendArg,
+    /// Threads for batch elements (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// `--backend`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum BackendArg {
+    /// Native code generated with Cranelift.
+    Jit,
+    /// The reference interpreter.
+    Interp,
+}
+
+impl From<BackendArg> for reef_runtime::executable::Backend {
+    fn from(value: BackendArg) -> Self {
+        match value {
+            BackendArg::Jit => reef_runtime::executable::Backend::Jit,
+            BackendArg::Interp => reef_runtime::executable::Backend::Interp,
+        }
+    }
 }
 
 /// `--precision`.
@@ -69,7 +93,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
         reef_runtime::run::load_params(&network.graph, args.params.as_deref(), args.seed).map_err(|e| e.to_string())?;
     let (input, _) = io::read_npy(&args.input).map_err(|e| e.to_string())?;
     let precision = Precision::from(args.precision);
-    let result = reef_runtime::run::evolve(network, &params, &input, precision, args.record.is_some(), args.seed)
+    let mut executable = reef_runtime::executable::Executable::new(network.clone(), args.backend.into());
+    executable.threads = args.threads;
+    let result = executable
+        .evolve(&params, &input, precision, args.record.is_some(), args.seed)
         .map_err(|e| format!("{}: {e}", args.input.display()))?;
     io::write_npy(&args.out, &result.output, precision).map_err(|e| e.to_string())?;
     if let Some(path) = &args.record {

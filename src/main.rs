@@ -4,7 +4,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod cli;
+
+/// Counts heap bytes so `reef bench` can report peak memory.
+#[global_allocator]
+static ALLOCATOR: bench::alloc::Counting = bench::alloc::Counting;
 
 /// reef compiles dynamical and spiking neural networks written in the reef language.
 #[derive(Parser)]
@@ -18,6 +23,8 @@ struct Args {
 enum Command {
     /// Print the derived adjoint (BPTT) equations of each module instance.
     Adjoint(cli::adjoint::AdjointArgs),
+    /// Time compilation, the forward pass and value_and_grad; report peak memory.
+    Bench(cli::bench::BenchArgs),
     /// Parse and check `.net` files; print one line per network.
     Check(cli::check::CheckArgs),
     /// Write a built-in task's dataset (input and target) to an `.npz` file.
@@ -42,6 +49,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Adjoint(args) => cli::adjoint::run(&args),
+        Command::Bench(args) => cli::bench::run(&args),
         Command::Check(args) => cli::check::run(&args),
         Command::Data(args) => cli::data::run(&args),
         Command::Fmt(args) => cli::fmt::run(&args),

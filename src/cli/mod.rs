@@ -2,6 +2,7 @@
 //! diagnostics are rendered to stderr (in colour on a terminal).
 
 pub mod adjoint;
+pub mod bench;
 pub mod check;
 pub mod data;
 pub mod fmt;

@@ -62,4 +62,3 @@ fn adjoint_of_every_prelude_model() {
     }
     insta::assert_snapshot!(text);
 }
-

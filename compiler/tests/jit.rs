@@ -186,3 +186,14 @@ fn gradients_are_identical_for_any_thread_count() {
         assert_eq!(one.loss.to_bits(), many.loss.to_bits());
     }
 }
+
+#[test]
+fn fast_tanh_is_accurate() {
+    let network = compile("network N(dt = 1 ms) = Instant(64, tanh)");
+    let jit = JitNetwork::<f32>::compile(&network.program, None).unwrap();
+    let steps = 1000;
+    let input: Vec<f32> = (0..steps * 64).map(|i| (i as f32 / (steps * 64) as f32 - 0.5) * 24.0).collect();
+    let output = jit.evolve(&[], &input, 1, steps, 1, 0).unwrap();
+    let worst = input.iter().zip(&output).fold(0.0f64, |m, (x, y)| m.max((f64::from(*x).tanh() - f64::from(*y)).abs()));
+    assert!(worst < 6e-7, "worst absolute error {worst:e}");
+}

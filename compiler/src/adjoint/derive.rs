@@ -57,7 +57,8 @@ pub fn derive_with(forward: &StepProgram, inputs_active: bool) -> AdjointProgram
             sweep.accumulate(forward, *update, seed);
         }
     }
-    let custom: HashMap<ValueId, &crate::step::CustomCall> = forward.custom_calls.iter().map(|c| (c.result, c)).collect();
+    let custom: HashMap<ValueId, &crate::step::CustomCall> =
+        forward.custom_calls.iter().map(|c| (c.result, c)).collect();
     // 4. The reverse sweep.
     for index in (0..forward.insts.len()).rev() {
         let value = ValueId(index as u32);
@@ -141,7 +142,13 @@ pub fn derive_with(forward: &StepProgram, inputs_active: bool) -> AdjointProgram
     let input_adjoints: Vec<Option<ValueId>> = input_adjoints.iter().map(|g| g.map(|_| next())).collect();
     let weight_gradients: Vec<ValueId> = weight_gradients.iter().map(|_| next()).collect();
     let state_adjoints = program.state_updates.clone();
-    AdjointProgram { program, state_adjoints, param_grads, input_adjoints, marks: Marks { weight_gradients, feedforward } }
+    AdjointProgram {
+        program,
+        state_adjoints,
+        param_grads,
+        input_adjoints,
+        marks: Marks { weight_gradients, feedforward },
+    }
 }
 
 struct Sweep {

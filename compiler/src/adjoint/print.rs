@@ -10,7 +10,8 @@ use crate::step::{CustomCall, Op, ParamId, ParamSlot, Shape, StateId, StepProgra
 use crate::sym::{Naming, eliminate_dead_code, print_equations};
 
 /// How to read the printed equations.
-pub const NOTATION: &str = "notation: a state's name is its value at the previous step (vmem = vmem[t-1]); vmem⁺ = vmem[t];
+pub const NOTATION: &str =
+    "notation: a state's name is its value at the previous step (vmem = vmem[t-1]); vmem⁺ = vmem[t];
   λ_out = ∂L/∂output[t]; λ_vmem = ∂L/∂vmem[t]; λ_vmem⁻ = ∂L/∂vmem[t-1] (the result);
   λ_in = ∂L/∂input[t] (sent to the previous module); ∂L/∂w += this step's contribution to w's gradient;
   comparisons are 1 or 0; step_pwl's derivatives are the ones it declares.
@@ -94,7 +95,10 @@ fn fragment_program(compiled: &Compiled, instance: &Instance) -> (StepProgram, N
         params: instance
             .params
             .iter()
-            .map(|p| ParamSlot { name: graph.params[p.0 as usize].name.clone(), shape: graph.params[p.0 as usize].shape })
+            .map(|p| ParamSlot {
+                name: graph.params[p.0 as usize].name.clone(),
+                shape: graph.params[p.0 as usize].shape,
+            })
             .collect(),
         states: instance.states.iter().map(|s| graph.states[s.0 as usize].clone()).collect(),
         inputs: vec![instance.in_size],

@@ -7,10 +7,22 @@ use crate::sym::Builder;
 /// What an op sends back to its operands: `(operand position, contribution)`. Contributions
 /// may have the result's shape; the caller sums them down to a scalar operand's shape.
 /// `result` and `operands` are the op's values in the adjoint program (the recomputed forward).
-pub fn pullback(builder: &mut Builder, op: Op, result: ValueId, operands: &[ValueId], lambda: ValueId) -> Vec<(usize, ValueId)> {
+pub fn pullback(
+    builder: &mut Builder,
+    op: Op,
+    result: ValueId,
+    operands: &[ValueId],
+    lambda: ValueId,
+) -> Vec<(usize, ValueId)> {
     match op {
         // Sources: handled by the caller (parameters and states collect their adjoints).
-        Op::Const(_) | Op::Param(_) | Op::State(_) | Op::Input(_) | Op::Noise(_) | Op::Seed(_) | Op::StateAdjoint(_) => {
+        Op::Const(_)
+        | Op::Param(_)
+        | Op::State(_)
+        | Op::Input(_)
+        | Op::Noise(_)
+        | Op::Seed(_)
+        | Op::StateAdjoint(_) => {
             vec![]
         }
         Op::Unary(unary, _) => {

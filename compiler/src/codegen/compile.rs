@@ -86,13 +86,14 @@ pub fn compile(
     let forward_needed =
         needed(forward, &forward.outputs.iter().chain(&forward.state_updates).copied().collect::<Vec<_>>());
     let forward_layout = layout(forward, &forward_needed);
+    let forward_invariant = invariant(forward);
     let forward_id = build(
         &mut module,
         &mut context,
         "reef_forward",
         element,
-        |e| {
-            emit_forward(e, forward, &forward_needed);
+        |e, phase| {
+            emit_forward(e, forward, &forward_needed, &forward_invariant, phase);
         },
         Kind::Forward,
         forward,
@@ -106,13 +107,14 @@ pub fn compile(
             roots.extend(plan.roots());
             let needed = needed(&adjoint.program, &roots);
             let backward_layout = layout(&adjoint.program, &needed);
+            let backward_invariant = invariant(&adjoint.program);
             let id = build(
                 &mut module,
                 &mut context,
                 "reef_backward",
                 element,
-                |e| {
-                    emit_backward(e, adjoint, &plan, &needed);
+                |e, phase| {
+                    emit_backward(e, adjoint, &plan, &needed, &backward_invariant, phase);
                 },
                 Kind::Backward,
                 &adjoint.program,
@@ -167,6 +169,28 @@ fn needed(program: &StepProgram, roots: &[ValueId]) -> Vec<bool> {
     live
 }
 
+/// Which part of a function is being emitted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before the time loop: loop-invariant values.
+    Invariant,
+    /// The body of the time loop.
+    Step,
+}
+
+/// Values that depend only on parameters and constants (not on inputs, states, seeds,
+/// adjoints or noise), which the time loop can compute once.
+fn invariant(program: &StepProgram) -> Vec<bool> {
+    let mut invariant = vec![false; program.insts.len()];
+    for (index, inst) in program.insts.iter().enumerate() {
+        invariant[index] = match inst.op {
+            Op::Noise(_) | Op::Input(_) | Op::State(_) | Op::Seed(_) | Op::StateAdjoint(_) => false,
+            op => op.operands().iter().all(|v| invariant[v.index()]),
+        };
+    }
+    invariant
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Forward,
@@ -179,7 +203,7 @@ fn build(
     context: &mut FunctionBuilderContext,
     name: &str,
     element: Element,
-    body: impl FnOnce(&mut Emitter<'_, '_>),
+    mut body: impl FnMut(&mut Emitter<'_, '_>, Phase),
     kind: Kind,
     program: &StepProgram,
     program_layout: &Layout,
@@ -236,6 +260,33 @@ fn build(
             }
             None => Vec::new(),
         };
+        // Values that depend only on parameters and constants are computed once, before the
+        // time loop; their scratch slots keep them for every step.
+        {
+            let mut invariant = Emitter {
+                b: &mut b,
+                elem: element.scalar(),
+                vector: element.vector(),
+                lanes: element.lanes(),
+                layout: program_layout,
+                bases: Bases {
+                    scratch,
+                    input: scratch,
+                    state: scratch,
+                    seed: scratch,
+                    adjoint: scratch,
+                    params: params.clone(),
+                    output: scratch,
+                    next_state: scratch,
+                    tape: scratch,
+                    grads: Vec::new(),
+                },
+                host,
+                noise_context: noise,
+                step: steps,
+            };
+            body(&mut invariant, Phase::Invariant);
+        }
         let head = b.create_block();
         let exit = b.create_block();
         let step = b.append_block_param(head, types::I64);
@@ -291,7 +342,7 @@ fn build(
             noise_context: noise,
             step,
         };
-        body(&mut emitter);
+        body(&mut emitter, Phase::Step);
         // Next step (forward counts up, backward down); the buffers swap roles.
         let (next_step, more) = match kind {
             Kind::Forward => {
@@ -386,7 +437,15 @@ fn declare_host(
     })
 }
 
-fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool]) {
+fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool], invariant: &[bool], phase: Phase) {
+    if phase == Phase::Invariant {
+        for (index, live) in needed.iter().enumerate() {
+            if *live && invariant[index] {
+                e.instruction(program, ValueId(index as u32));
+            }
+        }
+        return;
+    }
     // The state this step starts from goes on the tape first.
     let state_size = e.layout.state_size;
     if state_size > 0 {
@@ -397,7 +456,7 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool])
         );
     }
     for (index, live) in needed.iter().enumerate() {
-        if *live {
+        if *live && !invariant[index] {
             e.instruction(program, ValueId(index as u32));
         }
     }
@@ -473,12 +532,22 @@ fn split(program: &StepProgram, value: ValueId, uses: &[usize], terms: &mut Vec<
     }
 }
 
-fn emit_backward(e: &mut Emitter<'_, '_>, adjoint: &AdjointProgram, plan: &GradientPlan, needed: &[bool]) {
+fn emit_backward(
+    e: &mut Emitter<'_, '_>,
+    adjoint: &AdjointProgram,
+    plan: &GradientPlan,
+    needed: &[bool],
+    invariant: &[bool],
+    phase: Phase,
+) {
     let program = &adjoint.program;
     for (index, live) in needed.iter().enumerate() {
-        if *live {
+        if *live && invariant[index] == (phase == Phase::Invariant) {
             e.instruction(program, ValueId(index as u32));
         }
+    }
+    if phase == Phase::Invariant {
+        return;
     }
     for (param, terms) in plan.terms.iter().enumerate() {
         let shape = program.params[param].shape;

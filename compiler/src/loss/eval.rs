@@ -127,8 +127,10 @@ fn cross_entropy(
         Readout::Mean => (0..steps).map(|t| data[(b * steps + t) * size + n]).sum::<f64>() / steps.max(1) as f64,
         Readout::Last => data[(b * steps + steps.saturating_sub(1)) * size + n],
     };
-    let scores: Vec<f64> = (0..batch).flat_map(|b| (0..size).map(move |n| (b, n))).map(|(b, n)| read(output, b, n)).collect();
-    let labels: Vec<f64> = (0..batch).flat_map(|b| (0..size).map(move |n| (b, n))).map(|(b, n)| read(target, b, n)).collect();
+    let scores: Vec<f64> =
+        (0..batch).flat_map(|b| (0..size).map(move |n| (b, n))).map(|(b, n)| read(output, b, n)).collect();
+    let labels: Vec<f64> =
+        (0..batch).flat_map(|b| (0..size).map(move |n| (b, n))).map(|(b, n)| read(target, b, n)).collect();
     let (log_probabilities, label_sums): (Vec<f64>, Vec<f64>) = match over {
         Normalise::Rows => {
             let mut lp = Vec::with_capacity(scores.len());
@@ -220,7 +222,11 @@ mod tests {
                 let finite = (evaluate(&loss, &[], &plus, &target, shape, &[]).value
                     - evaluate(&loss, &[], &minus, &target, shape, &[]).value)
                     / (2.0 * h);
-                assert!((value.output_grad[i] - finite).abs() < 1e-8, "{kind:?} element {i}: {} vs {finite}", value.output_grad[i]);
+                assert!(
+                    (value.output_grad[i] - finite).abs() < 1e-8,
+                    "{kind:?} element {i}: {} vs {finite}",
+                    value.output_grad[i]
+                );
             }
         }
     }
@@ -253,7 +259,10 @@ mod tests {
                     - evaluate(&loss, &bounds, &[], &[], [0, 0, 0], &minus).value)
                     / (2.0 * h);
                 let ours = value.param_grads[tensor][i];
-                assert!((ours - finite).abs() < 1e-5 * finite.abs().max(1.0), "param {tensor}[{i}]: {ours} vs {finite}");
+                assert!(
+                    (ours - finite).abs() < 1e-5 * finite.abs().max(1.0),
+                    "param {tensor}[{i}]: {ours} vs {finite}"
+                );
             }
         }
     }

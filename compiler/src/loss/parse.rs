@@ -34,7 +34,8 @@ fn collect(expr: &Expr, weight: f64, graph: &NetworkGraph, terms: &mut Vec<Term>
         ExprKind::Binary(BinaryOp::Mul, a, b) => match (number(a), number(b)) {
             (Some(x), _) => collect(b, weight * x, graph, terms, diagnostics),
             (_, Some(x)) => collect(a, weight * x, graph, terms, diagnostics),
-            _ => diagnostics.push(not_a_loss(expr.span, "a product of two terms is not a loss; multiply terms by numbers")),
+            _ => diagnostics
+                .push(not_a_loss(expr.span, "a product of two terms is not a loss; multiply terms by numbers")),
         },
         ExprKind::Binary(BinaryOp::Div, a, b) => match number(b) {
             Some(x) => collect(a, weight / x, graph, terms, diagnostics),
@@ -115,7 +116,8 @@ fn term(
             TermKind::CrossEntropy { readout, over }
         }
         other => {
-            let mut diagnostic = Diagnostic::error("E0502", format!("unknown loss term `{other}`")).primary(span, "not a loss term");
+            let mut diagnostic =
+                Diagnostic::error("E0502", format!("unknown loss term `{other}`")).primary(span, "not a loss term");
             if let Some(candidate) = did_you_mean(other, TERMS) {
                 diagnostic = diagnostic.help(format!("did you mean `{candidate}`?"));
             }
@@ -140,7 +142,13 @@ fn param_of(expr: &Expr, graph: &NetworkGraph) -> Result<ParamId, Diagnostic> {
 pub fn find_param(name: &str, graph: &NetworkGraph) -> Option<ParamId> {
     let reef = name
         .split('.')
-        .map(|segment| segment.replace("JaxResidual", "Residual").replace("JaxSequential", "Sequential").trim_end_matches("Jax").to_string())
+        .map(|segment| {
+            segment
+                .replace("JaxResidual", "Residual")
+                .replace("JaxSequential", "Sequential")
+                .trim_end_matches("Jax")
+                .to_string()
+        })
         .collect::<Vec<_>>()
         .join(".");
     graph.params.iter().position(|p| p.name == reef).map(|i| ParamId(i as u32))

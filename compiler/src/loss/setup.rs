@@ -33,7 +33,10 @@ pub fn loss_setup(
                                 reef_lang::ast::BoundKind::Lower => reef_lang::ast::BinaryOp::Ge,
                                 reef_lang::ast::BoundKind::Upper => reef_lang::ast::BinaryOp::Le,
                             },
-                            Box::new(Expr { kind: reef_lang::ast::ExprKind::Ident(bound.target.node.clone()), span: bound.target.span }),
+                            Box::new(Expr {
+                                kind: reef_lang::ast::ExprKind::Ident(bound.target.node.clone()),
+                                span: bound.target.span,
+                            }),
                             Box::new(bound.value.clone()),
                         ),
                         span: bound.span,

@@ -97,7 +97,14 @@ impl fmt::Display for StepProgram {
             let args: Vec<String> = call.args.iter().map(|a| format!("%{}", a.0)).collect();
             let partials: Vec<String> =
                 call.partials.iter().map(|p| p.map_or("0".to_string(), |v| format!("%{}", v.0))).collect();
-            writeln!(f, "custom %{} = {}({}) partials ({})", call.result.0, call.function, args.join(", "), partials.join(", "))?;
+            writeln!(
+                f,
+                "custom %{} = {}({}) partials ({})",
+                call.result.0,
+                call.function,
+                args.join(", "),
+                partials.join(", ")
+            )?;
         }
         for (index, value) in self.state_updates.iter().enumerate() {
             writeln!(f, "s{index} <- %{}", value.0)?;

@@ -18,7 +18,10 @@ mod tests {
 
     fn builder() -> Builder {
         let template = StepProgram {
-            params: vec![ParamSlot { name: "x".into(), shape: Shape::Vector(3) }, ParamSlot { name: "w".into(), shape: Shape::Matrix(3, 2) }],
+            params: vec![
+                ParamSlot { name: "x".into(), shape: Shape::Vector(3) },
+                ParamSlot { name: "w".into(), shape: Shape::Matrix(3, 2) },
+            ],
             ..StepProgram::default()
         };
         Builder::like(&template)

@@ -116,7 +116,9 @@ impl Printer<'_> {
                 let text = format!("{} {symbol} {}", self.expr(a, precedence), self.expr(b, precedence + 1));
                 (text, precedence)
             }
-            Op::Select(c, a, b) => (format!("select({}, {}, {})", self.expr(c, 0), self.expr(a, 0), self.expr(b, 0)), 9),
+            Op::Select(c, a, b) => {
+                (format!("select({}, {}, {})", self.expr(c, 0), self.expr(a, 0), self.expr(b, 0)), 9)
+            }
             Op::VecMat(x, w) => (format!("{} @ {}", self.expr(x, 2), self.expr(w, 3)), 2),
             Op::VecMatT(x, w) => (format!("{} @ {}ᵀ", self.expr(x, 2), self.expr(w, 9)), 2),
             Op::Outer(x, y) => (format!("outer({}, {})", self.expr(x, 0), self.expr(y, 0)), 9),

@@ -3,8 +3,8 @@
 //! terminates, and they are deterministic.
 
 use super::builder::Builder;
-use crate::step::{BinaryOp, Op, Shape, UnaryOp};
 use crate::step::ValueId;
+use crate::step::{BinaryOp, Op, Shape, UnaryOp};
 
 /// A simpler value equal to `op`, if a rule applies.
 pub fn simplify(builder: &mut Builder, op: Op, shape: Shape) -> Option<ValueId> {

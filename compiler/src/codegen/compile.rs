@@ -48,6 +48,43 @@ impl Element {
     }
 }
 
+/// A product `input @ W` (`W` a parameter) that the caller computes for all steps as one
+/// matrix product before the loop; the loop reads its row `t` (DESIGN.md §2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Precomputed {
+    /// The weight.
+    pub param: u32,
+    /// Input channels (rows of `W`).
+    pub rows: usize,
+    /// Columns of `W`.
+    pub cols: usize,
+}
+
+/// One side of a weight-gradient sequence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Side {
+    /// The network input itself (`[steps, channels]`): nothing to store.
+    Input,
+    /// A buffer the backward loop fills row by row: (buffer index, row length).
+    Buffer(usize, usize),
+}
+
+/// A weight gradient `Σ_t x[t]ᵀ y[t]`: the backward loop stores the rows, and the caller adds
+/// `Xᵀ Y` to the gradient with one matrix product after the loop.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SequenceTerm {
+    /// The weight whose gradient this is.
+    pub param: u32,
+    /// `x` (rows of the gradient).
+    pub x: Side,
+    /// `y` (columns).
+    pub y: Side,
+    /// Rows of the gradient.
+    pub rows: usize,
+    /// Columns of the gradient.
+    pub cols: usize,
+}
+
 /// A compiled module with its two functions and the layouts their callers need.
 pub struct Compiled {
     /// Owns the code; taken and freed on drop of [`super::JitNetwork`].
@@ -59,6 +96,12 @@ pub struct Compiled {
     /// `backward(params, input, tape, seeds, grads, lambda_a, lambda_b, scratch, steps, noise,
     /// lambda_out)`, when an adjoint was given.
     pub backward: Option<(*const u8, Layout)>,
+    /// Products the caller computes before the loops (`pre` argument, in this order).
+    pub precomputed: Vec<Precomputed>,
+    /// Weight gradients the caller finishes after the backward loop.
+    pub sequences: Vec<SequenceTerm>,
+    /// Row length of each sequence buffer (`seq` argument, in this order).
+    pub sequence_lengths: Vec<usize>,
 }
 
 /// Compiles `forward` (and `adjoint`) for element type `element`.
@@ -83,30 +126,49 @@ pub fn compile(
     let mut module = JITModule::new(jit);
     let mut context = FunctionBuilderContext::new();
 
-    let forward_needed =
-        needed(forward, &forward.outputs.iter().chain(&forward.state_updates).copied().collect::<Vec<_>>());
-    let forward_layout = layout(forward, &forward_needed);
+    let mut precomputed: Vec<Precomputed> = Vec::new();
+    let forward_fixed = precomputed_products(forward, &mut precomputed);
+    let forward_roots: Vec<ValueId> = forward.outputs.iter().chain(&forward.state_updates).copied().collect();
+    let forward_needed = needed(forward, &forward_roots, &forward_fixed);
+    let forward_layout = layout(forward, &forward_needed, &forward_fixed);
+    let forward_emit = emitted(&forward_needed, &forward_fixed);
     let forward_invariant = invariant(forward);
+    let pre_cols: Vec<usize> = Vec::new();
+    let _ = pre_cols;
+    let mut sequences = Vec::new();
+    let mut sequence_lengths = Vec::new();
+    let backward_parts = match adjoint {
+        Some(adjoint) => {
+            let backward_fixed = precomputed_products(&adjoint.program, &mut precomputed);
+            let plan = GradientPlan::new(adjoint, &mut sequences, &mut sequence_lengths);
+            let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
+            roots.extend(plan.roots());
+            let needed = needed(&adjoint.program, &roots, &backward_fixed);
+            let backward_layout = layout(&adjoint.program, &needed, &backward_fixed);
+            let emit = emitted(&needed, &backward_fixed);
+            Some((adjoint, plan, emit, backward_layout))
+        }
+        None => None,
+    };
+    let shapes = Buffers {
+        precomputed: precomputed.iter().map(|p| p.cols).collect(),
+        sequences: sequence_lengths.clone(),
+    };
     let forward_id = build(
         &mut module,
         &mut context,
         "reef_forward",
         element,
         |e, phase| {
-            emit_forward(e, forward, &forward_needed, &forward_invariant, phase);
+            emit_forward(e, forward, &forward_emit, &forward_invariant, phase);
         },
         Kind::Forward,
         forward,
         &forward_layout,
+        &shapes,
     )?;
-
-    let backward = match adjoint {
-        Some(adjoint) => {
-            let plan = GradientPlan::new(adjoint);
-            let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
-            roots.extend(plan.roots());
-            let needed = needed(&adjoint.program, &roots);
-            let backward_layout = layout(&adjoint.program, &needed);
+    let backward = match backward_parts {
+        Some((adjoint, plan, emit, backward_layout)) => {
             let backward_invariant = invariant(&adjoint.program);
             let id = build(
                 &mut module,
@@ -114,11 +176,12 @@ pub fn compile(
                 "reef_backward",
                 element,
                 |e, phase| {
-                    emit_backward(e, adjoint, &plan, &needed, &backward_invariant, phase);
+                    emit_backward(e, adjoint, &plan, &emit, &backward_invariant, phase);
                 },
                 Kind::Backward,
                 &adjoint.program,
                 &backward_layout,
+                &shapes,
             )?;
             Some((id, backward_layout))
         }
@@ -127,7 +190,7 @@ pub fn compile(
     module.finalize_definitions().map_err(|e| CodegenError(format!("finalising: {e}")))?;
     let forward_pointer = module.get_finalized_function(forward_id);
     let backward = backward.map(|(id, layout)| (module.get_finalized_function(id), layout));
-    Ok(Compiled { module: Some(module), forward: forward_pointer, forward_layout, backward })
+    Ok(Compiled { module: Some(module), forward: forward_pointer, forward_layout, backward, precomputed, sequences, sequence_lengths })
 }
 
 fn register_kernels(jit: &mut JITBuilder) {
@@ -154,7 +217,7 @@ fn register_kernels(jit: &mut JITBuilder) {
 
 /// Which values must be computed for `roots` (custom calls' partials included when their
 /// result is).
-fn needed(program: &StepProgram, roots: &[ValueId]) -> Vec<bool> {
+fn needed(program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)]) -> Vec<bool> {
     let mut live = vec![false; program.insts.len()];
     let mut stack: Vec<ValueId> = roots.to_vec();
     while let Some(value) = stack.pop() {
@@ -162,11 +225,42 @@ fn needed(program: &StepProgram, roots: &[ValueId]) -> Vec<bool> {
             continue;
         }
         live[value.index()] = true;
-        let inst = program.inst(value);
-        stack.extend(inst.op.operands());
-        // A broadcast reads its operand's memory directly.
+        // A precomputed product is read from memory: its operands are not needed in the loop.
+        if !fixed.iter().any(|(index, _)| *index == value.index()) {
+            stack.extend(program.inst(value).op.operands());
+        }
     }
     live
+}
+
+/// The values the loop computes: needed and not precomputed.
+fn emitted(needed: &[bool], fixed: &[(usize, Loc)]) -> Vec<bool> {
+    needed.iter().enumerate().map(|(index, live)| *live && !fixed.iter().any(|(i, _)| *i == index)).collect()
+}
+
+/// Finds `input @ W` products (adding new ones to `list`) and where their rows live.
+fn precomputed_products(program: &StepProgram, list: &mut Vec<Precomputed>) -> Vec<(usize, Loc)> {
+    let mut fixed = Vec::new();
+    for (index, inst) in program.insts.iter().enumerate() {
+        let Op::VecMat(x, w) = inst.op else { continue };
+        let (Op::Input(_), Op::Param(param)) = (program.inst(x).op, program.inst(w).op) else { continue };
+        let entry = Precomputed { param: param.0, rows: program.shape(x).len(), cols: inst.shape.len() };
+        let k = match list.iter().position(|p| *p == entry) {
+            Some(k) => k,
+            None => {
+                list.push(entry);
+                list.len() - 1
+            }
+        };
+        fixed.push((index, Loc::Mem { base: Base::Precomputed(k as u32), offset: 0, scalar: false }));
+    }
+    fixed
+}
+
+/// Row lengths of the per-step buffers a function receives.
+struct Buffers {
+    precomputed: Vec<usize>,
+    sequences: Vec<usize>,
 }
 
 /// Which part of a function is being emitted.
@@ -207,16 +301,19 @@ fn build(
     kind: Kind,
     program: &StepProgram,
     program_layout: &Layout,
+    buffers: &Buffers,
 ) -> Result<FuncId, CodegenError> {
     let pointer = module.target_config().pointer_type();
     let mut signature = module.make_signature();
-    // forward:  params, input, output, tape, state_a, state_b, scratch, steps, noise
-    // backward: params, input, tape, seeds, grads, lambda_a, lambda_b, scratch, steps, noise, lambda_out
+    // forward:  params, input, output, tape, state_a, state_b, scratch, steps, noise, pre
+    // backward: params, input, tape, seeds, grads, lambda_a, lambda_b, scratch, steps, noise, lambda_out,
+    //           pre, seq
     let parameters: &[Type] = match kind {
-        Kind::Forward => &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer],
-        Kind::Backward => {
-            &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer]
-        }
+        Kind::Forward => &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer],
+        Kind::Backward => &[
+            pointer, pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer, pointer,
+            pointer,
+        ],
     };
     for ty in parameters {
         signature.params.push(AbiParam::new(*ty));
@@ -252,6 +349,19 @@ fn build(
                     Some(args[10]),
                 ),
             };
+        // Per-step buffers: precomputed products (both functions) and sequences (backward).
+        let (pre_array, seq_array) = match kind {
+            Kind::Forward => (args[9], None),
+            Kind::Backward => (args[11], Some(args[12])),
+        };
+        let pre_pointers: Vec<Value> =
+            (0..buffers.precomputed.len()).map(|k| b.ins().load(pointer, flags, pre_array, (k * 8) as i32)).collect();
+        let seq_pointers: Vec<Value> = match seq_array {
+            Some(array) => {
+                (0..buffers.sequences.len()).map(|k| b.ins().load(pointer, flags, array, (k * 8) as i32)).collect()
+            }
+            None => Vec::new(),
+        };
         let params: Vec<Value> =
             (0..program.params.len()).map(|p| b.ins().load(pointer, flags, params_array, (p * 8) as i32)).collect();
         let grads: Vec<Value> = match grads_array {
@@ -280,6 +390,8 @@ fn build(
                     next_state: scratch,
                     tape: scratch,
                     grads: Vec::new(),
+                    precomputed: Vec::new(),
+                    sequences: Vec::new(),
                 },
                 host,
                 noise_context: noise,
@@ -315,6 +427,10 @@ fn build(
         let input_row = row(&mut b, input, channels);
         let tape_row = row(&mut b, tape, program_layout.state_size);
         let io_row = row(&mut b, seeds_or_output, program_layout.output_size);
+        let precomputed: Vec<Value> =
+            pre_pointers.iter().zip(&buffers.precomputed).map(|(base, cols)| row(&mut b, *base, *cols)).collect();
+        let sequences: Vec<Value> =
+            seq_pointers.iter().zip(&buffers.sequences).map(|(base, len)| row(&mut b, *base, *len)).collect();
         let (state_base, adjoint_base) = match kind {
             Kind::Forward => (current, current),
             Kind::Backward => (tape_row, current),
@@ -330,6 +446,8 @@ fn build(
             next_state: other,
             tape: tape_row,
             grads,
+            precomputed,
+            sequences,
         };
         let mut emitter = Emitter {
             b: &mut b,
@@ -381,6 +499,8 @@ fn build(
                     next_state: out,
                     tape: out,
                     grads: Vec::new(),
+                    precomputed: Vec::new(),
+                    sequences: Vec::new(),
                 },
                 host,
                 noise_context: noise,
@@ -472,18 +592,20 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool],
 }
 
 /// How each parameter gradient is accumulated: the root's sum is split into terms; an outer
-/// product used only there is accumulated without being materialised.
+/// product used only there becomes a [`SequenceTerm`] (rows stored, one GEMM after the loop).
 struct GradientPlan {
     terms: Vec<Vec<Term>>,
 }
 
 enum Term {
-    Outer(ValueId, ValueId),
+    /// Store `x` and `y` rows into these sides.
+    Sequence(ValueId, Side, ValueId, Side),
+    /// Add the value to the gradient every step.
     Value(ValueId),
 }
 
 impl GradientPlan {
-    fn new(adjoint: &AdjointProgram) -> Self {
+    fn new(adjoint: &AdjointProgram, sequences: &mut Vec<SequenceTerm>, lengths: &mut Vec<usize>) -> Self {
         let program = &adjoint.program;
         let mut uses = vec![0usize; program.insts.len()];
         for inst in &program.insts {
@@ -495,10 +617,34 @@ impl GradientPlan {
             uses[value.index()] += 1;
         }
         let mut terms = Vec::new();
-        for grad in &adjoint.param_grads {
-            let mut list = Vec::new();
+        for (param, grad) in adjoint.param_grads.iter().enumerate() {
+            let mut values = Vec::new();
             if let Some(grad) = grad {
-                split(program, *grad, &uses, &mut list);
+                split(program, *grad, &uses, &mut values);
+            }
+            let mut list = Vec::new();
+            for value in values {
+                match program.inst(value).op {
+                    Op::Outer(x, y) if uses[value.index()] == 1 => {
+                        let mut side = |v: ValueId| match program.inst(v).op {
+                            Op::Input(_) => Side::Input,
+                            _ => {
+                                lengths.push(program.shape(v).len());
+                                Side::Buffer(lengths.len() - 1, program.shape(v).len())
+                            }
+                        };
+                        let (sx, sy) = (side(x), side(y));
+                        sequences.push(SequenceTerm {
+                            param: param as u32,
+                            x: sx,
+                            y: sy,
+                            rows: program.shape(x).len(),
+                            cols: program.shape(y).len(),
+                        });
+                        list.push(Term::Sequence(x, sx, y, sy));
+                    }
+                    _ => list.push(Term::Value(value)),
+                }
             }
             terms.push(list);
         }
@@ -506,18 +652,24 @@ impl GradientPlan {
     }
 
     fn roots(&self) -> Vec<ValueId> {
-        self.terms
-            .iter()
-            .flatten()
-            .flat_map(|term| match term {
-                Term::Outer(x, y) => vec![*x, *y],
-                Term::Value(v) => vec![*v],
-            })
-            .collect()
+        let mut roots = Vec::new();
+        for term in self.terms.iter().flatten() {
+            match term {
+                Term::Sequence(x, sx, y, sy) => {
+                    for (value, side) in [(x, sx), (y, sy)] {
+                        if matches!(side, Side::Buffer(..)) {
+                            roots.push(*value);
+                        }
+                    }
+                }
+                Term::Value(v) => roots.push(*v),
+            }
+        }
+        roots
     }
 }
 
-fn split(program: &StepProgram, value: ValueId, uses: &[usize], terms: &mut Vec<Term>) {
+fn split(program: &StepProgram, value: ValueId, uses: &[usize], terms: &mut Vec<ValueId>) {
     match program.inst(value).op {
         Op::Binary(crate::step::BinaryOp::Add, a, b)
             if uses[value.index()] == 1
@@ -527,8 +679,7 @@ fn split(program: &StepProgram, value: ValueId, uses: &[usize], terms: &mut Vec<
             split(program, a, uses, terms);
             split(program, b, uses, terms);
         }
-        Op::Outer(x, y) if uses[value.index()] == 1 => terms.push(Term::Outer(x, y)),
-        _ => terms.push(Term::Value(value)),
+        _ => terms.push(value),
     }
 }
 
@@ -554,10 +705,14 @@ fn emit_backward(
         let dest = Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false };
         for term in terms {
             match term {
-                Term::Outer(x, y) => {
-                    let (rows, cols) = (program.shape(*x).len(), program.shape(*y).len());
-                    let (lx, ly) = (e.layout.locs[x.index()], e.layout.locs[y.index()]);
-                    e.outer(dest, lx, ly, rows, cols, true);
+                Term::Sequence(x, sx, y, sy) => {
+                    for (value, side) in [(x, sx), (y, sy)] {
+                        if let Side::Buffer(k, len) = side {
+                            let source = e.layout.locs[value.index()];
+                            let dest = Loc::Mem { base: Base::Sequence(*k as u32), offset: 0, scalar: false };
+                            e.copy(dest, source, *len);
+                        }
+                    }
                 }
                 Term::Value(value) => {
                     let source = e.layout.locs[value.index()];

@@ -53,6 +53,10 @@ pub struct Bases {
     pub tape: Value,
     /// Gradient accumulators, loaded once per call.
     pub grads: Vec<Value>,
+    /// This step's rows of the precomputed products.
+    pub precomputed: Vec<Value>,
+    /// This step's rows of the weight-gradient sequences.
+    pub sequences: Vec<Value>,
 }
 
 /// An element index: known at compile time, or a runtime counter plus a constant.
@@ -107,6 +111,8 @@ impl Emitter<'_, '_> {
             Base::NextState => self.bases.next_state,
             Base::Tape => self.bases.tape,
             Base::Grad(p) => self.bases.grads[p as usize],
+            Base::Precomputed(k) => self.bases.precomputed[k as usize],
+            Base::Sequence(k) => self.bases.sequences[k as usize],
         }
     }
 

@@ -26,6 +26,10 @@ pub enum Base {
     Tape,
     /// A parameter's gradient accumulator (written by the backward loop).
     Grad(u32),
+    /// This step's row of a product computed for all steps before the loop.
+    Precomputed(u32),
+    /// This step's row of a sequence stored for a weight gradient after the loop.
+    Sequence(u32),
 }
 
 /// The location of a value.
@@ -61,8 +65,9 @@ pub struct Layout {
     pub output_size: usize,
 }
 
-/// Assigns locations to the values `needed` (others get none and are not computed).
-pub fn layout(program: &StepProgram, needed: &[bool]) -> Layout {
+/// Assigns locations to the values `needed` (others get none and are not computed); values in
+/// `fixed` already live where it says (precomputed products).
+pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)]) -> Layout {
     let mut state_offsets = Vec::new();
     let mut state_size = 0;
     for state in &program.states {
@@ -98,6 +103,9 @@ pub fn layout(program: &StepProgram, needed: &[bool]) -> Layout {
             Op::State(s) => mem(Base::State, state_offsets[s.0 as usize]),
             Op::Seed(o) => mem(Base::Seed, output_offsets.get(o as usize).copied().unwrap_or(0)),
             Op::StateAdjoint(s) => mem(Base::StateAdjoint, state_offsets[s.0 as usize]),
+            _ if fixed.iter().any(|(value, _)| *value == index) => {
+                fixed.iter().find(|(value, _)| *value == index).map_or(Loc::Const(0.0), |(_, loc)| *loc)
+            }
             Op::Broadcast(inner) => match locs.get(inner.index()) {
                 Some(Loc::Const(value)) => Loc::Const(*value),
                 Some(Loc::Mem { base, offset, .. }) => Loc::Mem { base: *base, offset: *offset, scalar: true },

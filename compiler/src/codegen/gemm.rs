@@ -1,0 +1,70 @@
+//! Matrix products outside the time loops (DESIGN.md §2): `input @ W` for all steps before the
+//! forward loop, and weight gradients `Xᵀ Y` after the backward loop, with the well-kept
+//! `matrixmultiply` crate (cache-blocked, runtime AVX/FMA dispatch, deterministic).
+
+/// Element types with a GEMM.
+pub trait Gemm: Copy {
+    /// `C = A·B (+ C)`, raw strides; see `matrixmultiply::sgemm`.
+    ///
+    /// # Safety
+    /// The pointers and strides must describe valid `m×k`, `k×n` and `m×n` matrices.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn raw(m: usize, k: usize, n: usize, a: *const Self, rsa: isize, csa: isize, b: *const Self, rsb: isize, csb: isize, beta: Self, c: *mut Self, rsc: isize, csc: isize);
+    /// One.
+    fn one() -> Self;
+    /// Zero.
+    fn nothing() -> Self;
+}
+
+impl Gemm for f32 {
+    unsafe fn raw(m: usize, k: usize, n: usize, a: *const f32, rsa: isize, csa: isize, b: *const f32, rsb: isize, csb: isize, beta: f32, c: *mut f32, rsc: isize, csc: isize) {
+        // SAFETY: forwarded under the caller's guarantee.
+        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+    }
+    fn one() -> f32 {
+        1.0
+    }
+    fn nothing() -> f32 {
+        0.0
+    }
+}
+
+impl Gemm for f64 {
+    unsafe fn raw(m: usize, k: usize, n: usize, a: *const f64, rsa: isize, csa: isize, b: *const f64, rsb: isize, csb: isize, beta: f64, c: *mut f64, rsc: isize, csc: isize) {
+        // SAFETY: forwarded under the caller's guarantee.
+        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+    }
+    fn one() -> f64 {
+        1.0
+    }
+    fn nothing() -> f64 {
+        0.0
+    }
+}
+
+/// `c[m×n] = a[m×k] · b[k×n]`, all row-major. Returns false (doing nothing) if a slice is too
+/// short.
+pub fn multiply<T: Gemm>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) -> bool {
+    if a.len() < m * k || b.len() < k * n || c.len() < m * n {
+        return false;
+    }
+    if m == 0 || n == 0 {
+        return true;
+    }
+    // SAFETY: the lengths were checked above for row-major m×k, k×n and m×n matrices.
+    unsafe { T::raw(m, k, n, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, T::nothing(), c.as_mut_ptr(), n as isize, 1) };
+    true
+}
+
+/// `c[m×n] += aᵀ · b` for row-major `a[k×m]` and `b[k×n]` (a sum of outer products of rows).
+pub fn add_transposed_product<T: Gemm>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) -> bool {
+    if a.len() < k * m || b.len() < k * n || c.len() < m * n {
+        return false;
+    }
+    if m == 0 || n == 0 || k == 0 {
+        return true;
+    }
+    // SAFETY: the lengths were checked above; aᵀ is read through strides (1, m).
+    unsafe { T::raw(m, k, n, a.as_ptr(), 1, m as isize, b.as_ptr(), n as isize, 1, T::one(), c.as_mut_ptr(), n as isize, 1) };
+    true
+}

@@ -1,0 +1,218 @@
+//! Calling the generated code: buffers for one batch element, the matrix products before and
+//! after the loops, batch elements in parallel, and gradient reduction in a fixed order.
+
+use rayon::prelude::*;
+
+use super::compile::Side;
+use super::gemm::{add_transposed_product, multiply};
+use super::{JitNetwork, JitReal, in_pool};
+use crate::interp::{Gradient, InterpError, initial_states};
+use crate::loss::{Bound, Loss, evaluate};
+use crate::step::StateInit;
+
+type ForwardFn<T> =
+    unsafe extern "C" fn(*const *const T, *const T, *mut T, *mut T, *mut T, *mut T, *mut T, i64, *const u64, *const *const T);
+
+type BackwardFn<T> = unsafe extern "C" fn(
+    *const *const T,
+    *const T,
+    *const T,
+    *const T,
+    *const *mut T,
+    *mut T,
+    *mut T,
+    *mut T,
+    i64,
+    *const u64,
+    *mut T,
+    *const *const T,
+    *const *mut T,
+);
+
+/// What the forward pass of one batch element leaves for the backward pass.
+struct ForwardRun<T> {
+    output: Vec<T>,
+    tape: Vec<T>,
+    precomputed: Vec<Vec<T>>,
+}
+
+impl<T: JitReal> JitNetwork<T> {
+    /// `input @ W` for every precomputed product, `[steps, cols]` each.
+    fn precompute(&self, params: &[Vec<T>], input: &[T], steps: usize) -> Vec<Vec<T>> {
+        self.compiled
+            .precomputed
+            .iter()
+            .map(|product| {
+                let mut rows = vec![T::zero(); (steps * product.cols).max(1)];
+                // Lengths: input has steps × rows (checked), the weight rows × cols (checked
+                // against the parameter table); `multiply` re-checks and does nothing otherwise.
+                multiply(steps, product.rows, product.cols, input, &params[product.param as usize], &mut rows);
+                rows
+            })
+            .collect()
+    }
+
+    /// Runs one batch element forward.
+    fn forward_one(&self, params: &[Vec<T>], input: &[T], steps: usize, batch_index: usize, seed: u64) -> ForwardRun<T> {
+        let layout = &self.compiled.forward_layout;
+        let states = initial_states(&self.forward_program, params).concat();
+        let mut state_a = states.clone();
+        let mut state_b = states;
+        state_a.resize(layout.state_size.max(1), T::zero());
+        state_b.resize(layout.state_size.max(1), T::zero());
+        let mut scratch = vec![T::zero(); layout.scratch.max(1)];
+        let mut output = vec![T::zero(); (steps * layout.output_size).max(1)];
+        let mut tape = vec![T::zero(); (steps * layout.state_size).max(1)];
+        let precomputed = self.precompute(params, input, steps);
+        let pointers: Vec<*const T> = params.iter().map(|p| p.as_ptr()).collect();
+        let pre: Vec<*const T> = precomputed.iter().map(|p| p.as_ptr()).collect();
+        let context = [seed, batch_index as u64];
+        // SAFETY: `check` verified that `params` match the parameter table (each buffer has its
+        // shape's length) and that `input` holds `steps` rows of `channels`. Here: `output` has
+        // `steps × output_size`, the tape `steps × state_size`, both state buffers `state_size`,
+        // scratch `layout.scratch`, each precomputed buffer `steps × cols` elements — exactly
+        // what the layout the code was generated from addresses. `context` has two u64s.
+        unsafe {
+            let function: ForwardFn<T> = std::mem::transmute(self.compiled.forward);
+            function(
+                pointers.as_ptr(),
+                input.as_ptr(),
+                output.as_mut_ptr(),
+                tape.as_mut_ptr(),
+                state_a.as_mut_ptr(),
+                state_b.as_mut_ptr(),
+                scratch.as_mut_ptr(),
+                steps as i64,
+                context.as_ptr(),
+                pre.as_ptr(),
+            );
+        }
+        output.truncate(steps * layout.output_size);
+        ForwardRun { output, tape, precomputed }
+    }
+
+    /// Runs the network over `input` (`[batch, steps, channels]`) on `threads` threads
+    /// (0: all); returns the output `[batch, steps, outputs]`.
+    pub fn evolve(&self, params: &[Vec<T>], input: &[T], batch: usize, steps: usize, threads: usize, seed: u64) -> Result<Vec<T>, InterpError> {
+        self.check(params, input, batch, steps)?;
+        let rows = steps * self.channels();
+        let run = || -> Vec<Vec<T>> {
+            (0..batch).into_par_iter().map(|b| self.forward_one(params, &input[b * rows..(b + 1) * rows], steps, b, seed).output).collect()
+        };
+        Ok(in_pool(threads, run).concat())
+    }
+
+    /// The loss against `target` (`[batch, steps, outputs]`) and its gradient, like
+    /// [`crate::interp::value_and_grad`]. Gradients are summed over batch elements in index
+    /// order, so the result is the same for any number of threads.
+    #[allow(clippy::too_many_arguments)]
+    pub fn value_and_grad(
+        &self,
+        loss: &Loss,
+        bounds: &[Bound],
+        params: &[Vec<T>],
+        input: &[T],
+        target: &[f64],
+        batch: usize,
+        steps: usize,
+        threads: usize,
+        seed: u64,
+    ) -> Result<Gradient<T>, InterpError> {
+        self.check(params, input, batch, steps)?;
+        let size = self.output_size();
+        if target.len() != batch * steps * size {
+            return Err(InterpError::TargetLength { expected: batch * steps * size, found: target.len() });
+        }
+        let Some((backward, backward_layout)) = &self.compiled.backward else {
+            return Err(InterpError::NoAdjoint);
+        };
+        let rows = steps * self.channels();
+        let runs: Vec<ForwardRun<T>> = in_pool(threads, || {
+            (0..batch).into_par_iter().map(|b| self.forward_one(params, &input[b * rows..(b + 1) * rows], steps, b, seed)).collect()
+        });
+        let output: Vec<T> = runs.iter().flat_map(|run| run.output.iter().copied()).collect();
+        let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();
+        let params_f64: Vec<Vec<f64>> = params.iter().map(|p| p.iter().map(|v| v.to_f64()).collect()).collect();
+        let value = evaluate(loss, bounds, &output_f64, target, [batch, steps, size], &params_f64);
+        // SAFETY: the pointer is the finalised backward function compiled with exactly this
+        // signature for element type T.
+        let backward_function: BackwardFn<T> = unsafe { std::mem::transmute(*backward) };
+        let state_size = backward_layout.state_size;
+        let backward_one = |b: usize| -> Vec<Vec<T>> {
+            let element_input = &input[b * rows..(b + 1) * rows];
+            let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+            let seeds: Vec<T> = value.output_grad[b * steps * size..(b + 1) * steps * size].iter().map(|g| T::from_f64(*g)).collect();
+            let mut seeds = seeds;
+            seeds.resize((steps * size).max(1), T::zero());
+            let mut lambda_a = vec![T::zero(); state_size.max(1)];
+            let mut lambda_b = vec![T::zero(); state_size.max(1)];
+            let mut lambda_out = vec![T::zero(); state_size.max(1)];
+            let mut scratch = vec![T::zero(); backward_layout.scratch.max(1)];
+            let mut sequences: Vec<Vec<T>> = self.compiled.sequence_lengths.iter().map(|len| vec![T::zero(); (steps * len).max(1)]).collect();
+            let pointers: Vec<*const T> = params.iter().map(|p| p.as_ptr()).collect();
+            let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
+            let pre: Vec<*const T> = runs[b].precomputed.iter().map(|p| p.as_ptr()).collect();
+            let seq: Vec<*mut T> = sequences.iter_mut().map(|s| s.as_mut_ptr()).collect();
+            let context = [seed, b as u64];
+            // SAFETY: as for the forward call, plus: the tape has `steps × state_size` elements
+            // (written by the forward call over the same states), seeds `steps × outputs`, every
+            // gradient buffer its parameter's length, λ buffers `state_size`, scratch the backward
+            // layout's size, each sequence buffer `steps × its row length`.
+            unsafe {
+                backward_function(
+                    pointers.as_ptr(),
+                    element_input.as_ptr(),
+                    runs[b].tape.as_ptr(),
+                    seeds.as_ptr(),
+                    grad_pointers.as_ptr(),
+                    lambda_a.as_mut_ptr(),
+                    lambda_b.as_mut_ptr(),
+                    scratch.as_mut_ptr(),
+                    steps as i64,
+                    context.as_ptr(),
+                    lambda_out.as_mut_ptr(),
+                    pre.as_ptr(),
+                    seq.as_ptr(),
+                );
+            }
+            // Weight gradients: one product Xᵀ Y per sequence term.
+            for term in &self.compiled.sequences {
+                let side = |side: Side| -> &[T] {
+                    match side {
+                        Side::Input => element_input,
+                        Side::Buffer(k, _) => &sequences[k],
+                    }
+                };
+                let grad = &mut grads[term.param as usize];
+                add_transposed_product(term.rows, steps, term.cols, side(term.x), side(term.y), grad);
+            }
+            // A state that starts from a parameter passes its adjoint on to it.
+            let mut offset = 0;
+            for state in &self.forward_program.states {
+                let len = state.shape.len();
+                if let StateInit::Param(param) = state.init {
+                    for (g, l) in grads[param.0 as usize].iter_mut().zip(&lambda_out[offset..offset + len]) {
+                        *g = g.add(*l);
+                    }
+                }
+                offset += len;
+            }
+            grads
+        };
+        let per_element = in_pool(threads, || (0..batch).into_par_iter().map(backward_one).collect::<Vec<_>>());
+        let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+        for element in &per_element {
+            for (total, part) in grads.iter_mut().zip(element) {
+                for (t, p) in total.iter_mut().zip(part) {
+                    *t = t.add(*p);
+                }
+            }
+        }
+        for (grad, direct) in grads.iter_mut().zip(&value.param_grads) {
+            for (g, d) in grad.iter_mut().zip(direct) {
+                *g = g.add(T::from_f64(*d));
+            }
+        }
+        Ok(Gradient { loss: value.value, terms: value.terms, grads, output })
+    }
+}

@@ -197,3 +197,30 @@ fn fast_tanh_is_accurate() {
     let worst = input.iter().zip(&output).fold(0.0f64, |m, (x, y)| m.max((f64::from(*x).tanh() - f64::from(*y)).abs()));
     assert!(worst < 6e-7, "worst absolute error {worst:e}");
 }
+
+/// Long sequences run in chunks of generated-code calls; noise must continue across them.
+#[test]
+fn chunked_long_runs_with_noise_equal_the_interpreter() {
+    let network = compile(
+        "network N(dt = 1 ms) = Sequential(Linear(20, 6), Rate(6, rec = true, activation = tanh, noise_std = 0.3), LIF(6, rec = true), Linear(6, 2))",
+    );
+    compare_steps::<f64>(&network, 1e-12, 600);
+}
+
+fn compare_steps<T: JitReal>(network: &reef_compiler::Compiled, tolerance: f64, steps: usize) {
+    let adjoint = reef_compiler::adjoint::derive(&network.program);
+    let jit = JitNetwork::<T>::compile(&network.program, Some(&adjoint)).unwrap();
+    let params_t: Vec<Vec<T>> = params(network).iter().map(|p| p.iter().map(|v| T::from_f64(*v)).collect()).collect();
+    let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
+    let bounds = vec![(None, None); network.graph.params.len()];
+    let batch = 2;
+    let input: Vec<T> = numbers(batch * steps * network.graph.input_size(), 3, 1.0).iter().map(|v| T::from_f64(*v)).collect();
+    let target = numbers(batch * steps * network.graph.output_size(), 5, 0.5);
+    let reference = interp::value_and_grad(&network.program, &adjoint, &loss, &bounds, &params_t, &input, &target, batch, steps, 9).unwrap();
+    let ours = jit.value_and_grad(&loss, &bounds, &params_t, &input, &target, batch, steps, 2, 9).unwrap();
+    let to64 = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<_>>();
+    assert!(worst(&to64(&ours.output), &to64(&reference.output)) <= tolerance);
+    for (a, b) in ours.grads.iter().zip(&reference.grads) {
+        assert!(worst(&to64(a), &to64(b)) <= tolerance * 10.0);
+    }
+}

@@ -1,7 +1,19 @@
 //! The "limit" baseline for workload A: Linear(1, N) → Rate(N, rec, tanh) → Linear(N, 1) with
 //! Rockpool's semantics and loss `mse`, forward and BPTT written by hand in plain Rust (f32),
 //! as fast as straightforward code gets (row-major weights, contiguous inner loops the compiler
-//! vectorises, the weight gradients as sums of outer products).
+//! vectorises, the same rational `tanh` as reef's generated code, weight gradients as sums of
+//! outer products).
+
+/// Eigen's rational tanh, as in reef's generated f32 code.
+fn tanh(x: f32) -> f32 {
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let alpha = [-2.760_768_5e-16f32, 2.000_188e-13, -8.604_672e-11, 5.122_297e-8, 1.485_722_4e-5, 6.372_619_3e-4, 4.893_524_6e-3];
+    let beta = [1.198_258_4e-6f32, 1.185_347e-4, 2.268_434_6e-3, 4.893_525e-3];
+    let p = alpha.iter().skip(1).fold(alpha[0], |p, a| p * x2 + a) * x;
+    let q = beta.iter().skip(1).fold(beta[0], |q, b| q * x2 + b);
+    p / q
+}
 
 /// Parameters of workload A.
 pub struct RateNetwork {
@@ -28,7 +40,7 @@ impl RateNetwork {
     pub fn forward(&self, input: &[f32]) -> Vec<f32> {
         let n = self.n;
         let mut x = vec![0.0f32; n];
-        let mut a: Vec<f32> = (0..n).map(|j| (x[j] - self.threshold[j]).tanh()).collect();
+        let mut a: Vec<f32> = (0..n).map(|j| tanh(x[j] - self.threshold[j])).collect();
         let mut recurrent = vec![0.0f32; n];
         let mut out = Vec::with_capacity(input.len());
         for &u in input {
@@ -42,7 +54,7 @@ impl RateNetwork {
             let mut y = 0.0;
             for j in 0..n {
                 x[j] += self.dt / self.tau[j] * (-x[j] + u * self.w_in[j] + self.bias[j] + recurrent[j]);
-                a[j] = (x[j] - self.threshold[j]).tanh();
+                a[j] = tanh(x[j] - self.threshold[j]);
                 y += a[j] * self.w_out[j];
             }
             out.push(y);
@@ -58,7 +70,7 @@ impl RateNetwork {
         let mut xs = vec![0.0f32; (steps + 1) * n];
         let mut as_ = vec![0.0f32; (steps + 1) * n];
         for j in 0..n {
-            as_[j] = (0.0 - self.threshold[j]).tanh();
+            as_[j] = tanh(0.0 - self.threshold[j]);
         }
         let mut recurrent = vec![0.0f32; n];
         let mut out = vec![0.0f32; steps];
@@ -75,7 +87,7 @@ impl RateNetwork {
             for j in 0..n {
                 let x = prev_x[j] + self.dt / self.tau[j] * (-prev_x[j] + input[t] * self.w_in[j] + self.bias[j] + recurrent[j]);
                 xs[(t + 1) * n + j] = x;
-                let a = (x - self.threshold[j]).tanh();
+                let a = tanh(x - self.threshold[j]);
                 as_[(t + 1) * n + j] = a;
                 y += a * self.w_out[j];
             }

@@ -243,6 +243,11 @@ fn precomputed_products(program: &StepProgram, list: &mut Vec<Precomputed>) -> V
     let mut fixed = Vec::new();
     for (index, inst) in program.insts.iter().enumerate() {
         let Op::VecMat(x, w) = inst.op else { continue };
+        // Worth a matrix product only with enough input channels; with few, the loop's own
+        // multiply-adds are cheaper than reading a precomputed row.
+        if program.shape(x).len() < MIN_PRECOMPUTED_ROWS {
+            continue;
+        }
         let (Op::Input(_), Op::Param(param)) = (program.inst(x).op, program.inst(w).op) else { continue };
         let entry = Precomputed { param: param.0, rows: program.shape(x).len(), cols: inst.shape.len() };
         let k = match list.iter().position(|p| *p == entry) {
@@ -256,6 +261,9 @@ fn precomputed_products(program: &StepProgram, list: &mut Vec<Precomputed>) -> V
     }
     fixed
 }
+
+/// Input channels from which an input product is precomputed with a GEMM.
+const MIN_PRECOMPUTED_ROWS: usize = 16;
 
 /// Row lengths of the per-step buffers a function receives.
 struct Buffers {
@@ -305,11 +313,11 @@ fn build(
 ) -> Result<FuncId, CodegenError> {
     let pointer = module.target_config().pointer_type();
     let mut signature = module.make_signature();
-    // forward:  params, input, output, tape, state_a, state_b, scratch, steps, noise, pre
+    // forward:  params, input, output, tape, state_a, state_b, scratch, steps, noise, pre, state_out
     // backward: params, input, tape, seeds, grads, lambda_a, lambda_b, scratch, steps, noise, lambda_out,
     //           pre, seq
     let parameters: &[Type] = match kind {
-        Kind::Forward => &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer],
+        Kind::Forward => &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer, pointer],
         Kind::Backward => &[
             pointer, pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer, pointer,
             pointer,
@@ -333,7 +341,7 @@ fn build(
         let (params_array, input, tape, seeds_or_output, grads_array, a, next, scratch, steps, noise, lambda_out) =
             match kind {
                 Kind::Forward => {
-                    (args[0], args[1], args[3], args[2], None, args[4], args[5], args[6], args[7], args[8], None)
+                    (args[0], args[1], args[3], args[2], None, args[4], args[5], args[6], args[7], args[8], Some(args[10]))
                 }
                 Kind::Backward => (
                     args[0],

@@ -38,13 +38,14 @@ pub extern "C" fn pow_f64(x: f64, y: f64) -> f64 {
 }
 
 /// Fills `dst[0..n]` with the standard normal numbers of noise stream `stream` at step `step`;
-/// `context` holds `[seed, batch]`. The same numbers as the interpreter's.
+/// `context` holds `[seed, batch, first step of this call]`. The same numbers as the
+/// interpreter's.
 ///
 /// # Safety
-/// `dst` must be valid for `n` elements and `context` for two `u64`s.
+/// `dst` must be valid for `n` elements and `context` for three `u64`s.
 pub unsafe extern "C" fn noise_f32(dst: *mut f32, n: i64, context: *const u64, step: i64, stream: i64) {
     // SAFETY: the caller passes the two-element context it owns.
-    let key = unsafe { NoiseKey { seed: *context, batch: *context.add(1) as usize, step: step as usize } };
+    let key = unsafe { NoiseKey { seed: *context, batch: *context.add(1) as usize, step: (*context.add(2) as usize) + step as usize } };
     let mut noise = Noise::for_step(key, stream as u32);
     for i in 0..n.max(0) as usize {
         // SAFETY: `n` valid elements.
@@ -55,10 +56,10 @@ pub unsafe extern "C" fn noise_f32(dst: *mut f32, n: i64, context: *const u64, s
 /// As [`noise_f32`], in f64.
 ///
 /// # Safety
-/// `dst` must be valid for `n` elements and `context` for two `u64`s.
+/// `dst` must be valid for `n` elements and `context` for three `u64`s.
 pub unsafe extern "C" fn noise_f64(dst: *mut f64, n: i64, context: *const u64, step: i64, stream: i64) {
     // SAFETY: the caller passes the two-element context it owns.
-    let key = unsafe { NoiseKey { seed: *context, batch: *context.add(1) as usize, step: step as usize } };
+    let key = unsafe { NoiseKey { seed: *context, batch: *context.add(1) as usize, step: (*context.add(2) as usize) + step as usize } };
     let mut noise = Noise::for_step(key, stream as u32);
     for i in 0..n.max(0) as usize {
         // SAFETY: `n` valid elements.

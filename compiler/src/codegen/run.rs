@@ -10,8 +10,19 @@ use crate::interp::{Gradient, InterpError, initial_states};
 use crate::loss::{Bound, Loss, evaluate};
 use crate::step::StateInit;
 
-type ForwardFn<T> =
-    unsafe extern "C" fn(*const *const T, *const T, *mut T, *mut T, *mut T, *mut T, *mut T, i64, *const u64, *const *const T);
+type ForwardFn<T> = unsafe extern "C" fn(
+    *const *const T,
+    *const T,
+    *mut T,
+    *mut T,
+    *mut T,
+    *mut T,
+    *mut T,
+    i64,
+    *const u64,
+    *const *const T,
+    *mut T,
+);
 
 type BackwardFn<T> = unsafe extern "C" fn(
     *const *const T,
@@ -29,11 +40,19 @@ type BackwardFn<T> = unsafe extern "C" fn(
     *const *mut T,
 );
 
+/// Steps per call of generated code: buffers of precomputed products and weight-gradient rows
+/// hold one chunk, so memory beyond the state tape does not grow with the sequence length.
+const CHUNK: usize = 256;
+
+/// The chunks `(start, length)` of `0..steps`.
+fn chunks(steps: usize) -> Vec<(usize, usize)> {
+    (0..steps).step_by(CHUNK).map(|start| (start, CHUNK.min(steps - start))).collect()
+}
+
 /// What the forward pass of one batch element leaves for the backward pass.
 struct ForwardRun<T> {
     output: Vec<T>,
     tape: Vec<T>,
-    precomputed: Vec<Vec<T>>,
 }
 
 impl<T: JitReal> JitNetwork<T> {
@@ -52,43 +71,50 @@ impl<T: JitReal> JitNetwork<T> {
             .collect()
     }
 
-    /// Runs one batch element forward.
+    /// Runs one batch element forward, chunk by chunk, carrying the state.
     fn forward_one(&self, params: &[Vec<T>], input: &[T], steps: usize, batch_index: usize, seed: u64) -> ForwardRun<T> {
         let layout = &self.compiled.forward_layout;
-        let states = initial_states(&self.forward_program, params).concat();
-        let mut state_a = states.clone();
-        let mut state_b = states;
-        state_a.resize(layout.state_size.max(1), T::zero());
-        state_b.resize(layout.state_size.max(1), T::zero());
+        let (channels, outputs, state_size) = (self.channels(), layout.output_size, layout.state_size);
+        let mut state = initial_states(&self.forward_program, params).concat();
+        state.resize(state_size.max(1), T::zero());
+        let mut other = vec![T::zero(); state_size.max(1)];
+        let mut state_out = vec![T::zero(); state_size.max(1)];
         let mut scratch = vec![T::zero(); layout.scratch.max(1)];
-        let mut output = vec![T::zero(); (steps * layout.output_size).max(1)];
-        let mut tape = vec![T::zero(); (steps * layout.state_size).max(1)];
-        let precomputed = self.precompute(params, input, steps);
+        let mut output = vec![T::zero(); (steps * outputs).max(1)];
+        let mut tape = vec![T::zero(); (steps * state_size).max(1)];
         let pointers: Vec<*const T> = params.iter().map(|p| p.as_ptr()).collect();
-        let pre: Vec<*const T> = precomputed.iter().map(|p| p.as_ptr()).collect();
-        let context = [seed, batch_index as u64];
-        // SAFETY: `check` verified that `params` match the parameter table (each buffer has its
-        // shape's length) and that `input` holds `steps` rows of `channels`. Here: `output` has
-        // `steps × output_size`, the tape `steps × state_size`, both state buffers `state_size`,
-        // scratch `layout.scratch`, each precomputed buffer `steps × cols` elements — exactly
-        // what the layout the code was generated from addresses. `context` has two u64s.
-        unsafe {
-            let function: ForwardFn<T> = std::mem::transmute(self.compiled.forward);
-            function(
-                pointers.as_ptr(),
-                input.as_ptr(),
-                output.as_mut_ptr(),
-                tape.as_mut_ptr(),
-                state_a.as_mut_ptr(),
-                state_b.as_mut_ptr(),
-                scratch.as_mut_ptr(),
-                steps as i64,
-                context.as_ptr(),
-                pre.as_ptr(),
-            );
+        // SAFETY: the pointer is the finalised forward function compiled with this signature.
+        let function: ForwardFn<T> = unsafe { std::mem::transmute(self.compiled.forward) };
+        for (start, length) in chunks(steps) {
+            let precomputed = self.precompute(params, &input[start * channels..(start + length) * channels], length);
+            let pre: Vec<*const T> = precomputed.iter().map(|p| p.as_ptr()).collect();
+            let context = [seed, batch_index as u64, start as u64];
+            // SAFETY: `check` verified that `params` match the parameter table (each buffer has
+            // its shape's length) and that `input` holds `steps` rows of `channels`; this chunk
+            // reads rows `start..start + length` of it and writes the same rows of `output`
+            // (`steps × outputs`) and of the tape (`steps × state_size`). The state buffers
+            // have `state_size`, scratch the layout's size, each precomputed buffer
+            // `length × cols` elements — what the layout the code was generated from addresses.
+            // `context` has three u64s.
+            unsafe {
+                function(
+                    pointers.as_ptr(),
+                    input.as_ptr().add(start * channels),
+                    output.as_mut_ptr().add(start * outputs),
+                    tape.as_mut_ptr().add(start * state_size),
+                    state.as_mut_ptr(),
+                    other.as_mut_ptr(),
+                    scratch.as_mut_ptr(),
+                    length as i64,
+                    context.as_ptr(),
+                    pre.as_ptr(),
+                    state_out.as_mut_ptr(),
+                );
+            }
+            state.copy_from_slice(&state_out);
         }
-        output.truncate(steps * layout.output_size);
-        ForwardRun { output, tape, precomputed }
+        output.truncate(steps * outputs);
+        ForwardRun { output, tape }
     }
 
     /// Runs the network over `input` (`[batch, steps, channels]`) on `threads` threads
@@ -138,53 +164,63 @@ impl<T: JitReal> JitNetwork<T> {
         // signature for element type T.
         let backward_function: BackwardFn<T> = unsafe { std::mem::transmute(*backward) };
         let state_size = backward_layout.state_size;
+        let channels = self.channels();
         let backward_one = |b: usize| -> Vec<Vec<T>> {
             let element_input = &input[b * rows..(b + 1) * rows];
             let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
-            let seeds: Vec<T> = value.output_grad[b * steps * size..(b + 1) * steps * size].iter().map(|g| T::from_f64(*g)).collect();
-            let mut seeds = seeds;
+            let mut seeds: Vec<T> =
+                value.output_grad[b * steps * size..(b + 1) * steps * size].iter().map(|g| T::from_f64(*g)).collect();
             seeds.resize((steps * size).max(1), T::zero());
-            let mut lambda_a = vec![T::zero(); state_size.max(1)];
-            let mut lambda_b = vec![T::zero(); state_size.max(1)];
+            let mut lambda = vec![T::zero(); state_size.max(1)];
+            let mut other = vec![T::zero(); state_size.max(1)];
             let mut lambda_out = vec![T::zero(); state_size.max(1)];
             let mut scratch = vec![T::zero(); backward_layout.scratch.max(1)];
-            let mut sequences: Vec<Vec<T>> = self.compiled.sequence_lengths.iter().map(|len| vec![T::zero(); (steps * len).max(1)]).collect();
+            let mut sequences: Vec<Vec<T>> =
+                self.compiled.sequence_lengths.iter().map(|len| vec![T::zero(); (CHUNK * len).max(1)]).collect();
             let pointers: Vec<*const T> = params.iter().map(|p| p.as_ptr()).collect();
-            let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
-            let pre: Vec<*const T> = runs[b].precomputed.iter().map(|p| p.as_ptr()).collect();
-            let seq: Vec<*mut T> = sequences.iter_mut().map(|s| s.as_mut_ptr()).collect();
-            let context = [seed, b as u64];
-            // SAFETY: as for the forward call, plus: the tape has `steps × state_size` elements
-            // (written by the forward call over the same states), seeds `steps × outputs`, every
-            // gradient buffer its parameter's length, λ buffers `state_size`, scratch the backward
-            // layout's size, each sequence buffer `steps × its row length`.
-            unsafe {
-                backward_function(
-                    pointers.as_ptr(),
-                    element_input.as_ptr(),
-                    runs[b].tape.as_ptr(),
-                    seeds.as_ptr(),
-                    grad_pointers.as_ptr(),
-                    lambda_a.as_mut_ptr(),
-                    lambda_b.as_mut_ptr(),
-                    scratch.as_mut_ptr(),
-                    steps as i64,
-                    context.as_ptr(),
-                    lambda_out.as_mut_ptr(),
-                    pre.as_ptr(),
-                    seq.as_ptr(),
-                );
-            }
-            // Weight gradients: one product Xᵀ Y per sequence term.
-            for term in &self.compiled.sequences {
-                let side = |side: Side| -> &[T] {
-                    match side {
-                        Side::Input => element_input,
-                        Side::Buffer(k, _) => &sequences[k],
-                    }
-                };
-                let grad = &mut grads[term.param as usize];
-                add_transposed_product(term.rows, steps, term.cols, side(term.x), side(term.y), grad);
+            let tape = &runs[b].tape;
+            for (start, length) in chunks(steps).into_iter().rev() {
+                let chunk_input = &element_input[start * channels..(start + length) * channels];
+                let precomputed = self.precompute(params, chunk_input, length);
+                let pre: Vec<*const T> = precomputed.iter().map(|p| p.as_ptr()).collect();
+                let seq: Vec<*mut T> = sequences.iter_mut().map(|s| s.as_mut_ptr()).collect();
+                // Fresh pointers each chunk: the gradients are also updated through `&mut` below.
+                let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
+                let context = [seed, b as u64, start as u64];
+                // SAFETY: as for the forward call, for rows `start..start + length`: the tape
+                // has `steps × state_size` elements (written by the forward call over the same
+                // states), seeds `steps × outputs`, every gradient buffer its parameter's length,
+                // the λ buffers `state_size`, scratch the backward layout's size, each sequence
+                // buffer `CHUNK × its row length` ≥ `length ×` that.
+                unsafe {
+                    backward_function(
+                        pointers.as_ptr(),
+                        chunk_input.as_ptr(),
+                        tape.as_ptr().add(start * state_size),
+                        seeds.as_ptr().add(start * size),
+                        grad_pointers.as_ptr(),
+                        lambda.as_mut_ptr(),
+                        other.as_mut_ptr(),
+                        scratch.as_mut_ptr(),
+                        length as i64,
+                        context.as_ptr(),
+                        lambda_out.as_mut_ptr(),
+                        pre.as_ptr(),
+                        seq.as_ptr(),
+                    );
+                }
+                lambda.copy_from_slice(&lambda_out);
+                // Weight gradients of this chunk: one product Xᵀ Y per sequence term.
+                for term in &self.compiled.sequences {
+                    let side = |side: Side| -> &[T] {
+                        match side {
+                            Side::Input => chunk_input,
+                            Side::Buffer(k, _) => &sequences[k],
+                        }
+                    };
+                    let (x, y) = (side(term.x), side(term.y));
+                    add_transposed_product(term.rows, length, term.cols, x, y, &mut grads[term.param as usize]);
+                }
             }
             // A state that starts from a parameter passes its adjoint on to it.
             let mut offset = 0;

@@ -57,7 +57,9 @@ impl Executable {
         Ok(())
     }
 
-    fn jit<T: JitReal + Select>(&self) -> Result<&JitNetwork<T>, RunError> {
+    /// The native code for element type `T` (compiled on first use), for callers that keep
+    /// their data in `T` buffers across calls (benchmarks, training loops).
+    pub fn jit<T: JitReal + Select>(&self) -> Result<&JitNetwork<T>, RunError> {
         T::cell(self)
             .get_or_init(|| JitNetwork::compile(&self.network.program, Some(&self.adjoint)))
             .as_ref()
@@ -80,7 +82,7 @@ impl Executable {
         let input = batched_input(input, self.network.graph.input_size())?;
         let (batch, steps) = (input.shape()[0], input.shape()[1]);
         let buffers = buffers::<T>(&self.network, params);
-        let flat: Vec<T> = input.iter().map(|v| T::from_f64(*v)).collect();
+        let flat: Vec<T> = crate::run::contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
         let output = self.jit::<T>()?.evolve(&buffers, &flat, batch, steps, self.threads, seed).map_err(RunError::Interp)?;
         let size = self.network.graph.output_size();
         let output = ArrayD::from_shape_vec(IxDyn(&[batch, steps, size]), output.iter().map(|v| v.to_f64()).collect())
@@ -123,8 +125,8 @@ impl Executable {
         let (batch, steps) = (input.shape()[0], input.shape()[1]);
         let target = crate::grad::batched_target(target, batch, steps, self.network.graph.output_size())?;
         let buffers = buffers::<T>(&self.network, params);
-        let flat: Vec<T> = input.iter().map(|v| T::from_f64(*v)).collect();
-        let target_flat: Vec<f64> = target.iter().copied().collect();
+        let flat: Vec<T> = crate::run::contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
+        let target_flat: Vec<f64> = crate::run::contiguous(&target).into_owned();
         let result = self
             .jit::<T>()?
             .value_and_grad(loss, bounds, &buffers, &flat, &target_flat, batch, steps, self.threads, seed)
@@ -134,7 +136,7 @@ impl Executable {
 }
 
 /// Parameter buffers in the table's order (missing ones empty: refused by the length checks).
-fn buffers<T: JitReal>(network: &Compiled, params: &ParamSet) -> Vec<Vec<T>> {
+pub fn buffers<T: JitReal>(network: &Compiled, params: &ParamSet) -> Vec<Vec<T>> {
     network
         .graph
         .params

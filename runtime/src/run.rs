@@ -127,7 +127,8 @@ pub fn batched_input(input: &ArrayD<f64>, channels: usize) -> Result<ArrayD<f64>
         _ => None,
     };
     let batched = batched.ok_or(RunError::InputShape { found: shape, channels })?;
-    if let Some((flat, value)) = batched.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+    let batched = if batched.is_standard_layout() { batched } else { batched.as_standard_layout().into_owned() };
+    if let Some((flat, value)) = contiguous(&batched).iter().enumerate().find(|(_, v)| !v.is_finite()) {
         let dims = batched.shape();
         let index = [flat / (dims[1] * dims[2]), (flat / dims[2]) % dims[1], flat % dims[2]];
         return Err(RunError::NonFiniteInput { index, value: *value });
@@ -174,7 +175,7 @@ fn evolve_in<T: Real>(
         .iter()
         .map(|p| params.get(&p.name).map(|a| a.iter().map(|v| T::from_f64(*v)).collect()).unwrap_or_default())
         .collect();
-    let flat: Vec<T> = input.iter().map(|v| T::from_f64(*v)).collect();
+    let flat: Vec<T> = contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
     let evolution =
         interp::evolve(&network.program, &buffers, &flat, batch, steps, record, seed).map_err(RunError::Interp)?;
     let to_array = |data: &[T], size: usize| {
@@ -185,4 +186,13 @@ fn evolve_in<T: Real>(
     let records =
         evolution.records.iter().filter_map(|r| to_array(&r.data, r.size).ok().map(|a| (r.name.clone(), a))).collect();
     Ok(RunOutput { output, records })
+}
+
+/// The elements of an array in row-major order, without iterating over dynamic dimensions
+/// element by element when the array is contiguous (it always is after `batched_input`).
+pub fn contiguous(array: &ArrayD<f64>) -> std::borrow::Cow<'_, [f64]> {
+    match array.as_slice() {
+        Some(slice) => std::borrow::Cow::Borrowed(slice),
+        None => std::borrow::Cow::Owned(array.iter().copied().collect()),
+    }
 }

@@ -46,6 +46,11 @@ pub struct BenchArgs {
     pub backend: BackendArg,
 }
 
+thread_local! {
+    /// Peak bytes of the last measured call.
+    static PEAK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 struct Stats {
     median: f64,
     min: f64,
@@ -99,15 +104,25 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, String> {
         terms: vec![reef_compiler::loss::Term { weight: 1.0, kind: reef_compiler::loss::TermKind::Mse, span: graph.span }],
     };
     let bounds = vec![(None, None); graph.params.len()];
-    let forward = measure(args.repeats, || {
-        let _ = executable.evolve(&params, &input, precision, false, 0);
-    });
-    let grad = measure(args.repeats, || {
+    // Timed: the calls on data already in the run's element type (as a training loop holds
+    // it); the API's conversion from f64 arrays is timed separately.
+    let (forward, grad) = match (args.backend, precision) {
+        (BackendArg::Jit, Precision::F32) => time_core::<f32>(&executable, args, &params, &input, &target, &loss, &bounds)?,
+        (BackendArg::Jit, Precision::F64) => time_core::<f64>(&executable, args, &params, &input, &target, &loss, &bounds)?,
+        (BackendArg::Interp, _) => (
+            measure(args.repeats, || {
+                let _ = executable.evolve(&params, &input, precision, false, 0);
+            }),
+            measure(args.repeats, || {
+                let _ = executable.value_and_grad(&loss, &bounds, &params, &input, &target, precision, 0);
+            }),
+        ),
+    };
+    let api = measure(args.repeats.min(5), || {
         let _ = executable.value_and_grad(&loss, &bounds, &params, &input, &target, precision, 0);
     });
-    let before = alloc::reset_peak();
     let result = executable.value_and_grad(&loss, &bounds, &params, &input, &target, precision, 0).map_err(|e| e.to_string())?;
-    let peak_bytes = alloc::peak().saturating_sub(before);
+    let peak_bytes = PEAK.with(|p| p.get());
     // What the math needs: the state tape, parameters and gradients.
     let element = match precision {
         Precision::F32 => 4,
@@ -115,14 +130,17 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, String> {
     };
     let states: usize = graph.states.iter().map(|s| s.shape.len()).sum();
     let param_count: usize = graph.params.iter().map(|p| p.shape.len()).sum();
-    let needed_bytes = (args.batch * args.steps * states + 2 * param_count) * element;
+    // The input, the output and its seed are data the computation must hold too.
+    let signals = args.batch * args.steps * (graph.input_size() + 2 * graph.output_size());
+    let needed_bytes = (args.batch * args.steps * states + 2 * param_count + signals) * element;
 
     let baseline_stats = if args.baseline { baseline_stats(args, &executable, &params, &input, &target, result.loss)? } else { None };
     if args.json {
         let mut text = format!(
-            "{{\"forward\": {}, \"value_and_grad\": {}, \"compile_ms\": {compile_ms:.3}, \"peak_bytes\": {peak_bytes}, \"needed_bytes\": {needed_bytes}",
+            "{{\"forward\": {}, \"value_and_grad\": {}, \"value_and_grad_api\": {}, \"compile_ms\": {compile_ms:.3}, \"peak_bytes\": {peak_bytes}, \"needed_bytes\": {needed_bytes}",
             json(&forward),
-            json(&grad)
+            json(&grad),
+            json(&api)
         );
         if let Some((forward, grad, error)) = &baseline_stats {
             text.push_str(&format!(", \"baseline\": {{\"forward\": {}, \"value_and_grad\": {}, \"max_relative_difference\": {error:e}}}", json(forward), json(grad)));
@@ -134,7 +152,11 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, String> {
         println!("  compile (source -> callable) {compile_ms:9.3} ms");
         println!("  forward          median {:9.3} ms  min {:9.3}  max {:9.3}", forward.median, forward.min, forward.max);
         println!("  value_and_grad   median {:9.3} ms  min {:9.3}  max {:9.3}", grad.median, grad.min, grad.max);
-        println!("  peak memory of value_and_grad {peak_bytes} bytes = {:.2} x the {needed_bytes} bytes of tape + params + grads", peak_bytes as f64 / needed_bytes.max(1) as f64);
+        println!("  value_and_grad through the f64-array API (conversions included) median {:9.3} ms", api.median);
+        println!(
+            "  peak memory of value_and_grad {peak_bytes} bytes = {:.2} x the {needed_bytes} bytes of tape + params + grads + input/output/seed",
+            peak_bytes as f64 / needed_bytes.max(1) as f64
+        );
         if let Some((forward_b, grad_b, error)) = &baseline_stats {
             println!("  hand-written Rust: forward {:9.3} ms, value_and_grad {:9.3} ms (max relative difference of its gradients {error:.1e})", forward_b.median, grad_b.median);
             println!("  reef / hand-written: forward {:.2}x, value_and_grad {:.2}x", forward.median / forward_b.median, grad.median / grad_b.median);
@@ -156,6 +178,35 @@ impl BenchArgs {
             BackendArg::Interp => "interp",
         }
     }
+}
+
+/// Times the generated code on buffers converted once.
+#[allow(clippy::too_many_arguments)]
+fn time_core<T: reef_runtime::executable::Select>(
+    executable: &Executable,
+    args: &BenchArgs,
+    params: &reef_runtime::params::ParamSet,
+    input: &ArrayD<f64>,
+    target: &ArrayD<f64>,
+    loss: &reef_compiler::loss::Loss,
+    bounds: &[reef_compiler::loss::Bound],
+) -> Result<(Stats, Stats), String> {
+    let jit = executable.jit::<T>().map_err(|e| e.to_string())?;
+    let buffers = reef_runtime::executable::buffers::<T>(&executable.network, params);
+    let flat: Vec<T> = input.iter().map(|v| T::from_f64(*v)).collect();
+    let target_flat: Vec<f64> = target.iter().copied().collect();
+    let (batch, steps, threads) = (args.batch, args.steps, args.threads);
+    let forward = measure(args.repeats, || {
+        let _ = std::hint::black_box(jit.evolve(&buffers, &flat, batch, steps, threads, 0));
+    });
+    let grad = measure(args.repeats, || {
+        let _ = std::hint::black_box(jit.value_and_grad(loss, bounds, &buffers, &flat, &target_flat, batch, steps, threads, 0));
+    });
+    // Peak heap of one call beyond the buffers it is given.
+    let before = alloc::reset_peak();
+    let _ = std::hint::black_box(jit.value_and_grad(loss, bounds, &buffers, &flat, &target_flat, batch, steps, threads, 0));
+    PEAK.with(|p| p.set(alloc::peak().saturating_sub(before)));
+    Ok((forward, grad))
 }
 
 fn random(shape: &[usize], seed: u64) -> ArrayD<f64> {

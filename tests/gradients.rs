@@ -52,17 +52,37 @@ impl Case {
 
     fn loss_at(&self, params: &ParamSet) -> f64 {
         let adjoint = reef_compiler::adjoint::derive(&self.network.program);
-        reef_runtime::grad::value_and_grad(&self.network, &adjoint, &self.loss, &self.bounds, params, &self.input, &self.target, Precision::F64, 0)
-            .unwrap()
-            .loss
+        reef_runtime::grad::value_and_grad(
+            &self.network,
+            &adjoint,
+            &self.loss,
+            &self.bounds,
+            params,
+            &self.input,
+            &self.target,
+            Precision::F64,
+            0,
+        )
+        .unwrap()
+        .loss
     }
 
     /// Checks up to `per_tensor` elements of every parameter's gradient.
     fn check(&self, params: &ParamSet, per_tensor: usize, tolerance: f64) {
         let adjoint = reef_compiler::adjoint::derive(&self.network.program);
         reef_compiler::step::verify(&adjoint.program).unwrap();
-        let result = reef_runtime::grad::value_and_grad(&self.network, &adjoint, &self.loss, &self.bounds, params, &self.input, &self.target, Precision::F64, 0)
-            .unwrap();
+        let result = reef_runtime::grad::value_and_grad(
+            &self.network,
+            &adjoint,
+            &self.loss,
+            &self.bounds,
+            params,
+            &self.input,
+            &self.target,
+            Precision::F64,
+            0,
+        )
+        .unwrap();
         // Errors are measured against the element, or a thousandth of the largest gradient
         // element of the whole network where the element itself is tiny.
         let largest = result.grads.iter().flat_map(|(_, g)| g.iter()).fold(0.0f64, |m, g| m.max(g.abs()));
@@ -136,10 +156,14 @@ fn smooth_examples_match_finite_differences() {
 
 #[test]
 fn bounds_cost_gradient_matches_finite_differences() {
-    let (network, file) = compile("network N(dt = 1 ms) = Sequential(Linear(1, 4), Rate(4, rec = true, activation = tanh), Linear(4, 1))");
+    let (network, file) = compile(
+        "network N(dt = 1 ms) = Sequential(Linear(1, 4), Rate(4, rec = true, activation = tanh), Linear(4, 1))",
+    );
     let extra: Vec<_> = ["1_Rate.tau >= 30 ms", "0_Linear.weight <= -5", "1_Rate.bias >= 1"]
         .iter()
-        .map(|text| reef_compiler::loss::parse_bound(&reef_lang::parse_expr(reef_lang::SourceId(9), text).unwrap()).unwrap())
+        .map(|text| {
+            reef_compiler::loss::parse_bound(&reef_lang::parse_expr(reef_lang::SourceId(9), text).unwrap()).unwrap()
+        })
         .collect();
     let loss_expr = reef_lang::parse_expr(reef_lang::SourceId(9), "mse(output, target) + 3 * bounds_cost").unwrap();
     let (loss, bounds) = reef_compiler::loss::loss_setup(&file, &network.graph, Some(&loss_expr), &extra).unwrap();
@@ -149,7 +173,18 @@ fn bounds_cost_gradient_matches_finite_differences() {
     let params = seeded(&case, 2);
     // Every element violates its bound, so the cost is smooth around it and non-zero.
     let adjoint = reef_compiler::adjoint::derive(&case.network.program);
-    let result = reef_runtime::grad::value_and_grad(&case.network, &adjoint, &case.loss, &case.bounds, &params, &case.input, &case.target, Precision::F64, 0).unwrap();
+    let result = reef_runtime::grad::value_and_grad(
+        &case.network,
+        &adjoint,
+        &case.loss,
+        &case.bounds,
+        &params,
+        &case.input,
+        &case.target,
+        Precision::F64,
+        0,
+    )
+    .unwrap();
     assert!(result.terms[1] > 4.0, "bounds_cost should be active, got {}", result.terms[1]);
     case.check(&params, 4, 1e-6);
 }
@@ -186,7 +221,13 @@ fn declared_derivatives_and_reset_match_finite_differences() {
 }
 
 /// Rockpool's LIF step and its BPTT with the step_pwl surrogate, written out by hand.
-fn reference_lif(x: &[Vec<f64>], tau_mem: &[f64], tau_syn: &[f64], threshold: &[f64], target: &[Vec<f64>]) -> (f64, Vec<f64>) {
+fn reference_lif(
+    x: &[Vec<f64>],
+    tau_mem: &[f64],
+    tau_syn: &[f64],
+    threshold: &[f64],
+    target: &[Vec<f64>],
+) -> (f64, Vec<f64>) {
     let n = tau_mem.len();
     let dt = 1e-3;
     let alpha: Vec<f64> = tau_mem.iter().map(|t| (-dt / t).exp()).collect();
@@ -199,7 +240,9 @@ fn reference_lif(x: &[Vec<f64>], tau_mem: &[f64], tau_syn: &[f64], threshold: &[
         let i1: Vec<f64> = (0..n).map(|j| isyn[j] + xt[j]).collect();
         let i2: Vec<f64> = (0..n).map(|j| beta[j] * i1[j]).collect();
         let v2: Vec<f64> = (0..n).map(|j| alpha[j] * vmem[j] + i2[j]).collect();
-        let s: Vec<f64> = (0..n).map(|j| if v2[j] >= threshold[j] { (v2[j] / threshold[j]).floor().clamp(0.0, 65536.0) } else { 0.0 }).collect();
+        let s: Vec<f64> = (0..n)
+            .map(|j| if v2[j] >= threshold[j] { (v2[j] / threshold[j]).floor().clamp(0.0, 65536.0) } else { 0.0 })
+            .collect();
         tape.push((vmem.clone(), i1.clone(), v2.clone(), s.clone()));
         vmem = (0..n).map(|j| v2[j] - s[j] * threshold[j]).collect();
         isyn = i2;
@@ -244,7 +287,18 @@ fn lif_gradient_with_multi_spike_counts_matches_hand_written_bptt() {
     params.insert("0_LIF.bias", vector(&[0.0, 0.0, 0.0]));
     params.insert("0_LIF.threshold", vector(&[0.7, 1.0, 1.3]));
     let adjoint = reef_compiler::adjoint::derive(&case.network.program);
-    let result = reef_runtime::grad::value_and_grad(&case.network, &adjoint, &case.loss, &case.bounds, &params, &input, &target, Precision::F64, 0).unwrap();
+    let result = reef_runtime::grad::value_and_grad(
+        &case.network,
+        &adjoint,
+        &case.loss,
+        &case.bounds,
+        &params,
+        &input,
+        &target,
+        Precision::F64,
+        0,
+    )
+    .unwrap();
     let max_count = result.output.iter().fold(0.0f64, |m, v| m.max(*v));
     assert!(max_count >= 2.0, "the test must exercise several spikes per step (max {max_count})");
     let x: Vec<Vec<f64>> = (0..steps).map(|t| (0..3).map(|j| input[[0, t, j]]).collect()).collect();
@@ -253,7 +307,12 @@ fn lif_gradient_with_multi_spike_counts_matches_hand_written_bptt() {
     assert!((result.loss - loss).abs() < 1e-12 * loss.max(1.0));
     let ours = result.grads.get("0_LIF.threshold").unwrap();
     for j in 0..3 {
-        assert!((ours[[j]] - g_threshold[j]).abs() < 1e-10 * g_threshold[j].abs().max(1.0), "threshold[{j}]: {} vs {}", ours[[j]], g_threshold[j]);
+        assert!(
+            (ours[[j]] - g_threshold[j]).abs() < 1e-10 * g_threshold[j].abs().max(1.0),
+            "threshold[{j}]: {} vs {}",
+            ours[[j]],
+            g_threshold[j]
+        );
     }
 }
 
@@ -298,10 +357,21 @@ proptest! {
             }}
             network N(dt = 1 ms) = Sequential(Linear(2, 3), Random(3), Linear(3, 1))");
         let case = Case::new(&text, "mse(output, target)", 6, 1, 3);
-        case.check(&seeded(&case, 9), 4, 1e-5);
+        let params = seeded(&case, 9);
+        case.check(&params, 4, 1e-5);
+        // The generated code agrees with the interpreter on the same random model.
+        let interp = reef_runtime::executable::Executable::new(case.network.clone(), reef_runtime::executable::Backend::Interp);
+        let jit = reef_runtime::executable::Executable::new(case.network.clone(), reef_runtime::executable::Backend::Jit);
+        let a = interp.value_and_grad(&case.loss, &case.bounds, &params, &case.input, &case.target, Precision::F64, 0).unwrap();
+        let b = jit.value_and_grad(&case.loss, &case.bounds, &params, &case.input, &case.target, Precision::F64, 0).unwrap();
+        prop_assert!((a.loss - b.loss).abs() <= 1e-12 * a.loss.abs().max(1e-300));
+        for ((name, x), (_, y)) in a.grads.iter().zip(b.grads.iter()) {
+            let scale = x.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
+            let worst = x.iter().zip(y.iter()).fold(0.0f64, |m, (p, q)| m.max((p - q).abs() / scale));
+            prop_assert!(worst <= 1e-11, "{}: JIT differs from the interpreter by {:e}", name, worst);
+        }
     }
 }
-
 
 /// A smooth stand-in for the spike function, with its true derivatives declared. A user file
 /// shadows the prelude's `step_pwl` with it, so every spiking model and example runs through the
@@ -317,7 +387,12 @@ fn step_pwl(v, threshold) = (tanh(2 * (v - threshold)) + 1) / 2
 fn spiking_models_and_examples_match_finite_differences_through_a_smooth_spike() {
     let mut texts: Vec<(String, String)> = ["LIF(3, rec = true)", "LIFODE(3, rec = true)"]
         .iter()
-        .map(|m| (m.to_string(), format!("{SMOOTH_SPIKE}\nnetwork N(dt = 1 ms) = Sequential(Linear(2, 3), {m}, Linear(3, 1))")))
+        .map(|m| {
+            (
+                m.to_string(),
+                format!("{SMOOTH_SPIKE}\nnetwork N(dt = 1 ms) = Sequential(Linear(2, 3), {m}, Linear(3, 1))"),
+            )
+        })
         .collect();
     for name in ["lif_chirp", "custom_neuron", "wiring", "lif_dynapse"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.net"));

@@ -55,8 +55,14 @@ fn worst(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn compare<T: JitReal>(network: &reef_compiler::Compiled, tolerance: f64, name: &str) {
+    for kernels in [true, false] {
+        compare_with::<T>(network, tolerance, name, kernels);
+    }
+}
+
+fn compare_with<T: JitReal>(network: &reef_compiler::Compiled, tolerance: f64, name: &str, kernels: bool) {
     let adjoint = reef_compiler::adjoint::derive(&network.program);
-    let jit = JitNetwork::<T>::compile(&network.program, Some(&adjoint)).unwrap();
+    let jit = JitNetwork::<T>::compile_with(&network.program, Some(&adjoint), kernels).unwrap();
     let params64 = params(network);
     let params_t: Vec<Vec<T>> = params64.iter().map(|p| p.iter().map(|v| T::from_f64(*v)).collect()).collect();
     let loss = Loss {
@@ -214,9 +220,12 @@ fn compare_steps<T: JitReal>(network: &reef_compiler::Compiled, tolerance: f64, 
     let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
     let bounds = vec![(None, None); network.graph.params.len()];
     let batch = 2;
-    let input: Vec<T> = numbers(batch * steps * network.graph.input_size(), 3, 1.0).iter().map(|v| T::from_f64(*v)).collect();
+    let input: Vec<T> =
+        numbers(batch * steps * network.graph.input_size(), 3, 1.0).iter().map(|v| T::from_f64(*v)).collect();
     let target = numbers(batch * steps * network.graph.output_size(), 5, 0.5);
-    let reference = interp::value_and_grad(&network.program, &adjoint, &loss, &bounds, &params_t, &input, &target, batch, steps, 9).unwrap();
+    let reference =
+        interp::value_and_grad(&network.program, &adjoint, &loss, &bounds, &params_t, &input, &target, batch, steps, 9)
+            .unwrap();
     let ours = jit.value_and_grad(&loss, &bounds, &params_t, &input, &target, batch, steps, 2, 9).unwrap();
     let to64 = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<_>>();
     assert!(worst(&to64(&ours.output), &to64(&reference.output)) <= tolerance);

@@ -13,6 +13,7 @@ use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 
 use super::CodegenError;
 use super::emit::{Bases, Emitter, HostFunctions};
+use super::fuse::{Piece, escapes, pieces};
 use super::kernels;
 use super::layout::{Base, Layout, Loc, layout};
 use crate::adjoint::AdjointProgram;
@@ -109,6 +110,7 @@ pub fn compile(
     forward: &StepProgram,
     adjoint: Option<&AdjointProgram>,
     element: Element,
+    kernels: bool,
 ) -> Result<Compiled, CodegenError> {
     let mut flag_builder = settings::builder();
     let set = |b: &mut settings::Builder, k: &str, v: &str| {
@@ -153,6 +155,7 @@ pub fn compile(
     let shapes = Buffers {
         precomputed: precomputed.iter().map(|p| p.cols).collect(),
         sequences: sequence_lengths.clone(),
+        kernels,
     };
     let forward_id = build(
         &mut module,
@@ -190,10 +193,25 @@ pub fn compile(
     module.finalize_definitions().map_err(|e| CodegenError(format!("finalising: {e}")))?;
     let forward_pointer = module.get_finalized_function(forward_id);
     let backward = backward.map(|(id, layout)| (module.get_finalized_function(id), layout));
-    Ok(Compiled { module: Some(module), forward: forward_pointer, forward_layout, backward, precomputed, sequences, sequence_lengths })
+    Ok(Compiled {
+        module: Some(module),
+        forward: forward_pointer,
+        forward_layout,
+        backward,
+        precomputed,
+        sequences,
+        sequence_lengths,
+    })
 }
 
 fn register_kernels(jit: &mut JITBuilder) {
+    #[cfg(target_arch = "x86_64")]
+    if super::matvec::available() {
+        jit.symbol("reef_vecmat_f32", super::matvec::vecmat_f32 as *const u8);
+        jit.symbol("reef_vecmat_t_f32", super::matvec::vecmat_t_f32 as *const u8);
+        jit.symbol("reef_vecmat_f64", super::matvec::vecmat_f64 as *const u8);
+        jit.symbol("reef_vecmat_t_f64", super::matvec::vecmat_t_f64 as *const u8);
+    }
     let symbols: [(&str, *const u8); 14] = [
         ("reef_exp_f32", kernels::exp_f32 as *const u8),
         ("reef_log_f32", kernels::log_f32 as *const u8),
@@ -269,6 +287,8 @@ const MIN_PRECOMPUTED_ROWS: usize = 16;
 struct Buffers {
     precomputed: Vec<usize>,
     sequences: Vec<usize>,
+    /// Whether to call the AVX2 matrix–vector kernels.
+    kernels: bool,
 }
 
 /// Which part of a function is being emitted.
@@ -317,9 +337,22 @@ fn build(
     // backward: params, input, tape, seeds, grads, lambda_a, lambda_b, scratch, steps, noise, lambda_out,
     //           pre, seq
     let parameters: &[Type] = match kind {
-        Kind::Forward => &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer, pointer],
+        Kind::Forward => {
+            &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer, pointer]
+        }
         Kind::Backward => &[
-            pointer, pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer, pointer,
+            pointer,
+            pointer,
+            pointer,
+            pointer,
+            pointer,
+            pointer,
+            pointer,
+            pointer,
+            types::I64,
+            pointer,
+            pointer,
+            pointer,
             pointer,
         ],
     };
@@ -330,7 +363,7 @@ fn build(
     let mut function_context = module.make_context();
     function_context.func.signature = signature;
     function_context.func.name = UserFuncName::user(0, id.as_u32());
-    let host = declare_host(module, &mut function_context.func, element)?;
+    let host = declare_host(module, &mut function_context.func, element, buffers.kernels)?;
     {
         let mut b = FunctionBuilder::new(&mut function_context.func, context);
         let entry = b.create_block();
@@ -340,9 +373,19 @@ fn build(
         let flags = MemFlagsData::new().with_notrap();
         let (params_array, input, tape, seeds_or_output, grads_array, a, next, scratch, steps, noise, lambda_out) =
             match kind {
-                Kind::Forward => {
-                    (args[0], args[1], args[3], args[2], None, args[4], args[5], args[6], args[7], args[8], Some(args[10]))
-                }
+                Kind::Forward => (
+                    args[0],
+                    args[1],
+                    args[3],
+                    args[2],
+                    None,
+                    args[4],
+                    args[5],
+                    args[6],
+                    args[7],
+                    args[8],
+                    Some(args[10]),
+                ),
                 Kind::Backward => (
                     args[0],
                     args[1],
@@ -536,6 +579,7 @@ fn declare_host(
     module: &mut JITModule,
     function: &mut cranelift_codegen::ir::Function,
     element: Element,
+    kernels: bool,
 ) -> Result<HostFunctions, CodegenError> {
     let pointer = module.target_config().pointer_type();
     let scalar = element.scalar();
@@ -562,16 +606,19 @@ fn declare_host(
         cos: declare("cos", &vector, &[])?,
         pow: declare("pow", &[scalar, scalar], &[scalar])?,
         noise: declare("noise", &[pointer, types::I64, pointer, types::I64, types::I64], &[])?,
+        matvec: if kernels && super::matvec::available() {
+            let kernel = [pointer, pointer, pointer, types::I64, types::I64];
+            Some((declare("vecmat", &kernel, &[])?, declare("vecmat_t", &kernel, &[])?))
+        } else {
+            None
+        },
     })
 }
 
 fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool], invariant: &[bool], phase: Phase) {
+    let roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
     if phase == Phase::Invariant {
-        for (index, live) in needed.iter().enumerate() {
-            if *live && invariant[index] {
-                e.instruction(program, ValueId(index as u32));
-            }
-        }
+        emit_values(e, program, needed, |index| invariant[index], &roots);
         return;
     }
     // The state this step starts from goes on the tape first.
@@ -583,11 +630,7 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool],
             state_size,
         );
     }
-    for (index, live) in needed.iter().enumerate() {
-        if *live && !invariant[index] {
-            e.instruction(program, ValueId(index as u32));
-        }
-    }
+    emit_values(e, program, needed, |index| !invariant[index], &roots);
     for (output, offset) in program.outputs.iter().zip(e.layout.output_offsets.clone()) {
         let source = e.layout.locs[output.index()];
         e.copy(Loc::Mem { base: Base::Output, offset, scalar: false }, source, program.shape(*output).len());
@@ -700,11 +743,9 @@ fn emit_backward(
     phase: Phase,
 ) {
     let program = &adjoint.program;
-    for (index, live) in needed.iter().enumerate() {
-        if *live && invariant[index] == (phase == Phase::Invariant) {
-            e.instruction(program, ValueId(index as u32));
-        }
-    }
+    let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
+    roots.extend(plan.roots());
+    emit_values(e, program, needed, |index| invariant[index] == (phase == Phase::Invariant), &roots);
     if phase == Phase::Invariant {
         return;
     }
@@ -733,5 +774,27 @@ fn emit_backward(
         let source = e.layout.locs[update.index()];
         let offset = e.layout.state_offsets[state];
         e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
+    }
+}
+
+/// Emits the needed values that `select` picks, fusing runs of elementwise instructions.
+fn emit_values(
+    e: &mut Emitter<'_, '_>,
+    program: &StepProgram,
+    needed: &[bool],
+    select: impl Fn(usize) -> bool,
+    roots: &[ValueId],
+) {
+    let values: Vec<ValueId> = (0..program.insts.len())
+        .filter(|index| needed[*index] && select(*index))
+        .map(|index| ValueId(index as u32))
+        .collect();
+    let pieces = pieces(e, program, &values);
+    let escapes = escapes(program, &pieces, roots);
+    for piece in &pieces {
+        match piece {
+            Piece::Single(value) => e.instruction(program, *value),
+            Piece::Run(run) => e.fused(program, run, &escapes),
+        }
     }
 }

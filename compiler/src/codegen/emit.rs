@@ -29,6 +29,8 @@ pub struct HostFunctions {
     pub pow: FuncRef,
     /// `(dst, n, context, step, stream)`.
     pub noise: FuncRef,
+    /// `(x, w, y, rows, cols)` AVX2 kernels for `x @ W` and `x @ Wᵀ`, when the CPU has them.
+    pub matvec: Option<(FuncRef, FuncRef)>,
 }
 
 /// Runtime pointers of the buffers a step reads and writes.
@@ -356,11 +358,15 @@ impl Emitter<'_, '_> {
             }),
             Op::VecMat(x, w) => {
                 let rows = program.shape(x).len();
-                self.vecmat(dest, loc(x), loc(w), rows, len);
+                if !self.kernel(0, loc(x), loc(w), dest, rows, len) {
+                    self.vecmat(dest, loc(x), loc(w), rows, len);
+                }
             }
             Op::VecMatT(x, w) => {
                 let cols = program.shape(x).len();
-                self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
+                if !self.kernel(1, loc(x), loc(w), dest, len, cols) {
+                    self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
+                }
             }
             Op::Outer(x, y) => {
                 let (rows, cols) = (program.shape(x).len(), program.shape(y).len());
@@ -378,6 +384,25 @@ impl Emitter<'_, '_> {
         }
     }
 
+    /// The value of a fusable elementwise op on operand values (vectors or scalars).
+    pub fn compute(&mut self, op: Op, operands: &[Value], vector: bool) -> Value {
+        match op {
+            Op::Unary(UnaryOp::Neg, _) => self.b.ins().fneg(operands[0]),
+            Op::Unary(UnaryOp::Abs, _) => self.b.ins().fabs(operands[0]),
+            Op::Unary(UnaryOp::Sqrt, _) => self.b.ins().sqrt(operands[0]),
+            Op::Unary(UnaryOp::Floor, _) => self.b.ins().floor(operands[0]),
+            Op::Unary(UnaryOp::Tanh, _) => self.tanh_approx(operands[0], vector),
+            Op::Binary(binary, _, _) => self.binary(binary, operands[0], operands[1], vector),
+            Op::Select(..) => {
+                let zero = self.splat_constant(0.0, vector);
+                let condition = self.b.ins().fcmp(FloatCC::NotEqual, operands[0], zero);
+                self.choose(condition, operands[1], operands[2], vector)
+            }
+            // Not fusable; `fusable` never lets these reach here.
+            _ => operands.first().copied().unwrap_or_else(|| self.splat_constant(0.0, vector)),
+        }
+    }
+
     /// `tanh(x)` for f32 as Eigen's rational approximation: `x` clamped to ±7.9053, then
     /// `x·P(x²)/Q(x²)` with a degree-13/6 fit. Measured error ≤ 5e-7 against f64 `tanh` (see the
     /// test `fast_tanh_is_accurate`), ≈18× faster than calling `tanhf` per element.
@@ -392,7 +417,8 @@ impl Emitter<'_, '_> {
             6.372_619_288_754_36e-4,
             4.893_524_558_917_86e-3,
         ];
-        const BETA: [f64; 4] = [1.198_258_394_667_02e-6, 1.185_347_056_866_54e-4, 2.268_434_632_439e-3, 4.893_525_185_543_85e-3];
+        const BETA: [f64; 4] =
+            [1.198_258_394_667_02e-6, 1.185_347_056_866_54e-4, 2.268_434_632_439e-3, 4.893_525_185_543_85e-3];
         let high = self.splat_constant(CLAMP, vector);
         let low = self.splat_constant(-CLAMP, vector);
         let above = self.b.ins().fcmp(FloatCC::GreaterThan, x, high);
@@ -414,6 +440,22 @@ impl Emitter<'_, '_> {
             q = self.b.ins().fadd(product, c);
         }
         self.b.ins().fdiv(p, q)
+    }
+
+    /// Calls the AVX2 kernel (`which`: 0 for `x @ W`, 1 for `x @ Wᵀ`) if there is one and the
+    /// operands are plain buffers; returns whether it did.
+    fn kernel(&mut self, which: usize, x: Loc, w: Loc, dest: Loc, rows: usize, cols: usize) -> bool {
+        let Some(kernels) = self.host.matvec else { return false };
+        let plain = |loc: Loc| matches!(loc, Loc::Mem { scalar: false, .. });
+        if !(plain(x) && plain(w) && plain(dest)) || rows * cols < 64 {
+            return false;
+        }
+        let function = if which == 0 { kernels.0 } else { kernels.1 };
+        let (xp, wp, yp) = (self.pointer(x), self.pointer(w), self.pointer(dest));
+        let r = self.b.ins().iconst(types::I64, rows as i64);
+        let c = self.b.ins().iconst(types::I64, cols as i64);
+        self.b.ins().call(function, &[xp, wp, yp, r, c]);
+        true
     }
 
     /// `y[cols] = x[rows] @ W[rows, cols]`, summing over rows in order (as the interpreter).

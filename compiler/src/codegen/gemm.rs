@@ -9,7 +9,21 @@ pub trait Gemm: Copy {
     /// # Safety
     /// The pointers and strides must describe valid `m×k`, `k×n` and `m×n` matrices.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn raw(m: usize, k: usize, n: usize, a: *const Self, rsa: isize, csa: isize, b: *const Self, rsb: isize, csb: isize, beta: Self, c: *mut Self, rsc: isize, csc: isize);
+    unsafe fn raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
     /// One.
     fn one() -> Self;
     /// Zero.
@@ -17,7 +31,21 @@ pub trait Gemm: Copy {
 }
 
 impl Gemm for f32 {
-    unsafe fn raw(m: usize, k: usize, n: usize, a: *const f32, rsa: isize, csa: isize, b: *const f32, rsb: isize, csb: isize, beta: f32, c: *mut f32, rsc: isize, csc: isize) {
+    unsafe fn raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
+        csc: isize,
+    ) {
         // SAFETY: forwarded under the caller's guarantee.
         unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
@@ -30,7 +58,21 @@ impl Gemm for f32 {
 }
 
 impl Gemm for f64 {
-    unsafe fn raw(m: usize, k: usize, n: usize, a: *const f64, rsa: isize, csa: isize, b: *const f64, rsb: isize, csb: isize, beta: f64, c: *mut f64, rsc: isize, csc: isize) {
+    unsafe fn raw(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const f64,
+        rsa: isize,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        csb: isize,
+        beta: f64,
+        c: *mut f64,
+        rsc: isize,
+        csc: isize,
+    ) {
         // SAFETY: forwarded under the caller's guarantee.
         unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
@@ -52,7 +94,23 @@ pub fn multiply<T: Gemm>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut
         return true;
     }
     // SAFETY: the lengths were checked above for row-major m×k, k×n and m×n matrices.
-    unsafe { T::raw(m, k, n, a.as_ptr(), k as isize, 1, b.as_ptr(), n as isize, 1, T::nothing(), c.as_mut_ptr(), n as isize, 1) };
+    unsafe {
+        T::raw(
+            m,
+            k,
+            n,
+            a.as_ptr(),
+            k as isize,
+            1,
+            b.as_ptr(),
+            n as isize,
+            1,
+            T::nothing(),
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    };
     true
 }
 
@@ -65,6 +123,8 @@ pub fn add_transposed_product<T: Gemm>(m: usize, k: usize, n: usize, a: &[T], b:
         return true;
     }
     // SAFETY: the lengths were checked above; aᵀ is read through strides (1, m).
-    unsafe { T::raw(m, k, n, a.as_ptr(), 1, m as isize, b.as_ptr(), n as isize, 1, T::one(), c.as_mut_ptr(), n as isize, 1) };
+    unsafe {
+        T::raw(m, k, n, a.as_ptr(), 1, m as isize, b.as_ptr(), n as isize, 1, T::one(), c.as_mut_ptr(), n as isize, 1)
+    };
     true
 }

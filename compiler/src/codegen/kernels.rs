@@ -45,7 +45,9 @@ pub extern "C" fn pow_f64(x: f64, y: f64) -> f64 {
 /// `dst` must be valid for `n` elements and `context` for three `u64`s.
 pub unsafe extern "C" fn noise_f32(dst: *mut f32, n: i64, context: *const u64, step: i64, stream: i64) {
     // SAFETY: the caller passes the two-element context it owns.
-    let key = unsafe { NoiseKey { seed: *context, batch: *context.add(1) as usize, step: (*context.add(2) as usize) + step as usize } };
+    let key = unsafe {
+        NoiseKey { seed: *context, batch: *context.add(1) as usize, step: (*context.add(2) as usize) + step as usize }
+    };
     let mut noise = Noise::for_step(key, stream as u32);
     for i in 0..n.max(0) as usize {
         // SAFETY: `n` valid elements.
@@ -59,7 +61,9 @@ pub unsafe extern "C" fn noise_f32(dst: *mut f32, n: i64, context: *const u64, s
 /// `dst` must be valid for `n` elements and `context` for three `u64`s.
 pub unsafe extern "C" fn noise_f64(dst: *mut f64, n: i64, context: *const u64, step: i64, stream: i64) {
     // SAFETY: the caller passes the two-element context it owns.
-    let key = unsafe { NoiseKey { seed: *context, batch: *context.add(1) as usize, step: (*context.add(2) as usize) + step as usize } };
+    let key = unsafe {
+        NoiseKey { seed: *context, batch: *context.add(1) as usize, step: (*context.add(2) as usize) + step as usize }
+    };
     let mut noise = Noise::for_step(key, stream as u32);
     for i in 0..n.max(0) as usize {
         // SAFETY: `n` valid elements.

@@ -8,10 +8,12 @@
 
 mod compile;
 mod emit;
+mod fuse;
 mod gemm;
-mod run;
 mod kernels;
 mod layout;
+mod matvec;
+mod run;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -73,9 +75,20 @@ impl<T: JitReal> Drop for JitNetwork<T> {
 }
 
 impl<T: JitReal> JitNetwork<T> {
-    /// Compiles the forward program, and the adjoint if given.
+    /// Compiles the forward program, and the adjoint if given, calling the AVX2 matrix–vector
+    /// kernels where the CPU has them.
     pub fn compile(forward: &StepProgram, adjoint: Option<&AdjointProgram>) -> Result<Self, CodegenError> {
-        let compiled = compile::compile(forward, adjoint, T::ELEMENT)?;
+        Self::compile_with(forward, adjoint, true)
+    }
+
+    /// As [`JitNetwork::compile`]; `kernels = false` keeps every product in generated 128-bit
+    /// SIMD code (the portable path, also what runs on CPUs without AVX2).
+    pub fn compile_with(
+        forward: &StepProgram,
+        adjoint: Option<&AdjointProgram>,
+        kernels: bool,
+    ) -> Result<Self, CodegenError> {
+        let compiled = compile::compile(forward, adjoint, T::ELEMENT, kernels)?;
         Ok(JitNetwork { compiled, forward_program: forward.clone(), _element: PhantomData })
     }
 

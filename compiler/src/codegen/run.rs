@@ -72,7 +72,14 @@ impl<T: JitReal> JitNetwork<T> {
     }
 
     /// Runs one batch element forward, chunk by chunk, carrying the state.
-    fn forward_one(&self, params: &[Vec<T>], input: &[T], steps: usize, batch_index: usize, seed: u64) -> ForwardRun<T> {
+    fn forward_one(
+        &self,
+        params: &[Vec<T>],
+        input: &[T],
+        steps: usize,
+        batch_index: usize,
+        seed: u64,
+    ) -> ForwardRun<T> {
         let layout = &self.compiled.forward_layout;
         let (channels, outputs, state_size) = (self.channels(), layout.output_size, layout.state_size);
         let mut state = initial_states(&self.forward_program, params).concat();
@@ -119,11 +126,22 @@ impl<T: JitReal> JitNetwork<T> {
 
     /// Runs the network over `input` (`[batch, steps, channels]`) on `threads` threads
     /// (0: all); returns the output `[batch, steps, outputs]`.
-    pub fn evolve(&self, params: &[Vec<T>], input: &[T], batch: usize, steps: usize, threads: usize, seed: u64) -> Result<Vec<T>, InterpError> {
+    pub fn evolve(
+        &self,
+        params: &[Vec<T>],
+        input: &[T],
+        batch: usize,
+        steps: usize,
+        threads: usize,
+        seed: u64,
+    ) -> Result<Vec<T>, InterpError> {
         self.check(params, input, batch, steps)?;
         let rows = steps * self.channels();
         let run = || -> Vec<Vec<T>> {
-            (0..batch).into_par_iter().map(|b| self.forward_one(params, &input[b * rows..(b + 1) * rows], steps, b, seed).output).collect()
+            (0..batch)
+                .into_par_iter()
+                .map(|b| self.forward_one(params, &input[b * rows..(b + 1) * rows], steps, b, seed).output)
+                .collect()
         };
         Ok(in_pool(threads, run).concat())
     }
@@ -154,7 +172,10 @@ impl<T: JitReal> JitNetwork<T> {
         };
         let rows = steps * self.channels();
         let runs: Vec<ForwardRun<T>> = in_pool(threads, || {
-            (0..batch).into_par_iter().map(|b| self.forward_one(params, &input[b * rows..(b + 1) * rows], steps, b, seed)).collect()
+            (0..batch)
+                .into_par_iter()
+                .map(|b| self.forward_one(params, &input[b * rows..(b + 1) * rows], steps, b, seed))
+                .collect()
         });
         let output: Vec<T> = runs.iter().flat_map(|run| run.output.iter().copied()).collect();
         let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();

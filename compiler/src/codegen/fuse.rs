@@ -1,0 +1,144 @@
+//! Loop fusion: runs of elementwise instructions of the same length are emitted as one loop
+//! over vector chunks, keeping intermediate values in registers and storing only the values
+//! something outside the run reads. For small layers this removes most loads and stores.
+
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::{InstBuilder, Value, types};
+
+use super::emit::{Emitter, Index};
+use crate::step::{BinaryOp, Op, StepProgram, UnaryOp, ValueId};
+
+/// Vector chunks up to this count are unrolled; longer runs become loops.
+const UNROLL_CHUNKS: usize = 16;
+
+impl Emitter<'_, '_> {
+    /// Whether `op` can be fused (an elementwise op computed inline).
+    pub fn fusable(&self, op: &Op) -> bool {
+        match op {
+            Op::Unary(UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Floor, _) => true,
+            Op::Unary(UnaryOp::Tanh, _) => self.elem == types::F32,
+            Op::Binary(op, _, _) => *op != BinaryOp::Pow,
+            Op::Select(..) => true,
+            _ => false,
+        }
+    }
+
+    /// Emits `run` (fusable instructions of one length, in order) as one loop; values in
+    /// `escapes` are stored, the rest live only in registers.
+    pub fn fused(&mut self, program: &StepProgram, run: &[ValueId], escapes: &[bool]) {
+        let len = program.shape(run[0]).len();
+        let lanes = self.lanes;
+        let chunks = len / lanes;
+        let body = |e: &mut Self, index: Index, vector: bool| {
+            let mut registers: HashMap<ValueId, Value> = HashMap::new();
+            for value in run {
+                let op = program.insts[value.index()].op;
+                let operands: Vec<Value> = op
+                    .operands()
+                    .iter()
+                    .map(|operand| match registers.get(operand) {
+                        Some(register) => *register,
+                        None => {
+                            let loc = e.layout.locs[operand.index()];
+                            if vector { e.load_vector(loc, index) } else { e.load(loc, index) }
+                        }
+                    })
+                    .collect();
+                let result = e.compute(op, &operands, vector);
+                registers.insert(*value, result);
+                if escapes[value.index()] {
+                    let dest = e.layout.locs[value.index()];
+                    e.store(dest, index, result);
+                }
+            }
+        };
+        if chunks <= UNROLL_CHUNKS {
+            for chunk in 0..chunks {
+                body(self, Index::Fixed(chunk * lanes), true);
+            }
+        } else {
+            self.counted_loop(chunks, |e, chunk| {
+                let element = e.b.ins().imul_imm_s(chunk, lanes as i64);
+                body(e, Index::Dynamic(element, 0), true);
+            });
+        }
+        for i in chunks * lanes..len {
+            body(self, Index::Fixed(i), false);
+        }
+    }
+}
+
+/// Groups the instructions to emit into fusable runs (instructions that emit nothing, such as
+/// parameter reads, do not break a run) and single instructions.
+pub enum Piece {
+    /// One instruction emitted on its own.
+    Single(ValueId),
+    /// A fused run.
+    Run(Vec<ValueId>),
+}
+
+/// Splits `values` (in program order) into pieces for `emitter`.
+pub fn pieces(emitter: &Emitter<'_, '_>, program: &StepProgram, values: &[ValueId]) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut run: Vec<ValueId> = Vec::new();
+    let mut run_len = 0;
+    for value in values {
+        let inst = program.insts[value.index()];
+        let silent = matches!(
+            inst.op,
+            Op::Const(_)
+                | Op::Param(_)
+                | Op::State(_)
+                | Op::Input(_)
+                | Op::Seed(_)
+                | Op::StateAdjoint(_)
+                | Op::Broadcast(_)
+        );
+        if silent {
+            pieces.push(Piece::Single(*value));
+            continue;
+        }
+        let len = inst.shape.len();
+        if emitter.fusable(&inst.op) && len > 1 {
+            if !run.is_empty() && len != run_len {
+                pieces.push(Piece::Run(std::mem::take(&mut run)));
+            }
+            run_len = len;
+            run.push(*value);
+        } else {
+            if !run.is_empty() {
+                pieces.push(Piece::Run(std::mem::take(&mut run)));
+            }
+            pieces.push(Piece::Single(*value));
+        }
+    }
+    if !run.is_empty() {
+        pieces.push(Piece::Run(run));
+    }
+    pieces
+}
+
+/// Which values must be stored: read by an instruction outside their run, or a root.
+pub fn escapes(program: &StepProgram, pieces: &[Piece], roots: &[ValueId]) -> Vec<bool> {
+    let mut run_of = vec![usize::MAX; program.insts.len()];
+    for (index, piece) in pieces.iter().enumerate() {
+        if let Piece::Run(values) = piece {
+            for value in values {
+                run_of[value.index()] = index;
+            }
+        }
+    }
+    let mut escapes = vec![false; program.insts.len()];
+    for root in roots {
+        escapes[root.index()] = true;
+    }
+    for (index, inst) in program.insts.iter().enumerate() {
+        for operand in inst.op.operands() {
+            if run_of[operand.index()] != run_of[index] || run_of[operand.index()] == usize::MAX {
+                escapes[operand.index()] = true;
+            }
+        }
+    }
+    escapes
+}

@@ -7,6 +7,25 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+/// Products at least this large (multiply-adds) are split across two threads: a large matrix
+/// is read from memory at every step, and one core cannot saturate the bandwidth.
+const PARALLEL_WORK: usize = 1 << 18;
+
+/// A raw pointer that may cross to another thread for the duration of a `rayon::join`.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: used only inside `rayon::join` on disjoint ranges of buffers the caller guarantees.
+unsafe impl<T> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The pointer (a method, so closures capture the whole `Shared`, not its field).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 /// Whether the kernels can run on this CPU.
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -25,17 +44,29 @@ pub fn available() -> bool {
 /// `x` valid for `rows`, `w` for `rows × cols`, `y` for `cols` elements; AVX2 and FMA present.
 #[cfg(target_arch = "x86_64")]
 pub unsafe extern "C" fn vecmat_f32(x: *const f32, w: *const f32, y: *mut f32, rows: i64, cols: i64) {
+    let (rows, cols) = (rows as usize, cols as usize);
+    if rows * cols >= PARALLEL_WORK && cols >= 16 {
+        // Two halves of the columns; each half is a contiguous part of `y`.
+        let half = (cols / 2) / 8 * 8;
+        let (xs, ws, ys) = (Shared(x as *mut f32), Shared(w as *mut f32), Shared(y));
+        rayon::join(
+            // SAFETY: disjoint column ranges of `y`; the caller's guarantee covers the rest.
+            move || unsafe { vecmat_f32_avx(xs.get(), ws.get(), ys.get(), rows, cols, 0, half) },
+            move || unsafe { vecmat_f32_avx(xs.get(), ws.get(), ys.get(), rows, cols, half, cols) },
+        );
+        return;
+    }
     // SAFETY: forwarded under the caller's guarantee, which includes the CPU features.
-    unsafe { vecmat_f32_avx(x, w, y, rows as usize, cols as usize) }
+    unsafe { vecmat_f32_avx(x, w, y, rows, cols, 0, cols) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn vecmat_f32_avx(x: *const f32, w: *const f32, y: *mut f32, rows: usize, cols: usize) {
+unsafe fn vecmat_f32_avx(x: *const f32, w: *const f32, y: *mut f32, rows: usize, cols: usize, from: usize, to: usize) {
     // Tiles of 64 columns: 8 accumulators stay in registers across the row loop.
-    let mut start = 0;
-    while start + 8 <= cols {
-        let width = ((cols - start) / 8).min(8);
+    let mut start = from;
+    while start + 8 <= to {
+        let width = ((to - start) / 8).min(8);
         let mut acc = [_mm256_setzero_ps(); 8];
         for i in 0..rows {
             // SAFETY: i < rows, start + 8·width <= cols.
@@ -53,7 +84,7 @@ unsafe fn vecmat_f32_avx(x: *const f32, w: *const f32, y: *mut f32, rows: usize,
         }
         start += 8 * width;
     }
-    for j in start..cols {
+    for j in start..to {
         let mut total = 0.0f32;
         for i in 0..rows {
             // SAFETY: i < rows, j < cols.
@@ -70,14 +101,25 @@ unsafe fn vecmat_f32_avx(x: *const f32, w: *const f32, y: *mut f32, rows: usize,
 /// `x` valid for `cols`, `w` for `rows × cols`, `y` for `rows` elements; AVX2 and FMA present.
 #[cfg(target_arch = "x86_64")]
 pub unsafe extern "C" fn vecmat_t_f32(x: *const f32, w: *const f32, y: *mut f32, rows: i64, cols: i64) {
+    let (rows, cols) = (rows as usize, cols as usize);
+    if rows * cols >= PARALLEL_WORK && rows >= 2 {
+        let half = rows / 2;
+        let (xs, ws, ys) = (Shared(x as *mut f32), Shared(w as *mut f32), Shared(y));
+        rayon::join(
+            // SAFETY: disjoint row ranges of `y`.
+            move || unsafe { vecmat_t_f32_avx(xs.get(), ws.get(), ys.get(), 0, half, cols) },
+            move || unsafe { vecmat_t_f32_avx(xs.get(), ws.get(), ys.get(), half, rows, cols) },
+        );
+        return;
+    }
     // SAFETY: forwarded under the caller's guarantee.
-    unsafe { vecmat_t_f32_avx(x, w, y, rows as usize, cols as usize) }
+    unsafe { vecmat_t_f32_avx(x, w, y, 0, rows, cols) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn vecmat_t_f32_avx(x: *const f32, w: *const f32, y: *mut f32, rows: usize, cols: usize) {
-    for i in 0..rows {
+unsafe fn vecmat_t_f32_avx(x: *const f32, w: *const f32, y: *mut f32, from: usize, to: usize, cols: usize) {
+    for i in from..to {
         // SAFETY: every index below is < rows × cols for `w`, < cols for `x`, < rows for `y`.
         unsafe {
             let row = w.add(i * cols);

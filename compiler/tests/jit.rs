@@ -237,6 +237,8 @@ fn compare_steps<T: JitReal>(network: &reef_compiler::Compiled, tolerance: f64, 
 /// Large products split across two threads inside the matrix–vector kernels.
 #[test]
 fn large_products_equal_the_interpreter() {
-    let network = compile("network N(dt = 1 ms) = Sequential(Linear(4, 600), Rate(600, rec = true, activation = tanh), Linear(600, 2))");
+    let network = compile(
+        "network N(dt = 1 ms) = Sequential(Linear(4, 600), Rate(600, rec = true, activation = tanh), Linear(600, 2))",
+    );
     compare::<f32>(&network, 1e-5, "large");
 }

@@ -44,6 +44,9 @@ type BackwardFn<T> = unsafe extern "C" fn(
 /// hold one chunk, so memory beyond the state tape does not grow with the sequence length.
 const CHUNK: usize = 256;
 
+/// Batch elements per gradient block (see `value_and_grad`).
+const BLOCK: usize = 8;
+
 /// The chunks `(start, length)` of `0..steps`.
 fn chunks(steps: usize) -> Vec<(usize, usize)> {
     (0..steps).step_by(CHUNK).map(|start| (start, CHUNK.min(steps - start))).collect()
@@ -186,9 +189,9 @@ impl<T: JitReal> JitNetwork<T> {
         let backward_function: BackwardFn<T> = unsafe { std::mem::transmute(*backward) };
         let state_size = backward_layout.state_size;
         let channels = self.channels();
-        let backward_one = |b: usize| -> Vec<Vec<T>> {
+        // Adds batch element `b`'s gradient into `grads`.
+        let backward_one = |b: usize, grads: &mut Vec<Vec<T>>| {
             let element_input = &input[b * rows..(b + 1) * rows];
-            let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
             let mut seeds: Vec<T> =
                 value.output_grad[b * steps * size..(b + 1) * steps * size].iter().map(|g| T::from_f64(*g)).collect();
             seeds.resize((steps * size).max(1), T::zero());
@@ -254,11 +257,26 @@ impl<T: JitReal> JitNetwork<T> {
                 }
                 offset += len;
             }
-            grads
         };
-        let per_element = in_pool(threads, || (0..batch).into_par_iter().map(backward_one).collect::<Vec<_>>());
+        // Batch elements in fixed blocks: each block sums its elements in order, blocks are
+        // summed in order — the same result for any number of threads, and only one gradient
+        // buffer per block alive at once.
+        let blocks: Vec<(usize, usize)> =
+            (0..batch).step_by(BLOCK).map(|start| (start, BLOCK.min(batch - start))).collect();
+        let per_block = in_pool(threads, || {
+            blocks
+                .par_iter()
+                .map(|(start, length)| {
+                    let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+                    for b in *start..start + length {
+                        backward_one(b, &mut grads);
+                    }
+                    grads
+                })
+                .collect::<Vec<_>>()
+        });
         let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
-        for element in &per_element {
+        for element in &per_block {
             for (total, part) in grads.iter_mut().zip(element) {
                 for (t, p) in total.iter_mut().zip(part) {
                     *t = t.add(*p);

@@ -63,35 +63,42 @@ pub unsafe extern "C" fn vecmat_f32(x: *const f32, w: *const f32, y: *mut f32, r
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn vecmat_f32_avx(x: *const f32, w: *const f32, y: *mut f32, rows: usize, cols: usize, from: usize, to: usize) {
-    // Tiles of 64 columns: 8 accumulators stay in registers across the row loop.
+    // Tiles of up to 64 columns: 8 accumulators stay in registers across the row loop. The last
+    // tile may end in a partial vector, read and written with a lane mask.
     let mut start = from;
-    while start + 8 <= to {
-        let width = ((to - start) / 8).min(8);
-        let mut acc = [_mm256_setzero_ps(); 8];
+    while start < to {
+        let remaining = to - start;
+        let full = (remaining / 8).min(8);
+        let partial = if full < 8 { remaining - 8 * full } else { 0 };
+        let partial = partial.min(7);
+        // Lanes 0..partial of the masked vector.
+        let lanes: [i32; 8] = std::array::from_fn(|lane| if lane < partial { -1 } else { 0 });
+        // SAFETY: `lanes` has 8 i32s.
+        let mask = unsafe { _mm256_loadu_si256(lanes.as_ptr().cast()) };
+        let mut acc = [_mm256_setzero_ps(); 9];
         for i in 0..rows {
-            // SAFETY: i < rows, start + 8·width <= cols.
+            // SAFETY: i < rows; full vectors end at start + 8·full <= to, the masked one reads
+            // only lanes below `partial`, inside the row.
             unsafe {
                 let xi = _mm256_set1_ps(*x.add(i));
                 let row = w.add(i * cols + start);
-                for (k, a) in acc.iter_mut().enumerate().take(width) {
+                for (k, a) in acc.iter_mut().enumerate().take(full) {
                     *a = _mm256_fmadd_ps(xi, _mm256_loadu_ps(row.add(8 * k)), *a);
+                }
+                if partial > 0 {
+                    acc[8] = _mm256_fmadd_ps(xi, _mm256_maskload_ps(row.add(8 * full), mask), acc[8]);
                 }
             }
         }
-        for (k, a) in acc.iter().enumerate().take(width) {
-            // SAFETY: start + 8k + 8 <= cols.
+        for (k, a) in acc.iter().enumerate().take(full) {
+            // SAFETY: start + 8k + 8 <= to.
             unsafe { _mm256_storeu_ps(y.add(start + 8 * k), *a) };
         }
-        start += 8 * width;
-    }
-    for j in start..to {
-        let mut total = 0.0f32;
-        for i in 0..rows {
-            // SAFETY: i < rows, j < cols.
-            unsafe { total += *x.add(i) * *w.add(i * cols + j) };
+        if partial > 0 {
+            // SAFETY: only lanes below `partial` are written, inside `start..to`.
+            unsafe { _mm256_maskstore_ps(y.add(start + 8 * full), mask, acc[8]) };
         }
-        // SAFETY: j < cols.
-        unsafe { *y.add(j) = total };
+        start += 8 * full + partial;
     }
 }
 

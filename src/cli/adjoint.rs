@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use reef_lang::Sources;
 
 /// Arguments of `reef adjoint`.
 #[derive(clap::Args)]
@@ -17,16 +16,10 @@ pub struct AdjointArgs {
 
 /// Prints the adjoint equations.
 pub fn run(args: &AdjointArgs) -> Result<ExitCode, String> {
-    let mut sources = Sources::with_prelude();
-    let id = super::load(&mut sources, &args.file)?;
-    let networks = match reef_compiler::compile_source(&sources, id) {
-        Ok(networks) => networks,
-        Err(diagnostics) => {
-            super::report(&sources, &diagnostics);
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(loaded) = super::compile_network(&args.file, args.network.as_deref())? else {
+        return Ok(ExitCode::FAILURE);
     };
-    let network = super::pick_network(&networks, args.network.as_deref())?;
+    let network = &loaded.network;
     println!("network {}", network.graph.name);
     println!("{}", reef_compiler::adjoint::NOTATION);
     print!("{}", reef_compiler::adjoint::print_adjoint(network));

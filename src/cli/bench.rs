@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ndarray::{ArrayD, IxDyn};
-use reef_lang::Sources;
 use reef_runtime::executable::Executable;
 use reef_runtime::io::Precision;
 
@@ -81,16 +80,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, String> {
     let precision = Precision::from(args.precision);
     // Source → callable: parse, elaborate, lower, derive the adjoint, generate code.
     let start = Instant::now();
-    let mut sources = Sources::with_prelude();
-    let id = super::load(&mut sources, &args.file)?;
-    let networks = match reef_compiler::compile_source(&sources, id) {
-        Ok(networks) => networks,
-        Err(diagnostics) => {
-            super::report(&sources, &diagnostics);
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(loaded) = super::compile_network(&args.file, None)? else {
+        return Ok(ExitCode::FAILURE);
     };
-    let network = networks.into_iter().next().ok_or("the file defines no network")?;
+    let network = loaded.network;
     let mut executable = Executable::new(network, args.backend.into());
     executable.threads = args.threads;
     executable.prepare(precision).map_err(|e| e.to_string())?;
@@ -101,14 +94,22 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, String> {
     let input = random(&[args.batch, args.steps, graph.input_size()], 1);
     let target = random(&[args.batch, args.steps, graph.output_size()], 2);
     let loss = reef_compiler::loss::Loss {
-        terms: vec![reef_compiler::loss::Term { weight: 1.0, kind: reef_compiler::loss::TermKind::Mse, span: graph.span }],
+        terms: vec![reef_compiler::loss::Term {
+            weight: 1.0,
+            kind: reef_compiler::loss::TermKind::Mse,
+            span: graph.span,
+        }],
     };
     let bounds = vec![(None, None); graph.params.len()];
     // Timed: the calls on data already in the run's element type (as a training loop holds
     // it); the API's conversion from f64 arrays is timed separately.
     let (forward, grad) = match (args.backend, precision) {
-        (BackendArg::Jit, Precision::F32) => time_core::<f32>(&executable, args, &params, &input, &target, &loss, &bounds)?,
-        (BackendArg::Jit, Precision::F64) => time_core::<f64>(&executable, args, &params, &input, &target, &loss, &bounds)?,
+        (BackendArg::Jit, Precision::F32) => {
+            time_core::<f32>(&executable, args, &params, &input, &target, &loss, &bounds)?
+        }
+        (BackendArg::Jit, Precision::F64) => {
+            time_core::<f64>(&executable, args, &params, &input, &target, &loss, &bounds)?
+        }
         (BackendArg::Interp, _) => (
             measure(args.repeats, || {
                 let _ = executable.evolve(&params, &input, precision, false, 0);
@@ -121,7 +122,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, String> {
     let api = measure(args.repeats.min(5), || {
         let _ = executable.value_and_grad(&loss, &bounds, &params, &input, &target, precision, 0);
     });
-    let result = executable.value_and_grad(&loss, &bounds, &params, &input, &target, precision, 0).map_err(|e| e.to_string())?;
+    let result =
+        executable.value_and_grad(&loss, &bounds, &params, &input, &target, precision, 0).map_err(|e| e.to_string())?;
     let peak_bytes = PEAK.with(|p| p.get());
     // What the math needs: the state tape, parameters and gradients.
     let element = match precision {
@@ -134,7 +136,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, String> {
     let signals = args.batch * args.steps * (graph.input_size() + 2 * graph.output_size());
     let needed_bytes = (args.batch * args.steps * states + 2 * param_count + signals) * element;
 
-    let baseline_stats = if args.baseline { baseline_stats(args, &executable, &params, &input, &target, result.loss)? } else { None };
+    let baseline_stats =
+        if args.baseline { baseline_stats(args, &executable, &params, &input, &target, result.loss)? } else { None };
     if args.json {
         let mut text = format!(
             "{{\"forward\": {}, \"value_and_grad\": {}, \"value_and_grad_api\": {}, \"compile_ms\": {compile_ms:.3}, \"peak_bytes\": {peak_bytes}, \"needed_bytes\": {needed_bytes}",
@@ -143,14 +146,29 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, String> {
             json(&api)
         );
         if let Some((forward, grad, error)) = &baseline_stats {
-            text.push_str(&format!(", \"baseline\": {{\"forward\": {}, \"value_and_grad\": {}, \"max_relative_difference\": {error:e}}}", json(forward), json(grad)));
+            text.push_str(&format!(
+                ", \"baseline\": {{\"forward\": {}, \"value_and_grad\": {}, \"max_relative_difference\": {error:e}}}",
+                json(forward),
+                json(grad)
+            ));
         }
         text.push('}');
         println!("{text}");
     } else {
-        println!("{} (batch {}, {} steps, {} threads, {:?}, {:?})", graph.name, args.batch, args.steps, args.threads, args.precision_name(), args.backend_name());
+        println!(
+            "{} (batch {}, {} steps, {} threads, {:?}, {:?})",
+            graph.name,
+            args.batch,
+            args.steps,
+            args.threads,
+            args.precision_name(),
+            args.backend_name()
+        );
         println!("  compile (source -> callable) {compile_ms:9.3} ms");
-        println!("  forward          median {:9.3} ms  min {:9.3}  max {:9.3}", forward.median, forward.min, forward.max);
+        println!(
+            "  forward          median {:9.3} ms  min {:9.3}  max {:9.3}",
+            forward.median, forward.min, forward.max
+        );
         println!("  value_and_grad   median {:9.3} ms  min {:9.3}  max {:9.3}", grad.median, grad.min, grad.max);
         println!("  value_and_grad through the f64-array API (conversions included) median {:9.3} ms", api.median);
         println!(
@@ -158,8 +176,15 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode, String> {
             peak_bytes as f64 / needed_bytes.max(1) as f64
         );
         if let Some((forward_b, grad_b, error)) = &baseline_stats {
-            println!("  hand-written Rust: forward {:9.3} ms, value_and_grad {:9.3} ms (max relative difference of its gradients {error:.1e})", forward_b.median, grad_b.median);
-            println!("  reef / hand-written: forward {:.2}x, value_and_grad {:.2}x", forward.median / forward_b.median, grad.median / grad_b.median);
+            println!(
+                "  hand-written Rust: forward {:9.3} ms, value_and_grad {:9.3} ms (max relative difference of its gradients {error:.1e})",
+                forward_b.median, grad_b.median
+            );
+            println!(
+                "  reef / hand-written: forward {:.2}x, value_and_grad {:.2}x",
+                forward.median / forward_b.median,
+                grad.median / grad_b.median
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -200,11 +225,22 @@ fn time_core<T: reef_runtime::executable::Select>(
         let _ = std::hint::black_box(jit.evolve(&buffers, &flat, batch, steps, threads, 0));
     });
     let grad = measure(args.repeats, || {
-        let _ = std::hint::black_box(jit.value_and_grad(loss, bounds, &buffers, &flat, &target_flat, batch, steps, threads, 0));
+        let _ = std::hint::black_box(jit.value_and_grad(
+            loss,
+            bounds,
+            &buffers,
+            &flat,
+            &target_flat,
+            batch,
+            steps,
+            threads,
+            0,
+        ));
     });
     // Peak heap of one call beyond the buffers it is given.
     let before = alloc::reset_peak();
-    let _ = std::hint::black_box(jit.value_and_grad(loss, bounds, &buffers, &flat, &target_flat, batch, steps, threads, 0));
+    let _ =
+        std::hint::black_box(jit.value_and_grad(loss, bounds, &buffers, &flat, &target_flat, batch, steps, threads, 0));
     PEAK.with(|p| p.set(alloc::peak().saturating_sub(before)));
     Ok((forward, grad))
 }
@@ -230,11 +266,15 @@ fn baseline_stats(
 ) -> Result<Option<(Stats, Stats, f64)>, String> {
     let graph = &executable.network.graph;
     let names = ["0_Linear.weight", "1_Rate.tau", "1_Rate.bias", "1_Rate.threshold", "1_Rate.w_rec", "2_Linear.weight"];
-    let is_a = graph.params.len() == 6 && graph.params.iter().zip(names).all(|(p, n)| p.name == n) && graph.input_size() == 1 && graph.output_size() == 1;
+    let is_a = graph.params.len() == 6
+        && graph.params.iter().zip(names).all(|(p, n)| p.name == n)
+        && graph.input_size() == 1
+        && graph.output_size() == 1;
     if !is_a || args.batch != 1 {
         return Err("--baseline needs workload A (Linear(1, N) -> Rate(N, rec = true, activation = tanh) -> Linear(N, 1)) and --batch 1".into());
     }
-    let get = |name: &str| params.get(name).map(|a| a.iter().map(|v| *v as f32).collect::<Vec<f32>>()).unwrap_or_default();
+    let get =
+        |name: &str| params.get(name).map(|a| a.iter().map(|v| *v as f32).collect::<Vec<f32>>()).unwrap_or_default();
     let network = baseline::RateNetwork {
         n: graph.params[1].shape.len(),
         w_in: get(names[0]),
@@ -255,10 +295,16 @@ fn baseline_stats(
     });
     // Check the baseline computes the same gradients as reef.
     let loss = reef_compiler::loss::Loss {
-        terms: vec![reef_compiler::loss::Term { weight: 1.0, kind: reef_compiler::loss::TermKind::Mse, span: graph.span }],
+        terms: vec![reef_compiler::loss::Term {
+            weight: 1.0,
+            kind: reef_compiler::loss::TermKind::Mse,
+            span: graph.span,
+        }],
     };
     let bounds = vec![(None, None); graph.params.len()];
-    let reef = executable.value_and_grad(&loss, &bounds, params, input, target, Precision::F64, 0).map_err(|e| e.to_string())?;
+    let reef = executable
+        .value_and_grad(&loss, &bounds, params, input, target, Precision::F64, 0)
+        .map_err(|e| e.to_string())?;
     let (_, grads) = network.value_and_grad(&x, &y);
     let mut worst = 0.0f64;
     for (name, ours) in names.iter().zip(grads.iter()) {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use reef::fidelity::{compare, constrained_params};
 use reef_compiler::hw::dynapse::{self, LowerOptions, Placement, extract, to_diagnostic};
-use reef_lang::{Diagnostics, Sources};
+use reef_lang::Diagnostics;
 use reef_runtime::io::{self, IoError};
 
 /// Arguments of `reef lower`.
@@ -60,16 +60,10 @@ pub enum Target {
 #[allow(clippy::print_stdout, reason = "the report and the comparison are the command's output")]
 pub fn run(args: &LowerArgs) -> Result<ExitCode, String> {
     let Target::DynapseSe1 = args.target;
-    let mut sources = Sources::with_prelude();
-    let id = super::load(&mut sources, &args.file)?;
-    let networks = match reef_compiler::compile_source(&sources, id) {
-        Ok(networks) => networks,
-        Err(diagnostics) => {
-            super::report(&sources, &diagnostics);
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(loaded) = super::compile_network(&args.file, args.network.as_deref())? else {
+        return Ok(ExitCode::FAILURE);
     };
-    let network = super::pick_network(&networks, args.network.as_deref())?;
+    let (sources, network) = (&loaded.sources, &loaded.network);
     let graph = &network.graph;
     let params = reef_runtime::run::load_params(graph, args.params.as_deref(), args.seed).map_err(|e| e.to_string())?;
     let located = |errors: &[dynapse::DrcError]| {
@@ -78,7 +72,7 @@ pub fn run(args: &LowerArgs) -> Result<ExitCode, String> {
     let spiking = match extract(graph, |name| params.get(name).map(|values| values.iter().copied().collect())) {
         Ok(spiking) => spiking,
         Err(errors) => {
-            super::report(&sources, &located(&errors));
+            super::report(sources, &located(&errors));
             eprintln!(
                 "{}: {} error(s) extracting the spiking network; no config written",
                 args.file.display(),
@@ -98,7 +92,7 @@ pub fn run(args: &LowerArgs) -> Result<ExitCode, String> {
     let lowered = match dynapse::lower(&spiking, &options) {
         Ok(lowered) => lowered,
         Err(errors) => {
-            super::report(&sources, &located(&errors));
+            super::report(sources, &located(&errors));
             eprintln!("{}: {} design-rule error(s); no config written", args.file.display(), errors.len());
             return Ok(ExitCode::FAILURE);
         }

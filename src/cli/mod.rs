@@ -42,3 +42,28 @@ pub fn pick_network<'a>(
         None => networks.first().ok_or_else(|| "the file defines no network".to_string()),
     }
 }
+
+/// A source file compiled down to one of its networks.
+pub struct Loaded {
+    /// Every source text, for rendering later diagnostics.
+    pub sources: Sources,
+    /// The network asked for (or the first).
+    pub network: reef_compiler::Compiled,
+}
+
+/// Loads and compiles `path` and picks network `name`; compile errors are rendered to stderr
+/// and give `Ok(None)`.
+pub fn compile_network(path: &std::path::Path, name: Option<&str>) -> Result<Option<Loaded>, String> {
+    let mut sources = Sources::with_prelude();
+    let id = load(&mut sources, path)?;
+    match reef_compiler::compile_source(&sources, id) {
+        Ok(networks) => {
+            let network = pick_network(&networks, name)?.clone();
+            Ok(Some(Loaded { sources, network }))
+        }
+        Err(diagnostics) => {
+            report(&sources, &diagnostics);
+            Ok(None)
+        }
+    }
+}

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use reef_lang::Sources;
 use reef_runtime::io::{self, Compression, Precision};
 
 /// Arguments of `reef run`.
@@ -79,16 +78,10 @@ impl From<PrecisionArg> for Precision {
 
 /// Runs the network.
 pub fn run(args: &RunArgs) -> Result<ExitCode, String> {
-    let mut sources = Sources::with_prelude();
-    let id = super::load(&mut sources, &args.file)?;
-    let networks = match reef_compiler::compile_source(&sources, id) {
-        Ok(networks) => networks,
-        Err(diagnostics) => {
-            super::report(&sources, &diagnostics);
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(loaded) = super::compile_network(&args.file, args.network.as_deref())? else {
+        return Ok(ExitCode::FAILURE);
     };
-    let network = super::pick_network(&networks, args.network.as_deref())?;
+    let network = &loaded.network;
     let params =
         reef_runtime::run::load_params(&network.graph, args.params.as_deref(), args.seed).map_err(|e| e.to_string())?;
     let (input, _) = io::read_npy(&args.input).map_err(|e| e.to_string())?;

@@ -20,4 +20,5 @@ pub use reef_runtime as runtime;
 
 pub mod fidelity;
 mod inline;
+pub mod train;
 pub use inline::{InlineNetwork, Splice};

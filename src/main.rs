@@ -43,6 +43,8 @@ enum Command {
     Plot(cli::plot::PlotArgs),
     /// Run a network on an input signal with the reference interpreter.
     Run(cli::run::RunArgs),
+    /// Train a network (settings from its `train` block, overridden by flags); write a run folder.
+    Train(cli::train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Lower(args) => cli::lower::run(&args),
         Command::Plot(args) => cli::plot::run(&args),
         Command::Run(args) => cli::run::run(&args),
+        Command::Train(args) => cli::train::run(&args),
     };
     match result {
         Ok(code) => code,

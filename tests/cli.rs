@@ -4,8 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn reef(args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_reef")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_reef")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 fn fixture(name: &str) -> String {
@@ -79,7 +84,16 @@ fn grad_reports_a_bad_loss_at_its_place() {
 fn run_and_ir_work_on_an_example() {
     let out: PathBuf = std::env::temp_dir().join(format!("reef-cli-run-{}.npy", std::process::id()));
     let out_text = out.display().to_string();
-    let (ok, _, stderr) = reef(&["run", "examples/chirp_rate.net", "--params", &fixture("params.npz"), "--input", &fixture("input.npy"), "--out", &out_text]);
+    let (ok, _, stderr) = reef(&[
+        "run",
+        "examples/chirp_rate.net",
+        "--params",
+        &fixture("params.npz"),
+        "--input",
+        &fixture("input.npy"),
+        "--out",
+        &out_text,
+    ]);
     assert!(ok, "{stderr}");
     let (output, _) = reef_runtime::io::read_npy(&out).unwrap();
     assert_eq!(output.shape(), &[1, 3000, 1]);

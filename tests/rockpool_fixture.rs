@@ -25,7 +25,12 @@ fn chirp_rate_output_matches_rockpool() {
     let params = reef_runtime::run::load_params(&network.graph, Some(&fixture("params.npz")), 0).unwrap();
     let (input, _) = read_npy(fixture("input.npy")).unwrap();
     let (expected, _) = read_npy(fixture("output.npy")).unwrap();
-    for (backend, precision) in [(Backend::Jit, Precision::F32), (Backend::Jit, Precision::F64), (Backend::Interp, Precision::F32), (Backend::Interp, Precision::F64)] {
+    for (backend, precision) in [
+        (Backend::Jit, Precision::F32),
+        (Backend::Jit, Precision::F64),
+        (Backend::Interp, Precision::F32),
+        (Backend::Interp, Precision::F64),
+    ] {
         let result = Executable::new(network.clone(), backend).evolve(&params, &input, precision, false, 0).unwrap();
         assert_eq!(result.output.shape(), expected.shape());
         let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -54,11 +59,20 @@ fn chirp_rate_loss_and_gradients_match_rockpool() {
     let (target, _) = read_npy(fixture("target.npy")).unwrap();
     let expected_loss: f64 = std::fs::read_to_string(fixture("loss.txt")).unwrap().trim().parse().unwrap();
     let expected_grads = reef_runtime::io::read_npz(fixture("grads.npz")).unwrap();
-    for (backend, precision) in [(Backend::Jit, Precision::F32), (Backend::Jit, Precision::F64), (Backend::Interp, Precision::F32), (Backend::Interp, Precision::F64)] {
+    for (backend, precision) in [
+        (Backend::Jit, Precision::F32),
+        (Backend::Jit, Precision::F64),
+        (Backend::Interp, Precision::F32),
+        (Backend::Interp, Precision::F64),
+    ] {
         let executable = Executable::new(network.clone(), backend);
         let result = executable.value_and_grad(&loss, &bounds, &params, &input, &target, precision, 0).unwrap();
         let loss_error = (result.loss - expected_loss).abs() / expected_loss;
-        assert!(loss_error < 1e-4, "{backend:?} {precision:?}: loss {} vs Rockpool {expected_loss} ({loss_error:e})", result.loss);
+        assert!(
+            loss_error < 1e-4,
+            "{backend:?} {precision:?}: loss {} vs Rockpool {expected_loss} ({loss_error:e})",
+            result.loss
+        );
         for (rockpool_name, reference) in &expected_grads {
             let name = reef_runtime::params::rockpool_to_reef(rockpool_name);
             let ours = result.grads.get(&name).unwrap_or_else(|| panic!("no gradient for {name}"));

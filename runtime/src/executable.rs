@@ -68,7 +68,14 @@ impl Executable {
 
     /// The network's output on `input` (`[time, channels]` or `[batch, time, channels]`).
     /// Recording module outputs and states uses the interpreter whatever the backend.
-    pub fn evolve(&self, params: &ParamSet, input: &ArrayD<f64>, precision: Precision, record: bool, seed: u64) -> Result<RunOutput, RunError> {
+    pub fn evolve(
+        &self,
+        params: &ParamSet,
+        input: &ArrayD<f64>,
+        precision: Precision,
+        record: bool,
+        seed: u64,
+    ) -> Result<RunOutput, RunError> {
         if record || self.backend == Backend::Interp {
             return crate::run::evolve(&self.network, params, input, precision, record, seed);
         }
@@ -78,12 +85,18 @@ impl Executable {
         }
     }
 
-    fn evolve_jit<T: JitReal + Select>(&self, params: &ParamSet, input: &ArrayD<f64>, seed: u64) -> Result<RunOutput, RunError> {
+    fn evolve_jit<T: JitReal + Select>(
+        &self,
+        params: &ParamSet,
+        input: &ArrayD<f64>,
+        seed: u64,
+    ) -> Result<RunOutput, RunError> {
         let input = batched_input(input, self.network.graph.input_size())?;
         let (batch, steps) = (input.shape()[0], input.shape()[1]);
         let buffers = buffers::<T>(&self.network, params);
         let flat: Vec<T> = crate::run::contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
-        let output = self.jit::<T>()?.evolve(&buffers, &flat, batch, steps, self.threads, seed).map_err(RunError::Interp)?;
+        let output =
+            self.jit::<T>()?.evolve(&buffers, &flat, batch, steps, self.threads, seed).map_err(RunError::Interp)?;
         let size = self.network.graph.output_size();
         let output = ArrayD::from_shape_vec(IxDyn(&[batch, steps, size]), output.iter().map(|v| v.to_f64()).collect())
             .map_err(|_| RunError::TargetShape { found: vec![output.len()], expected: vec![batch, steps, size] })?;
@@ -103,7 +116,17 @@ impl Executable {
         seed: u64,
     ) -> Result<GradOutput, RunError> {
         if self.backend == Backend::Interp {
-            return crate::grad::value_and_grad(&self.network, &self.adjoint, loss, bounds, params, input, target, precision, seed);
+            return crate::grad::value_and_grad(
+                &self.network,
+                &self.adjoint,
+                loss,
+                bounds,
+                params,
+                input,
+                target,
+                precision,
+                seed,
+            );
         }
         match precision {
             Precision::F32 => self.grad_jit::<f32>(loss, bounds, params, input, target, seed),

@@ -85,7 +85,9 @@ fn run<T: Real>(
 /// non-finite values.
 pub fn batched_target(target: &ArrayD<f64>, batch: usize, steps: usize, size: usize) -> Result<ArrayD<f64>, RunError> {
     let shaped = match target.shape() {
-        [t, n] if *t == steps && *n == size && batch == 1 => target.clone().into_shape_with_order(IxDyn(&[1, steps, size])).ok(),
+        [t, n] if *t == steps && *n == size && batch == 1 => {
+            target.clone().into_shape_with_order(IxDyn(&[1, steps, size])).ok()
+        }
         [b, t, n] if *b == batch && *t == steps && *n == size => Some(target.clone()),
         _ => None,
     }
@@ -97,18 +99,30 @@ pub fn batched_target(target: &ArrayD<f64>, batch: usize, steps: usize, size: us
 }
 
 /// Gradient buffers as a [`ParamSet`] and the output as an array.
-pub fn to_grad_output<T: Real>(network: &Compiled, result: interp::Gradient<T>, batch: usize, steps: usize) -> Result<GradOutput, RunError> {
+pub fn to_grad_output<T: Real>(
+    network: &Compiled,
+    result: interp::Gradient<T>,
+    batch: usize,
+    steps: usize,
+) -> Result<GradOutput, RunError> {
     let size = network.graph.output_size();
     let mut grads = ParamSet::new();
     for (param, grad) in network.graph.params.iter().zip(&result.grads) {
         let values: Vec<f64> = grad.iter().map(|v| v.to_f64()).collect();
         let array = ArrayD::from_shape_vec(IxDyn(&param.shape.dims()), values).map_err(|_| {
-            RunError::Interp(interp::InterpError::ParamLength { name: param.name.clone(), expected: param.shape.len(), found: grad.len() })
+            RunError::Interp(interp::InterpError::ParamLength {
+                name: param.name.clone(),
+                expected: param.shape.len(),
+                found: grad.len(),
+            })
         })?;
         grads.insert(param.name.clone(), array);
     }
-    let output = ArrayD::from_shape_vec(IxDyn(&[batch, steps, size]), result.output.iter().map(|v| v.to_f64()).collect())
-        .map_err(|_| RunError::TargetShape { found: vec![result.output.len()], expected: vec![batch, steps, size] })?;
+    let output =
+        ArrayD::from_shape_vec(IxDyn(&[batch, steps, size]), result.output.iter().map(|v| v.to_f64()).collect())
+            .map_err(|_| RunError::TargetShape {
+                found: vec![result.output.len()],
+                expected: vec![batch, steps, size],
+            })?;
     Ok(GradOutput { loss: result.loss, terms: result.terms, grads, output })
 }
-

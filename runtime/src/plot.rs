@@ -154,9 +154,16 @@ impl Figure for LossFigure {
             .y_label_formatter(&|log| format!("{:.1e}", 10f64.powf(*log)))
             .draw()
             .map_err(text)?;
-        chart.draw_series(LineSeries::new(logs, OUTPUT_COLOUR.stroke_width(2))).map_err(text)?;
+        chart.draw_series(segments(&logs, OUTPUT_COLOUR.stroke_width(2))).map_err(text)?;
         root.present().map_err(text)
     }
+}
+
+/// `points` as separate two-point segments. plotters draws a wide polyline with miter joins,
+/// which shoot far out of the chart where the line turns sharply (a loss spike, a jagged output).
+fn segments(points: &[(f64, f64)], style: ShapeStyle) -> impl Iterator<Item = PathElement<(f64, f64)>> + '_ {
+    let single = (points.len() == 1).then(|| PathElement::new(vec![points[0]; 2], style));
+    points.windows(2).map(move |pair| PathElement::new(pair.to_vec(), style)).chain(single)
 }
 
 struct OutputFigure<'a> {
@@ -208,12 +215,12 @@ impl Figure for OutputFigure<'_> {
                 .draw()
                 .map_err(text)?;
             chart
-                .draw_series(LineSeries::new(target, TARGET_COLOUR.stroke_width(2)))
+                .draw_series(segments(&target, TARGET_COLOUR.stroke_width(2)))
                 .map_err(text)?
                 .label("target")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], TARGET_COLOUR.stroke_width(2)));
             chart
-                .draw_series(LineSeries::new(output, OUTPUT_COLOUR.stroke_width(2)))
+                .draw_series(segments(&output, OUTPUT_COLOUR.stroke_width(2)))
                 .map_err(text)?
                 .label("output")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], OUTPUT_COLOUR.stroke_width(2)));

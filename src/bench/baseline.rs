@@ -8,7 +8,15 @@
 fn tanh(x: f32) -> f32 {
     let x = x.clamp(-7.905_311, 7.905_311);
     let x2 = x * x;
-    let alpha = [-2.760_768_5e-16f32, 2.000_188e-13, -8.604_672e-11, 5.122_297e-8, 1.485_722_4e-5, 6.372_619_3e-4, 4.893_524_6e-3];
+    let alpha = [
+        -2.760_768_5e-16f32,
+        2.000_188e-13,
+        -8.604_672e-11,
+        5.122_297e-8,
+        1.485_722_4e-5,
+        6.372_619_3e-4,
+        4.893_524_6e-3,
+    ];
     let beta = [1.198_258_4e-6f32, 1.185_347e-4, 2.268_434_6e-3, 4.893_525e-3];
     let p = alpha.iter().skip(1).fold(alpha[0], |p, a| p * x2 + a) * x;
     let q = beta.iter().skip(1).fold(beta[0], |q, b| q * x2 + b);
@@ -85,7 +93,8 @@ impl RateNetwork {
             }
             let mut y = 0.0;
             for j in 0..n {
-                let x = prev_x[j] + self.dt / self.tau[j] * (-prev_x[j] + input[t] * self.w_in[j] + self.bias[j] + recurrent[j]);
+                let x = prev_x[j]
+                    + self.dt / self.tau[j] * (-prev_x[j] + input[t] * self.w_in[j] + self.bias[j] + recurrent[j]);
                 xs[(t + 1) * n + j] = x;
                 let a = tanh(x - self.threshold[j]);
                 as_[(t + 1) * n + j] = a;

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-
 /// Arguments of `reef adjoint`.
 #[derive(clap::Args)]
 pub struct AdjointArgs {

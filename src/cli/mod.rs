@@ -12,6 +12,7 @@ pub mod lift;
 pub mod lower;
 pub mod plot;
 pub mod run;
+pub mod train;
 
 use std::io::IsTerminal;
 

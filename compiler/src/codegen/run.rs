@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::compile::Side;
 use super::gemm::{add_transposed_product, multiply};
 use super::{JitNetwork, JitReal, in_pool};
-use crate::interp::{Gradient, InterpError, initial_states};
+use crate::interp::{Gradient, InterpError, bounds_in, initial_states};
 use crate::loss::{Bound, Loss, evaluate};
 use crate::step::StateInit;
 
@@ -183,7 +183,7 @@ impl<T: JitReal> JitNetwork<T> {
         let output: Vec<T> = runs.iter().flat_map(|run| run.output.iter().copied()).collect();
         let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();
         let params_f64: Vec<Vec<f64>> = params.iter().map(|p| p.iter().map(|v| v.to_f64()).collect()).collect();
-        let value = evaluate(loss, bounds, &output_f64, target, [batch, steps, size], &params_f64);
+        let value = evaluate(loss, &bounds_in::<T>(bounds), &output_f64, target, [batch, steps, size], &params_f64);
         // SAFETY: the pointer is the finalised backward function compiled with exactly this
         // signature for element type T.
         let backward_function: BackwardFn<T> = unsafe { std::mem::transmute(*backward) };

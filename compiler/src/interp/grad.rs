@@ -69,7 +69,7 @@ pub fn value_and_grad<T: Real>(
     // The loss and its seeds, in f64.
     let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();
     let params_f64: Vec<Vec<f64>> = params.iter().map(|p| p.iter().map(|v| v.to_f64()).collect()).collect();
-    let value = evaluate(loss, bounds, &output_f64, target, [batch, steps, size], &params_f64);
+    let value = evaluate(loss, &bounds_in::<T>(bounds), &output_f64, target, [batch, steps, size], &params_f64);
     let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
     // Backward.
     for b in 0..batch {
@@ -121,4 +121,11 @@ fn add_into<T: Real>(into: &mut [T], values: &[T]) {
             *slot = slot.add(*value);
         }
     }
+}
+
+/// Bounds rounded to the run's precision, as the parameters are: an f32 parameter at exactly
+/// its bound (11 ms) must not be read as below it (as Rockpool compares f32 with f32).
+pub fn bounds_in<T: Real>(bounds: &[Bound]) -> Vec<Bound> {
+    let round = |v: Option<f64>| v.map(|v| T::from_f64(v).to_f64());
+    bounds.iter().map(|(lower, upper)| (round(*lower), round(*upper))).collect()
 }

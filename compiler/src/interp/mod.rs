@@ -5,7 +5,7 @@
 use std::fmt;
 
 mod grad;
-pub use grad::{Gradient, value_and_grad};
+pub use grad::{Gradient, bounds_in, value_and_grad};
 
 use crate::step::{BinaryOp, Op, Shape, StateInit, StepProgram, UnaryOp, ValueId};
 

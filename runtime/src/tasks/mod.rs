@@ -94,7 +94,8 @@ impl ArgumentKind {
         }
     }
 
-    fn accepts(self, value: f64) -> bool {
+    /// Whether `value` is one of the values this kind allows.
+    pub fn accepts(self, value: f64) -> bool {
         value.is_finite()
             && match self {
                 ArgumentKind::Count => value >= 1.0 && value.fract() == 0.0 && value <= u32::MAX as f64,

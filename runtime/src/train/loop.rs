@@ -24,7 +24,8 @@ use crate::train::{
 /// element is NaN or infinite, clips the gradients by global norm if asked, takes one optimiser
 /// step at the scheduled learning rate, projects onto `settings.bounds`, and stops if a
 /// parameter became NaN or infinite. The epoch's loss is the mean of its minibatch losses.
-/// `observer` sees every finished epoch and may stop the run.
+/// `observer` sees every finished epoch and may stop the run. Starting parameters that are NaN
+/// or infinite are refused before the first step, naming the parameter.
 ///
 /// With a run folder `out`, `checkpoint.npz` is written every `settings.checkpoint_every`
 /// epochs, and at the end (also after an early stop) the checkpoint, `params.npz`, `loss.csv`
@@ -53,6 +54,9 @@ where
         }
     };
     let resumed_from = settings.resume.then(|| state.epoch());
+    if let Some((name, index, value)) = first_non_finite(&state.params) {
+        return Err(TrainError::NonFiniteInitial { name, index, value });
+    }
 
     let batch_size = settings.batch_size.unwrap_or(data.len()).clamp(1, data.len().max(1));
     // With one batch per epoch the data are used in order, and the batch is built once.
@@ -135,11 +139,12 @@ fn run_epoch<O: Objective + ?Sized>(
         };
         let (loss, mut grads) =
             objective.value_and_grad(&state.params, batch).map_err(|error| error.in_epoch(epoch))?;
-        if !loss.is_finite() {
-            return Err(TrainError::NonFiniteLoss { epoch, batch: batch_number, value: loss });
-        }
+        // Gradients first: a bad loss usually comes with bad gradients, which name a parameter.
         if let Some((name, index, value)) = first_non_finite(&grads) {
             return Err(TrainError::NonFiniteGradient { epoch, batch: batch_number, name, index, value });
+        }
+        if !loss.is_finite() {
+            return Err(TrainError::NonFiniteLoss { epoch, batch: batch_number, value: loss });
         }
         if let Some(max_norm) = settings.clip_norm {
             clip_by_global_norm(&mut grads, max_norm);

@@ -35,15 +35,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod block;
 mod checkpoint;
 mod history;
+mod objective;
 mod progress;
 mod run_folder;
 #[path = "loop.rs"]
 mod training_loop;
 
+pub use block::{DataSpec, SETTINGS, TrainBlock, read_train_block};
 pub use checkpoint::Checkpoint;
 pub use history::{EpochRecord, History};
+pub use objective::{NetworkObjective, first_spiking_module};
 pub use progress::ProgressMode;
 pub use run_folder::RunFolder;
 pub use training_loop::train;
@@ -235,6 +239,16 @@ pub enum TrainError {
         epoch: usize,
         /// The minibatch within the epoch, counting from 1.
         batch: usize,
+        /// The parameter.
+        name: String,
+        /// The first bad element's index.
+        index: Vec<usize>,
+        /// Its value.
+        value: f64,
+    },
+    /// A starting parameter (from the initial set or a checkpoint) is NaN or infinite.
+    #[error("cannot train: parameter `{name}` starts as {value} at index {index:?}")]
+    NonFiniteInitial {
         /// The parameter.
         name: String,
         /// The first bad element's index.

@@ -248,3 +248,16 @@ fn objective_errors_carry_the_epoch() {
     let error = train(&mut Failing, initial(), &data(), &settings(2), None, keep_going).err().map(|e| e.to_string());
     assert_eq!(error.as_deref(), Some("the objective failed in epoch 1: the network does not compile"));
 }
+
+#[test]
+fn non_finite_starting_parameters_are_refused_before_any_step() {
+    let mut start = initial();
+    if let Some(bias) = start.get_mut("readout.bias") {
+        bias[[0]] = f64::NAN;
+    }
+    let mut objective = LeastSquares::new();
+    let error =
+        train(&mut objective, start, &data(), &settings(3), None, keep_going).err().map(|error| error.to_string());
+    assert_eq!(error.as_deref(), Some("cannot train: parameter `readout.bias` starts as NaN at index [0]"));
+    assert_eq!(objective.calls, 0);
+}

@@ -63,42 +63,77 @@ pub unsafe extern "C" fn vecmat_f32(x: *const f32, w: *const f32, y: *mut f32, r
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn vecmat_f32_avx(x: *const f32, w: *const f32, y: *mut f32, rows: usize, cols: usize, from: usize, to: usize) {
-    // Tiles of up to 64 columns: 8 accumulators stay in registers across the row loop. The last
-    // tile may end in a partial vector, read and written with a lane mask.
+    // Tiles of up to 64 columns: N accumulators stay in registers across the row loop (N is a
+    // constant per instantiation, so the loop unrolls). The last tile may end in a partial
+    // vector, read and written with a lane mask.
     let mut start = from;
     while start < to {
         let remaining = to - start;
         let full = (remaining / 8).min(8);
         let partial = if full < 8 { remaining - 8 * full } else { 0 };
-        let partial = partial.min(7);
-        // Lanes 0..partial of the masked vector.
-        let lanes: [i32; 8] = std::array::from_fn(|lane| if lane < partial { -1 } else { 0 });
-        // SAFETY: `lanes` has 8 i32s.
-        let mask = unsafe { _mm256_loadu_si256(lanes.as_ptr().cast()) };
-        let mut acc = [_mm256_setzero_ps(); 9];
-        for i in 0..rows {
-            // SAFETY: i < rows; full vectors end at start + 8·full <= to, the masked one reads
-            // only lanes below `partial`, inside the row.
-            unsafe {
-                let xi = _mm256_set1_ps(*x.add(i));
-                let row = w.add(i * cols + start);
-                for (k, a) in acc.iter_mut().enumerate().take(full) {
-                    *a = _mm256_fmadd_ps(xi, _mm256_loadu_ps(row.add(8 * k)), *a);
-                }
-                if partial > 0 {
-                    acc[8] = _mm256_fmadd_ps(xi, _mm256_maskload_ps(row.add(8 * full), mask), acc[8]);
-                }
+        // SAFETY: the tile covers columns start..start + 8·full + partial <= to.
+        unsafe {
+            match (full, partial > 0) {
+                (8, _) => tile_f32::<8, false>(x, w, y, rows, cols, start, 0),
+                (7, m) => tile_dispatch::<7>(m, x, w, y, rows, cols, start, partial),
+                (6, m) => tile_dispatch::<6>(m, x, w, y, rows, cols, start, partial),
+                (5, m) => tile_dispatch::<5>(m, x, w, y, rows, cols, start, partial),
+                (4, m) => tile_dispatch::<4>(m, x, w, y, rows, cols, start, partial),
+                (3, m) => tile_dispatch::<3>(m, x, w, y, rows, cols, start, partial),
+                (2, m) => tile_dispatch::<2>(m, x, w, y, rows, cols, start, partial),
+                (1, m) => tile_dispatch::<1>(m, x, w, y, rows, cols, start, partial),
+                (_, _) => tile_f32::<0, true>(x, w, y, rows, cols, start, partial),
             }
         }
-        for (k, a) in acc.iter().enumerate().take(full) {
-            // SAFETY: start + 8k + 8 <= to.
-            unsafe { _mm256_storeu_ps(y.add(start + 8 * k), *a) };
-        }
-        if partial > 0 {
-            // SAFETY: only lanes below `partial` are written, inside `start..to`.
-            unsafe { _mm256_maskstore_ps(y.add(start + 8 * full), mask, acc[8]) };
-        }
         start += 8 * full + partial;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_dispatch<const N: usize>(masked: bool, x: *const f32, w: *const f32, y: *mut f32, rows: usize, cols: usize, start: usize, partial: usize) {
+    // SAFETY: forwarded.
+    unsafe {
+        if masked {
+            tile_f32::<N, true>(x, w, y, rows, cols, start, partial)
+        } else {
+            tile_f32::<N, false>(x, w, y, rows, cols, start, 0)
+        }
+    }
+}
+
+/// One tile: `N` full vectors of 8 columns, then (if `MASKED`) `partial` more columns.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_f32<const N: usize, const MASKED: bool>(x: *const f32, w: *const f32, y: *mut f32, rows: usize, cols: usize, start: usize, partial: usize) {
+    let lanes: [i32; 8] = std::array::from_fn(|lane| if lane < partial { -1 } else { 0 });
+    // SAFETY: `lanes` has 8 i32s.
+    let mask = unsafe { _mm256_loadu_si256(lanes.as_ptr().cast()) };
+    let mut acc = [_mm256_setzero_ps(); N];
+    let mut tail = _mm256_setzero_ps();
+    for i in 0..rows {
+        // SAFETY: i < rows; full vectors end at start + 8N <= cols, the masked one reads only
+        // lanes below `partial`, inside the row.
+        unsafe {
+            let xi = _mm256_set1_ps(*x.add(i));
+            let row = w.add(i * cols + start);
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_fmadd_ps(xi, _mm256_loadu_ps(row.add(8 * k)), *a);
+            }
+            if MASKED {
+                tail = _mm256_fmadd_ps(xi, _mm256_maskload_ps(row.add(8 * N), mask), tail);
+            }
+        }
+    }
+    for (k, a) in acc.iter().enumerate() {
+        // SAFETY: start + 8k + 8 <= cols.
+        unsafe { _mm256_storeu_ps(y.add(start + 8 * k), *a) };
+    }
+    if MASKED {
+        // SAFETY: only lanes below `partial` are written.
+        unsafe { _mm256_maskstore_ps(y.add(start + 8 * N), mask, tail) };
     }
 }
 

@@ -358,13 +358,24 @@ impl Emitter<'_, '_> {
             }),
             Op::VecMat(x, w) => {
                 let rows = program.shape(x).len();
-                if !self.kernel(0, loc(x), loc(w), dest, rows, len) {
+                if len == 1 {
+                    // One column: a dot product with the contiguous column, vectorised over rows
+                    // (a `[rows, 1]` matrix is laid out as the single row of a `[1, rows]` one).
+                    self.vecmat_transposed(dest, loc(x), loc(w), 1, rows);
+                } else if !self.kernel(0, loc(x), loc(w), dest, rows, len) {
                     self.vecmat(dest, loc(x), loc(w), rows, len);
                 }
             }
             Op::VecMatT(x, w) => {
                 let cols = program.shape(x).len();
-                if !self.kernel(1, loc(x), loc(w), dest, len, cols) {
+                if cols == 1 {
+                    // `x[1] @ Wᵀ` for `W[rows, 1]` is the column scaled by the one element.
+                    let scalar = match loc(x) {
+                        Loc::Mem { base, offset, .. } => Loc::Mem { base, offset, scalar: true },
+                        constant => constant,
+                    };
+                    self.elementwise(dest, len, &[loc(w), scalar], &mut |e, v, _| e.b.ins().fmul(v[1], v[0]));
+                } else if !self.kernel(1, loc(x), loc(w), dest, len, cols) {
                     self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
                 }
             }

@@ -103,3 +103,24 @@ fn run_and_ir_work_on_an_example() {
     let (ok, stdout, _) = reef(&["adjoint", "examples/lif_chirp.net"]);
     assert!(ok && stdout.contains("λ_vmem⁻ = "), "{stdout}");
 }
+
+#[test]
+fn check_reports_train_block_and_loss_errors() {
+    let path = std::env::temp_dir().join(format!("reef-cli-badtrain-{}.net", std::process::id()));
+    std::fs::write(
+        &path,
+        "network N(dt = 1 ms) = Sequential(Linear(1, 4), Rate(4), Linear(4, 1))\ntrain N {\n    loss = mse(output, target) + l2sqr_norm(1_Rate.w_rc)\n    epochz = 10\n}\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = reef(&["check", &path.display().to_string()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("error[E0510]: unknown train setting `epochz`") && stderr.contains("did you mean `epochs`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error[E0503]: network `N` has no parameter `1_Rate.w_rc`") && stderr.contains(":3:45"),
+        "{stderr}"
+    );
+    std::fs::remove_file(path).ok();
+}

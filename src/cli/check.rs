@@ -26,7 +26,9 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, String> {
                 continue;
             }
         };
-        match reef_compiler::compile_source(&sources, id) {
+        match reef_compiler::compile_source(&sources, id)
+            .and_then(|networks| check_training(&sources, id, &networks).map(|()| networks))
+        {
             Ok(networks) => {
                 if networks.is_empty() {
                     println!("{}: ok (no networks)", path.display());
@@ -55,4 +57,29 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, String> {
         }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// What `reef train` would reject, checked now: every train block (settings, data, optimiser),
+/// and each network's loss and bounds.
+fn check_training(
+    sources: &Sources,
+    id: reef_lang::SourceId,
+    networks: &[reef_compiler::Compiled],
+) -> Result<(), reef_lang::Diagnostics> {
+    let text = sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
+    let file = reef_lang::parse(id, text)?;
+    let names: Vec<&str> = networks.iter().map(|n| n.graph.name.as_str()).collect();
+    let mut diagnostics = reef_lang::Diagnostics::new();
+    for (index, network) in networks.iter().enumerate() {
+        // The block reader checks every block of the file; report its findings once.
+        if let Err(errors) = reef_runtime::train::read_train_block(&file, &network.graph.name, &names)
+            && index == 0
+        {
+            diagnostics.extend(errors);
+        }
+        if let Err(errors) = reef_compiler::loss::loss_setup(&file, &network.graph, None, &[]) {
+            diagnostics.extend(errors);
+        }
+    }
+    diagnostics.into_result(())
 }

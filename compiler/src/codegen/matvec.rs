@@ -92,7 +92,16 @@ unsafe fn vecmat_f32_avx(x: *const f32, w: *const f32, y: *mut f32, rows: usize,
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile_dispatch<const N: usize>(masked: bool, x: *const f32, w: *const f32, y: *mut f32, rows: usize, cols: usize, start: usize, partial: usize) {
+unsafe fn tile_dispatch<const N: usize>(
+    masked: bool,
+    x: *const f32,
+    w: *const f32,
+    y: *mut f32,
+    rows: usize,
+    cols: usize,
+    start: usize,
+    partial: usize,
+) {
     // SAFETY: forwarded.
     unsafe {
         if masked {
@@ -107,7 +116,15 @@ unsafe fn tile_dispatch<const N: usize>(masked: bool, x: *const f32, w: *const f
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile_f32<const N: usize, const MASKED: bool>(x: *const f32, w: *const f32, y: *mut f32, rows: usize, cols: usize, start: usize, partial: usize) {
+unsafe fn tile_f32<const N: usize, const MASKED: bool>(
+    x: *const f32,
+    w: *const f32,
+    y: *mut f32,
+    rows: usize,
+    cols: usize,
+    start: usize,
+    partial: usize,
+) {
     let lanes: [i32; 8] = std::array::from_fn(|lane| if lane < partial { -1 } else { 0 });
     // SAFETY: `lanes` has 8 i32s.
     let mask = unsafe { _mm256_loadu_si256(lanes.as_ptr().cast()) };

@@ -439,17 +439,7 @@ fn unary_builtin(name: &str) -> Option<UnaryOp> {
     })
 }
 
-/// A unary op on a constant.
+/// A unary op on a constant (the interpreter's f64 arithmetic).
 pub fn apply_unary(op: UnaryOp, x: f64) -> f64 {
-    match op {
-        UnaryOp::Neg => -x,
-        UnaryOp::Exp => x.exp(),
-        UnaryOp::Log => x.ln(),
-        UnaryOp::Tanh => x.tanh(),
-        UnaryOp::Sqrt => x.sqrt(),
-        UnaryOp::Abs => x.abs(),
-        UnaryOp::Floor => x.floor(),
-        UnaryOp::Sin => x.sin(),
-        UnaryOp::Cos => x.cos(),
-    }
+    <f64 as crate::interp::Real>::unary(op, x)
 }

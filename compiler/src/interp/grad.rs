@@ -1,7 +1,7 @@
 //! `value_and_grad` in the interpreter: forward pass with a tape of the states, the loss and
 //! its seeds, then the adjoint program run backwards over time.
 
-use super::{InterpError, NoiseKey, Real, StepInputs, check_params, initial_states, step};
+use super::{InterpError, NoiseKey, Real, StepInputs, check_params, forward_element, step};
 use crate::adjoint::AdjointProgram;
 use crate::loss::{Bound, Loss, evaluate};
 use crate::step::{StateInit, StepProgram};
@@ -47,24 +47,13 @@ pub fn value_and_grad<T: Real>(
     let mut output: Vec<T> = Vec::with_capacity(batch * steps * size);
     let mut tape: Vec<Vec<Vec<T>>> = Vec::with_capacity(batch * steps);
     for b in 0..batch {
-        let mut states = initial_states(forward, params);
-        for t in 0..steps {
-            let start = (b * steps + t) * channels;
-            let inputs = StepInputs {
-                params,
-                states: &states,
-                input: &input[start..start + channels],
-                seeds: &[],
-                state_adjoints: &[],
-                noise: NoiseKey { seed, batch: b, step: t },
-            };
-            let values = step(forward, &inputs);
+        let element = &input[b * steps * channels..(b + 1) * steps * channels];
+        forward_element(forward, params, element, steps, b, seed, |_, before, values, _| {
             for value in &forward.outputs {
                 output.extend_from_slice(&values[value.index()]);
             }
-            let next = forward.state_updates.iter().map(|v| values[v.index()].clone()).collect();
-            tape.push(std::mem::replace(&mut states, next));
-        }
+            tape.push(before.to_vec());
+        });
     }
     // The loss and its seeds, in f64.
     let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();

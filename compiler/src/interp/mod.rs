@@ -212,31 +212,49 @@ pub fn evolve<T: Real>(
         Vec::new()
     };
     for b in 0..batch {
-        let mut states = initial_states(program, params);
-        for t in 0..steps {
-            let start = (b * steps + t) * channels;
-            let inputs = StepInputs {
-                params,
-                states: &states,
-                input: &input[start..start + channels],
-                seeds: &[],
-                state_adjoints: &[],
-                noise: NoiseKey { seed, batch: b, step: t },
-            };
-            let values = step(program, &inputs);
+        let element = &input[b * steps * channels..(b + 1) * steps * channels];
+        forward_element(program, params, element, steps, b, seed, |_, _, values, states| {
             for value in &program.outputs {
                 output.extend_from_slice(&values[value.index()]);
             }
-            states = program.state_updates.iter().map(|v| values[v.index()].clone()).collect();
             if record {
                 let named = program.records.iter().map(|(_, v)| &values[v.index()]).chain(states.iter());
                 for (slot, data) in records.iter_mut().zip(named) {
                     slot.data.extend_from_slice(data);
                 }
             }
-        }
+        });
     }
     Ok(Evolution { output, output_size, records })
+}
+
+/// Runs one batch element forward from its initial states; after step `t` calls
+/// `visit(t, states_before, values, states_after)`.
+pub fn forward_element<T: Real>(
+    program: &StepProgram,
+    params: &[Vec<T>],
+    input: &[T],
+    steps: usize,
+    batch_index: usize,
+    seed: u64,
+    mut visit: impl FnMut(usize, &[Vec<T>], &[Vec<T>], &[Vec<T>]),
+) {
+    let channels = program.inputs.first().copied().unwrap_or(0);
+    let mut states = initial_states(program, params);
+    for t in 0..steps {
+        let inputs = StepInputs {
+            params,
+            states: &states,
+            input: &input[t * channels..(t + 1) * channels],
+            seeds: &[],
+            state_adjoints: &[],
+            noise: NoiseKey { seed, batch: batch_index, step: t },
+        };
+        let values = step(program, &inputs);
+        let next: Vec<Vec<T>> = program.state_updates.iter().map(|v| values[v.index()].clone()).collect();
+        visit(t, &states, &values, &next);
+        states = next;
+    }
 }
 
 /// Checks that parameter buffers match the parameter table.

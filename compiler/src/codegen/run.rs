@@ -190,7 +190,7 @@ impl<T: JitReal> JitNetwork<T> {
         let state_size = backward_layout.state_size;
         let channels = self.channels();
         // Adds batch element `b`'s gradient into `grads`.
-        let backward_one = |b: usize, grads: &mut Vec<Vec<T>>| {
+        let backward_one = |b: usize, grads: &mut Vec<Vec<T>>, rows_buffer: &mut Rows<T>| {
             let element_input = &input[b * rows..(b + 1) * rows];
             let mut seeds: Vec<T> =
                 value.output_grad[b * steps * size..(b + 1) * steps * size].iter().map(|g| T::from_f64(*g)).collect();
@@ -199,15 +199,23 @@ impl<T: JitReal> JitNetwork<T> {
             let mut other = vec![T::zero(); state_size.max(1)];
             let mut lambda_out = vec![T::zero(); state_size.max(1)];
             let mut scratch = vec![T::zero(); backward_layout.scratch.max(1)];
-            let mut sequences: Vec<Vec<T>> =
-                self.compiled.sequence_lengths.iter().map(|len| vec![T::zero(); (CHUNK * len).max(1)]).collect();
             let pointers: Vec<*const T> = params.iter().map(|p| p.as_ptr()).collect();
             let tape = &runs[b].tape;
             for (start, length) in chunks(steps).into_iter().rev() {
                 let chunk_input = &element_input[start * channels..(start + length) * channels];
                 let precomputed = self.precompute(params, chunk_input, length);
                 let pre: Vec<*const T> = precomputed.iter().map(|p| p.as_ptr()).collect();
-                let seq: Vec<*mut T> = sequences.iter_mut().map(|s| s.as_mut_ptr()).collect();
+                if rows_buffer.filled + length > CHUNK {
+                    rows_buffer.flush(&self.compiled.sequences, grads);
+                }
+                let filled = rows_buffer.filled;
+                let seq: Vec<*mut T> = rows_buffer
+                    .buffers
+                    .iter_mut()
+                    .zip(&self.compiled.sequence_lengths)
+                    // `filled + length <= CHUNK`, so the offset rows fit the buffer.
+                    .map(|(buffer, len)| buffer[filled * len..].as_mut_ptr())
+                    .collect();
                 // Fresh pointers each chunk: the gradients are also updated through `&mut` below.
                 let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
                 let context = [seed, b as u64, start as u64];
@@ -215,7 +223,8 @@ impl<T: JitReal> JitNetwork<T> {
                 // has `steps × state_size` elements (written by the forward call over the same
                 // states), seeds `steps × outputs`, every gradient buffer its parameter's length,
                 // the λ buffers `state_size`, scratch the backward layout's size, each sequence
-                // buffer `CHUNK × its row length` ≥ `length ×` that.
+                // buffer `CHUNK × its row length`, written from row `filled` with
+                // `filled + length <= CHUNK`.
                 unsafe {
                     backward_function(
                         pointers.as_ptr(),
@@ -234,17 +243,8 @@ impl<T: JitReal> JitNetwork<T> {
                     );
                 }
                 lambda.copy_from_slice(&lambda_out);
-                // Weight gradients of this chunk: one product Xᵀ Y per sequence term.
-                for term in &self.compiled.sequences {
-                    let side = |side: Side| -> &[T] {
-                        match side {
-                            Side::Input => chunk_input,
-                            Side::Buffer(k, _) => &sequences[k],
-                        }
-                    };
-                    let (x, y) = (side(term.x), side(term.y));
-                    add_transposed_product(term.rows, length, term.cols, x, y, &mut grads[term.param as usize]);
-                }
+                rows_buffer.input[filled * channels..(filled + length) * channels].copy_from_slice(chunk_input);
+                rows_buffer.filled += length;
             }
             // A state that starts from a parameter passes its adjoint on to it.
             let mut offset = 0;
@@ -268,9 +268,11 @@ impl<T: JitReal> JitNetwork<T> {
                 .par_iter()
                 .map(|(start, length)| {
                     let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+                    let mut rows_buffer = Rows::new(&self.compiled.sequence_lengths, channels);
                     for b in *start..start + length {
-                        backward_one(b, &mut grads);
+                        backward_one(b, &mut grads, &mut rows_buffer);
                     }
+                    rows_buffer.flush(&self.compiled.sequences, &mut grads);
                     grads
                 })
                 .collect::<Vec<_>>()
@@ -289,5 +291,42 @@ impl<T: JitReal> JitNetwork<T> {
             }
         }
         Ok(Gradient { loss: value.value, terms: value.terms, grads, output })
+    }
+}
+
+/// Rows of the weight-gradient sequences, gathered over chunks and batch elements until
+/// `CHUNK` rows are full, then added to the gradients as one product `Xᵀ Y` per term: short
+/// sequences (many batch elements of few steps) still make one large, efficient GEMM.
+struct Rows<T> {
+    /// One buffer of `CHUNK` rows per sequence.
+    buffers: Vec<Vec<T>>,
+    /// The input rows of the same steps (for terms whose `x` is the input).
+    input: Vec<T>,
+    /// Rows filled so far.
+    filled: usize,
+}
+
+impl<T: JitReal> Rows<T> {
+    fn new(lengths: &[usize], channels: usize) -> Self {
+        Rows {
+            buffers: lengths.iter().map(|len| vec![T::zero(); (CHUNK * len).max(1)]).collect(),
+            input: vec![T::zero(); (CHUNK * channels).max(1)],
+            filled: 0,
+        }
+    }
+
+    /// Adds the gathered rows' products to `grads` and empties the buffers.
+    fn flush(&mut self, terms: &[super::compile::SequenceTerm], grads: &mut [Vec<T>]) {
+        for term in terms {
+            let side = |side: Side| -> &[T] {
+                match side {
+                    Side::Input => &self.input,
+                    Side::Buffer(k, _) => &self.buffers[k],
+                }
+            };
+            let (x, y) = (side(term.x), side(term.y));
+            add_transposed_product(term.rows, self.filled, term.cols, x, y, &mut grads[term.param as usize]);
+        }
+        self.filled = 0;
     }
 }

@@ -251,4 +251,3 @@ fn large_products_equal_the_interpreter() {
     );
     compare::<f32>(&network, 1e-5, "large");
 }
-

@@ -424,30 +424,8 @@ fn build(
         // Values that depend only on parameters and constants are computed once, before the
         // time loop; their scratch slots keep them for every step.
         {
-            let mut invariant = Emitter {
-                b: &mut b,
-                elem: element.scalar(),
-                vector: element.vector(),
-                lanes: element.lanes(),
-                layout: program_layout,
-                bases: Bases {
-                    scratch,
-                    input: scratch,
-                    state: scratch,
-                    seed: scratch,
-                    adjoint: scratch,
-                    params: params.clone(),
-                    output: scratch,
-                    next_state: scratch,
-                    tape: scratch,
-                    grads: Vec::new(),
-                    precomputed: Vec::new(),
-                    sequences: Vec::new(),
-                },
-                host,
-                noise_context: noise,
-                step: steps,
-            };
+            let bases = Bases::uniform(scratch, scratch, params.clone());
+            let mut invariant = emitter(&mut b, element, program_layout, bases, host, noise, steps);
             body(&mut invariant, Phase::Invariant);
         }
         let head = b.create_block();
@@ -500,18 +478,7 @@ fn build(
             precomputed,
             sequences,
         };
-        let mut emitter = Emitter {
-            b: &mut b,
-            elem: element.scalar(),
-            vector: element.vector(),
-            lanes: element.lanes(),
-            layout: program_layout,
-            bases,
-            host,
-            noise_context: noise,
-            step,
-        };
-        body(&mut emitter, Phase::Step);
+        body(&mut emitter(&mut b, element, program_layout, bases, host, noise, step), Phase::Step);
         // Next step (forward counts up, backward down); the buffers swap roles.
         let (next_step, more) = match kind {
             Kind::Forward => {
@@ -533,30 +500,10 @@ fn build(
         b.switch_to_block(exit);
         if let Some(out) = lambda_out {
             // Copy the final λ (in whichever buffer holds it) to the caller's buffer.
-            let mut copy = Emitter {
-                b: &mut b,
-                elem: element.scalar(),
-                vector: element.vector(),
-                lanes: element.lanes(),
-                layout: program_layout,
-                bases: Bases {
-                    scratch,
-                    input: final_state,
-                    state: final_state,
-                    seed: final_state,
-                    adjoint: final_state,
-                    params: Vec::new(),
-                    output: out,
-                    next_state: out,
-                    tape: out,
-                    grads: Vec::new(),
-                    precomputed: Vec::new(),
-                    sequences: Vec::new(),
-                },
-                host,
-                noise_context: noise,
-                step: steps,
-            };
+            // Copy from the final buffer (read as `State`) to `out` (written as `Output`).
+            let mut bases = Bases::uniform(out, scratch, Vec::new());
+            bases.state = final_state;
+            let mut copy = emitter(&mut b, element, program_layout, bases, host, noise, steps);
             let size = program_layout.state_size;
             if size > 0 {
                 copy.copy(
@@ -796,5 +743,28 @@ fn emit_values(
             Piece::Single(value) => e.instruction(program, *value),
             Piece::Run(run) => e.fused(program, run, &escapes),
         }
+    }
+}
+
+/// An emitter for `element` over `layout` writing through `bases`.
+fn emitter<'a, 'f>(
+    b: &'a mut FunctionBuilder<'f>,
+    element: Element,
+    layout: &'a Layout,
+    bases: Bases,
+    host: HostFunctions,
+    noise_context: Value,
+    step: Value,
+) -> Emitter<'a, 'f> {
+    Emitter {
+        b,
+        elem: element.scalar(),
+        vector: element.vector(),
+        lanes: element.lanes(),
+        layout,
+        bases,
+        host,
+        noise_context,
+        step,
     }
 }

@@ -61,6 +61,27 @@ pub struct Bases {
     pub sequences: Vec<Value>,
 }
 
+impl Bases {
+    /// Every buffer at `pointer` except scratch and the parameters: for code that touches only
+    /// those (loop-invariant values) or copies one buffer to another.
+    pub fn uniform(pointer: Value, scratch: Value, params: Vec<Value>) -> Self {
+        Bases {
+            scratch,
+            input: pointer,
+            state: pointer,
+            seed: pointer,
+            adjoint: pointer,
+            params,
+            output: pointer,
+            next_state: pointer,
+            tape: pointer,
+            grads: Vec::new(),
+            precomputed: Vec::new(),
+            sequences: Vec::new(),
+        }
+    }
+}
+
 /// An element index: known at compile time, or a runtime counter plus a constant.
 #[derive(Clone, Copy)]
 pub enum Index {

@@ -308,9 +308,6 @@ pub fn count_plain_comments(text: &str) -> usize {
         } else if after.starts_with("/*") {
             count += 1;
             rest = after.find("*/").map_or("", |end| &after[end + 2..]);
-        } else if let Some(quote) = rest[..index].rfind('"') {
-            let _ = quote;
-            rest = &after[1..];
         } else {
             rest = &after[1..];
         }

@@ -7,8 +7,6 @@ use quote::quote;
 struct Text {
     /// The text so far; splices appear as `__splice_N` while checking.
     source: String,
-    /// Text pieces between splices.
-    pieces: Vec<String>,
     /// The spliced Rust expressions.
     splices: Vec<TokenStream>,
     /// Byte range of each token in `source` and its Rust span.
@@ -67,10 +65,7 @@ impl Text {
                             .is_some_and(|p| matches!(p, "(" | "," | "=" | "[" | "+" | "-" | "*" | "/" | "@" | ":"));
                     if is_splice {
                         let index = self.splices.len();
-                        let start = self.source.len() + 1;
                         self.push(&format!("__splice_{index}"), group.span(), false);
-                        let piece_start = self.pieces.iter().map(String::len).sum::<usize>() + self.splice_text_len();
-                        let _ = (start, piece_start);
                         self.splices.push(group.stream());
                         continue;
                     }
@@ -87,10 +82,6 @@ impl Text {
                 }
             }
         }
-    }
-
-    fn splice_text_len(&self) -> usize {
-        0
     }
 
     /// The Rust span of the token covering byte `offset` of the text.
@@ -119,14 +110,7 @@ fn doc_text(stream: TokenStream) -> Option<String> {
 
 /// Expands `network! { ... }`.
 pub fn expand(input: TokenStream) -> TokenStream {
-    let mut text = Text {
-        source: String::new(),
-        pieces: Vec::new(),
-        splices: Vec::new(),
-        spans: Vec::new(),
-        glue: false,
-        previous: None,
-    };
+    let mut text = Text { source: String::new(), splices: Vec::new(), spans: Vec::new(), glue: false, previous: None };
     text.tokens(input);
     // For checking, a splice stands for the number 1 (only the syntax is checked then); a
     // one-character stand-in keeps the byte offsets of later tokens close for error spans.

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::derive_with;
 use crate::Compiled;
 use crate::graph::Instance;
-use crate::step::{CustomCall, Op, ParamId, ParamSlot, Shape, StateId, StepProgram};
+use crate::step::{CustomCall, Op, ParamId, ParamSlot, StateId, StepProgram};
 use crate::sym::{Naming, eliminate_dead_code, print_equations};
 
 /// How to read the printed equations.
@@ -114,6 +114,5 @@ fn fragment_program(compiled: &Compiled, instance: &Instance) -> (StepProgram, N
         seeds: Vec::new(),
         state_adjoints: Vec::new(),
     };
-    let _ = Shape::Scalar;
     (program, naming)
 }

@@ -425,8 +425,7 @@ impl Walker<'_, '_, '_> {
                 if self.already_declared(name) {
                     return;
                 }
-                if let Some(size) = self.input {
-                    let _ = size;
+                if self.input.is_some() {
                     self.diagnostics.push(
                         Diagnostic::error("E0212", "a model has one input")
                             .primary(name.span, "second input")
@@ -469,8 +468,7 @@ impl Walker<'_, '_, '_> {
                 }
             }
             StmtKind::Output(value) => {
-                if let Some(previous) = self.output {
-                    let _ = previous;
+                if self.output.is_some() {
                     self.diagnostics.push(
                         Diagnostic::error("E0211", "a model has one `output`").primary(stmt.span, "second output"),
                     );

@@ -7,7 +7,7 @@ use std::fmt;
 mod grad;
 pub use grad::{Gradient, bounds_in, value_and_grad};
 
-use crate::step::{BinaryOp, Op, Shape, StateInit, StepProgram, UnaryOp, ValueId};
+use crate::step::{BinaryOp, Op, StateInit, StepProgram, UnaryOp, ValueId};
 
 /// The element types the interpreter runs in.
 pub trait Real: Copy + PartialOrd + fmt::Debug + Send + Sync + 'static {
@@ -422,17 +422,5 @@ impl Noise {
         let angle = 2.0 * std::f64::consts::PI * v;
         self.spare = Some(radius * angle.sin());
         radius * angle.cos()
-    }
-}
-
-/// The shape of a recorded value, for callers building arrays.
-pub fn record_shape(size: usize, batch: usize, steps: usize) -> [usize; 3] {
-    [batch, steps, size]
-}
-
-impl Shape {
-    /// Whether this is a vector.
-    pub fn is_vector(self) -> bool {
-        matches!(self, Shape::Vector(_))
     }
 }

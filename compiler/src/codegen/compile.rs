@@ -132,7 +132,8 @@ pub fn compile(
     let forward_fixed = precomputed_products(forward, &mut precomputed);
     let forward_roots: Vec<ValueId> = forward.outputs.iter().chain(&forward.state_updates).copied().collect();
     let forward_needed = needed(forward, &forward_roots, &forward_fixed);
-    let forward_layout = layout(forward, &forward_needed, &forward_fixed);
+    let kernels = kernels && super::matvec::available();
+    let forward_layout = layout(forward, &forward_needed, &forward_fixed, kernels);
     let forward_emit = emitted(&forward_needed, &forward_fixed);
     let forward_invariant = invariant(forward);
     let pre_cols: Vec<usize> = Vec::new();
@@ -146,7 +147,7 @@ pub fn compile(
             let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
             roots.extend(plan.roots());
             let needed = needed(&adjoint.program, &roots, &backward_fixed);
-            let backward_layout = layout(&adjoint.program, &needed, &backward_fixed);
+            let backward_layout = layout(&adjoint.program, &needed, &backward_fixed, kernels);
             let emit = emitted(&needed, &backward_fixed);
             Some((adjoint, plan, emit, backward_layout))
         }
@@ -212,7 +213,7 @@ fn register_kernels(jit: &mut JITBuilder) {
         jit.symbol("reef_vecmat_f64", super::matvec::vecmat_f64 as *const u8);
         jit.symbol("reef_vecmat_t_f64", super::matvec::vecmat_t_f64 as *const u8);
     }
-    let symbols: [(&str, *const u8); 14] = [
+    let symbols: [(&str, *const u8); 16] = [
         ("reef_exp_f32", kernels::exp_f32 as *const u8),
         ("reef_log_f32", kernels::log_f32 as *const u8),
         ("reef_tanh_f32", kernels::tanh_f32 as *const u8),
@@ -227,6 +228,8 @@ fn register_kernels(jit: &mut JITBuilder) {
         ("reef_cos_f64", kernels::cos_f64 as *const u8),
         ("reef_pow_f64", kernels::pow_f64 as *const u8),
         ("reef_noise_f64", kernels::noise_f64 as *const u8),
+        ("reef_transpose_f32", kernels::transpose_f32 as *const u8),
+        ("reef_transpose_f64", kernels::transpose_f64 as *const u8),
     ];
     for (name, pointer) in symbols {
         jit.symbol(name, pointer);
@@ -553,6 +556,7 @@ fn declare_host(
         cos: declare("cos", &vector, &[])?,
         pow: declare("pow", &[scalar, scalar], &[scalar])?,
         noise: declare("noise", &[pointer, types::I64, pointer, types::I64, types::I64], &[])?,
+        transpose: declare("transpose", &[pointer, pointer, types::I64, types::I64], &[])?,
         matvec: if kernels && super::matvec::available() {
             let kernel = [pointer, pointer, pointer, types::I64, types::I64];
             Some((declare("vecmat", &kernel, &[])?, declare("vecmat_t", &kernel, &[])?))
@@ -566,6 +570,7 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool],
     let roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
     if phase == Phase::Invariant {
         emit_values(e, program, needed, |index| invariant[index], &roots);
+        e.transposes(program);
         return;
     }
     // The state this step starts from goes on the tape first.
@@ -694,6 +699,7 @@ fn emit_backward(
     roots.extend(plan.roots());
     emit_values(e, program, needed, |index| invariant[index] == (phase == Phase::Invariant), &roots);
     if phase == Phase::Invariant {
+        e.transposes(program);
         return;
     }
     for (param, terms) in plan.terms.iter().enumerate() {

@@ -29,6 +29,8 @@ pub struct HostFunctions {
     pub pow: FuncRef,
     /// `(dst, n, context, step, stream)`.
     pub noise: FuncRef,
+    /// `(src, dst, rows, cols)`: a matrix transposed (before the loop).
+    pub transpose: FuncRef,
     /// `(x, w, y, rows, cols)` AVX2 kernels for `x @ W` and `x @ Wᵀ`, when the CPU has them.
     pub matvec: Option<(FuncRef, FuncRef)>,
 }
@@ -389,7 +391,13 @@ impl Emitter<'_, '_> {
             }
             Op::VecMatT(x, w) => {
                 let cols = program.shape(x).len();
-                if cols == 1 {
+                if let Some(offset) = self.layout.transposed[value.index()] {
+                    // `x @ Wᵀ` as `x @ (Wᵀ)` with `Wᵀ` transposed before the loop.
+                    let transposed = Loc::Mem { base: Base::Scratch, offset, scalar: false };
+                    if !self.kernel(0, loc(x), transposed, dest, cols, len) {
+                        self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
+                    }
+                } else if cols == 1 {
                     // `x[1] @ Wᵀ` for `W[rows, 1]` is the column scaled by the one element.
                     let scalar = match loc(x) {
                         Loc::Mem { base, offset, .. } => Loc::Mem { base, offset, scalar: true },
@@ -472,6 +480,19 @@ impl Emitter<'_, '_> {
             q = self.b.ins().fadd(product, c);
         }
         self.b.ins().fdiv(p, q)
+    }
+
+    /// Transposes, once before the loop, every parameter the layout keeps transposed.
+    pub fn transposes(&mut self, program: &StepProgram) {
+        for (index, slot) in self.layout.transposed.iter().enumerate() {
+            let (Some(offset), Op::VecMatT(_, w)) = (slot, program.insts[index].op) else { continue };
+            let crate::step::Shape::Matrix(rows, cols) = program.shape(w) else { continue };
+            let source = self.pointer(self.layout.locs[w.index()]);
+            let target = self.pointer(Loc::Mem { base: Base::Scratch, offset: *offset, scalar: false });
+            let r = self.b.ins().iconst(types::I64, rows as i64);
+            let c = self.b.ins().iconst(types::I64, cols as i64);
+            self.b.ins().call(self.host.transpose, &[source, target, r, c]);
+        }
     }
 
     /// Calls the AVX2 kernel (`which`: 0 for `x @ W`, 1 for `x @ Wᵀ`) if there is one and the

@@ -63,11 +63,14 @@ pub struct Layout {
     pub output_offsets: Vec<usize>,
     /// Elements of an output row.
     pub output_size: usize,
+    /// For `x @ Wᵀ` with a parameter `W`: the scratch offset of `Wᵀ`, transposed once before
+    /// the loop so the product runs as the faster `x @ W` kernel (only when kernels are used).
+    pub transposed: Vec<Option<usize>>,
 }
 
 /// Assigns locations to the values `needed` (others get none and are not computed); values in
 /// `fixed` already live where it says (precomputed products).
-pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)]) -> Layout {
+pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], transpose: bool) -> Layout {
     let mut state_offsets = Vec::new();
     let mut state_size = 0;
     for state in &program.states {
@@ -125,5 +128,17 @@ pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)]) ->
         };
         locs.push(loc);
     }
-    Layout { locs, scratch, state_offsets, state_size, output_offsets, output_size }
+    let mut transposed = vec![None; program.insts.len()];
+    if transpose {
+        for (index, inst) in program.insts.iter().enumerate() {
+            if let Op::VecMatT(_, w) = inst.op
+                && needed[index]
+                && matches!(program.inst(w).op, Op::Param(_))
+            {
+                transposed[index] = Some(scratch);
+                scratch += program.shape(w).len().div_ceil(4) * 4;
+            }
+        }
+    }
+    Layout { locs, scratch, state_offsets, state_size, output_offsets, output_size, transposed }
 }

@@ -68,6 +68,10 @@ pub struct Layout {
     pub transposed: Vec<Option<usize>>,
 }
 
+/// Matrices up to this many elements are transposed before the loop; larger ones are
+/// bandwidth-bound either way and a transpose per call would cost more than it saves.
+const MAX_TRANSPOSED: usize = 1 << 16;
+
 /// Assigns locations to the values `needed` (others get none and are not computed); values in
 /// `fixed` already live where it says (precomputed products).
 pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], transpose: bool) -> Layout {
@@ -134,6 +138,7 @@ pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], tr
             if let Op::VecMatT(_, w) = inst.op
                 && needed[index]
                 && matches!(program.inst(w).op, Op::Param(_))
+                && program.shape(w).len() <= MAX_TRANSPOSED
             {
                 transposed[index] = Some(scratch);
                 scratch += program.shape(w).len().div_ceil(4) * 4;

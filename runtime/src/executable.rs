@@ -158,15 +158,7 @@ impl Executable {
     }
 }
 
-/// Parameter buffers in the table's order (missing ones empty: refused by the length checks).
-pub fn buffers<T: JitReal>(network: &Compiled, params: &ParamSet) -> Vec<Vec<T>> {
-    network
-        .graph
-        .params
-        .iter()
-        .map(|p| params.get(&p.name).map(|a| a.iter().map(|v| T::from_f64(*v)).collect()).unwrap_or_default())
-        .collect()
-}
+pub use crate::run::buffers;
 
 /// Picks the code cache of an element type.
 pub trait Select: Sized + JitReal {

@@ -57,13 +57,8 @@ fn run<T: Real>(
     let input = batched_input(input, network.graph.input_size())?;
     let (batch, steps) = (input.shape()[0], input.shape()[1]);
     let target = batched_target(target, batch, steps, network.graph.output_size())?;
-    let buffers: Vec<Vec<T>> = network
-        .graph
-        .params
-        .iter()
-        .map(|p| params.get(&p.name).map(|a| a.iter().map(|v| T::from_f64(*v)).collect()).unwrap_or_default())
-        .collect();
-    let flat: Vec<T> = input.iter().map(|v| T::from_f64(*v)).collect();
+    let buffers = crate::run::buffers::<T>(network, params);
+    let flat: Vec<T> = crate::run::contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
     let target_flat: Vec<f64> = target.iter().copied().collect();
     let result = interp::value_and_grad(
         &network.program,

@@ -6,11 +6,11 @@ use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
 use reef_compiler::Compiled;
-use reef_compiler::graph::{self, NetworkGraph};
+use reef_compiler::graph::NetworkGraph;
 use reef_compiler::interp::{self, Real};
 
 use crate::io::{self, IoError, Precision};
-use crate::params::{self, Init, ParamMismatch, ParamSet, ParamSpec};
+use crate::params::{self, ParamMismatch, ParamSet, ParamSpec};
 
 /// Why a run could not start.
 #[derive(Debug)]
@@ -92,18 +92,7 @@ impl From<IoError> for RunError {
 
 /// The network's parameters as specs for [`params::initialise`] and [`params::match_params`].
 pub fn param_specs(graph: &NetworkGraph) -> Vec<ParamSpec> {
-    graph
-        .params
-        .iter()
-        .map(|p| {
-            let init = match p.init {
-                graph::Init::Constant(value) => Init::Constant(value),
-                graph::Init::Uniform { low, high } => Init::Uniform { low, high },
-                graph::Init::Normal { mean, std } => Init::Normal { mean, std },
-            };
-            ParamSpec::new(p.name.clone(), p.shape.dims(), init)
-        })
-        .collect()
+    graph.params.iter().map(|p| ParamSpec::new(p.name.clone(), p.shape.dims(), p.init)).collect()
 }
 
 /// Parameters from an `.npz` file (reef or Rockpool names), or initialised from `seed`.
@@ -169,12 +158,7 @@ fn evolve_in<T: Real>(
 ) -> Result<RunOutput, RunError> {
     let input = batched_input(input, network.graph.input_size())?;
     let (batch, steps) = (input.shape()[0], input.shape()[1]);
-    let buffers: Vec<Vec<T>> = network
-        .graph
-        .params
-        .iter()
-        .map(|p| params.get(&p.name).map(|a| a.iter().map(|v| T::from_f64(*v)).collect()).unwrap_or_default())
-        .collect();
+    let buffers = buffers::<T>(network, params);
     let flat: Vec<T> = contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
     let evolution =
         interp::evolve(&network.program, &buffers, &flat, batch, steps, record, seed).map_err(RunError::Interp)?;
@@ -195,4 +179,15 @@ pub fn contiguous(array: &ArrayD<f64>) -> std::borrow::Cow<'_, [f64]> {
         Some(slice) => std::borrow::Cow::Borrowed(slice),
         None => std::borrow::Cow::Owned(array.iter().copied().collect()),
     }
+}
+
+/// Parameter buffers in the table's order, in element type `T` (a missing parameter gives an
+/// empty buffer, which the length checks before any run refuse).
+pub fn buffers<T: Real>(network: &Compiled, params: &ParamSet) -> Vec<Vec<T>> {
+    network
+        .graph
+        .params
+        .iter()
+        .map(|p| params.get(&p.name).map(|a| a.iter().map(|v| T::from_f64(*v)).collect()).unwrap_or_default())
+        .collect()
 }

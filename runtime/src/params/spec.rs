@@ -25,26 +25,8 @@ impl ParamSpec {
     }
 }
 
-/// How a parameter's initial values are drawn; each element is drawn independently.
-/// Bounds are not validated: non-finite bounds give non-finite values, which
-/// [`match_params`](crate::params::match_params) would report if they came from a file.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Init {
-    /// Every element is this value (Rockpool's defaults: `tau = 20 ms`, `bias = 0`, ...);
-    /// draws nothing from the generator.
-    Constant(f64),
-    /// Uniform between `low` and `high` (e.g. Linear's `weight` ~ U(±√(6/n_in))).
-    Uniform {
-        /// The lower bound (included).
-        low: f64,
-        /// The upper bound (excluded, up to rounding).
-        high: f64,
-    },
-    /// Normal with this mean and standard deviation (e.g. Rate's `w_rec` ~ N(0, 1/√n)).
-    Normal {
-        /// The mean.
-        mean: f64,
-        /// The standard deviation.
-        std: f64,
-    },
-}
+/// How a parameter's initial values are drawn: the compiler's initialisers, used as they are
+/// (each element is drawn independently; bounds are not validated, and non-finite bounds give
+/// non-finite values, which [`match_params`](crate::params::match_params) would report if they
+/// came from a file).
+pub use reef_compiler::graph::Init;

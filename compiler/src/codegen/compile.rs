@@ -99,6 +99,10 @@ pub struct Compiled {
     pub backward: Option<(*const u8, Layout)>,
     /// Products the caller computes before the loops (`pre` argument, in this order).
     pub precomputed: Vec<Precomputed>,
+    /// Which products the forward function reads (it never touches the others' pointers).
+    pub forward_products: Vec<bool>,
+    /// Which products the backward function reads.
+    pub backward_products: Vec<bool>,
     /// Weight gradients the caller finishes after the backward loop.
     pub sequences: Vec<SequenceTerm>,
     /// Row length of each sequence buffer (`seq` argument, in this order).
@@ -136,8 +140,6 @@ pub fn compile(
     let forward_layout = layout(forward, &forward_needed, &forward_fixed, kernels);
     let forward_emit = emitted(&forward_needed, &forward_fixed);
     let forward_invariant = invariant(forward);
-    let pre_cols: Vec<usize> = Vec::new();
-    let _ = pre_cols;
     let mut sequences = Vec::new();
     let mut sequence_lengths = Vec::new();
     let backward_parts = match adjoint {
@@ -149,9 +151,15 @@ pub fn compile(
             let needed = needed(&adjoint.program, &roots, &backward_fixed);
             let backward_layout = layout(&adjoint.program, &needed, &backward_fixed, kernels);
             let emit = emitted(&needed, &backward_fixed);
-            Some((adjoint, plan, emit, backward_layout))
+            Some((adjoint, plan, emit, backward_layout, reads(&needed, &backward_fixed)))
         }
         None => None,
+    };
+    let products = precomputed.len();
+    let forward_products = used(&reads(&forward_needed, &forward_fixed), products);
+    let backward_products = match &backward_parts {
+        Some(parts) => used(&parts.4, products),
+        None => vec![false; products],
     };
     let shapes = Buffers {
         precomputed: precomputed.iter().map(|p| p.cols).collect(),
@@ -172,7 +180,7 @@ pub fn compile(
         &shapes,
     )?;
     let backward = match backward_parts {
-        Some((adjoint, plan, emit, backward_layout)) => {
+        Some((adjoint, plan, emit, backward_layout, _)) => {
             let backward_invariant = invariant(&adjoint.program);
             let id = build(
                 &mut module,
@@ -200,9 +208,32 @@ pub fn compile(
         forward_layout,
         backward,
         precomputed,
+        forward_products,
+        backward_products,
         sequences,
         sequence_lengths,
     })
+}
+
+/// The precomputed products (indices into the product list) that the needed values read.
+fn reads(needed: &[bool], fixed: &[(usize, Loc)]) -> Vec<usize> {
+    fixed
+        .iter()
+        .filter(|(index, _)| needed[*index])
+        .filter_map(|(_, loc)| match loc {
+            Loc::Mem { base: Base::Precomputed(k), .. } => Some(*k as usize),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `products` flags, set for the listed indices.
+fn used(indices: &[usize], products: usize) -> Vec<bool> {
+    let mut flags = vec![false; products];
+    for index in indices {
+        flags[*index] = true;
+    }
+    flags
 }
 
 fn register_kernels(jit: &mut JITBuilder) {

@@ -114,17 +114,27 @@ pub fn multiply<T: Gemm>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut
     true
 }
 
-/// `c[m×n] += aᵀ · b` for row-major `a[k×m]` and `b[k×n]` (a sum of outer products of rows).
-pub fn add_transposed_product<T: Gemm>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) -> bool {
-    if a.len() < k * m || b.len() < k * n || c.len() < m * n {
-        return false;
-    }
+/// `c[m×n] += aᵀ · b` for `a`: `k` rows of length `lda` (the first `m` elements of each are
+/// used) and row-major `b[k×n]` — a sum of outer products of rows. Returns false (doing
+/// nothing) if a slice is too short.
+pub fn add_transposed_product<T: Gemm>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    c: &mut [T],
+) -> bool {
     if m == 0 || n == 0 || k == 0 {
         return true;
     }
-    // SAFETY: the lengths were checked above; aᵀ is read through strides (1, m).
+    if m > lda || a.len() < (k - 1) * lda + m || b.len() < k * n || c.len() < m * n {
+        return false;
+    }
+    // SAFETY: the lengths were checked above; aᵀ is read through strides (1, lda).
     unsafe {
-        T::raw(m, k, n, a.as_ptr(), 1, m as isize, b.as_ptr(), n as isize, 1, T::one(), c.as_mut_ptr(), n as isize, 1)
+        T::raw(m, k, n, a.as_ptr(), 1, lda as isize, b.as_ptr(), n as isize, 1, T::one(), c.as_mut_ptr(), n as isize, 1)
     };
     true
 }

@@ -47,84 +47,183 @@ const CHUNK: usize = 256;
 /// Batch elements per gradient block (see `value_and_grad`).
 const BLOCK: usize = 8;
 
+/// Rows per task of a matrix product split across threads. Fixed (not derived from the thread
+/// count), so every element of a result is computed the same way with any number of threads.
+const TASK_ROWS: usize = 64;
+
 /// The chunks `(start, length)` of `0..steps`.
 fn chunks(steps: usize) -> Vec<(usize, usize)> {
     (0..steps).step_by(CHUNK).map(|start| (start, CHUNK.min(steps - start))).collect()
 }
 
-/// What the forward pass of one batch element leaves for the backward pass.
+/// The buffers that carry one batch element's time loop from chunk to chunk.
+struct Carry<T> {
+    state: Vec<T>,
+    other: Vec<T>,
+    state_out: Vec<T>,
+    scratch: Vec<T>,
+}
+
+impl<T: JitReal> Carry<T> {
+    fn new(initial: Vec<T>, state_size: usize, scratch: usize) -> Self {
+        let mut state = initial;
+        state.resize(state_size.max(1), T::zero());
+        Carry {
+            state,
+            other: vec![T::zero(); state_size.max(1)],
+            state_out: vec![T::zero(); state_size.max(1)],
+            scratch: vec![T::zero(); scratch.max(1)],
+        }
+    }
+}
+
+/// What the forward pass over a batch leaves for the backward pass.
 struct ForwardRun<T> {
+    /// `[batch, steps, outputs]`.
     output: Vec<T>,
+    /// `[batch, steps, state_size]` when kept for the backward pass; else one chunk per element.
     tape: Vec<T>,
+    /// Elements per batch element in `tape`.
+    tape_stride: usize,
+    /// Per chunk, per product: `[batch, chunk length, cols]` for the products the backward
+    /// function reads (empty for the others).
+    products: Vec<Vec<Vec<T>>>,
+}
+
+/// Pointers to the products of one batch element in one chunk; an empty buffer (a product the
+/// function does not read) gives a dangling pointer the generated code never dereferences.
+fn element_rows<T>(
+    products: &[Vec<T>],
+    element: usize,
+    length: usize,
+    cols: impl Iterator<Item = usize>,
+) -> Vec<*const T> {
+    products
+        .iter()
+        .zip(cols)
+        .map(|(rows, cols)| if rows.is_empty() { rows.as_ptr() } else { rows[element * length * cols..].as_ptr() })
+        .collect()
 }
 
 impl<T: JitReal> JitNetwork<T> {
-    /// `input @ W` for every precomputed product, `[steps, cols]` each.
-    fn precompute(&self, params: &[Vec<T>], input: &[T], steps: usize) -> Vec<Vec<T>> {
+    /// `input @ W` for the `wanted` precomputed products over steps `start..start + length` of
+    /// every batch element: one `[batch, length, cols]` buffer per product (empty if not
+    /// wanted), computed in blocks of [`TASK_ROWS`] rows in parallel.
+    #[allow(clippy::too_many_arguments)]
+    fn precompute(
+        &self,
+        params: &[Vec<T>],
+        input: &[T],
+        batch: usize,
+        steps: usize,
+        (start, length): (usize, usize),
+        wanted: &[bool],
+    ) -> Vec<Vec<T>> {
+        let channels = self.channels();
         self.compiled
             .precomputed
             .iter()
-            .map(|product| {
-                let mut rows = vec![T::zero(); (steps * product.cols).max(1)];
-                // Lengths: input has steps × rows (checked), the weight rows × cols (checked
-                // against the parameter table); `multiply` re-checks and does nothing otherwise.
-                multiply(steps, product.rows, product.cols, input, &params[product.param as usize], &mut rows);
+            .zip(wanted)
+            .map(|(product, wanted)| {
+                let cols = product.cols;
+                if !wanted || cols == 0 || length == 0 {
+                    return Vec::new();
+                }
+                let weight = &params[product.param as usize];
+                let mut rows = vec![T::zero(); batch * length * cols];
+                rows.par_chunks_mut(length * cols).enumerate().for_each(|(b, element)| {
+                    let first = (b * steps + start) * channels;
+                    let x = &input[first..first + length * channels];
+                    element.par_chunks_mut(TASK_ROWS * cols).enumerate().for_each(|(block, out)| {
+                        // Lengths: `x` holds `length` rows of `channels`, the weight
+                        // `product.rows × cols` (checked against the parameter table);
+                        // `multiply` re-checks and does nothing otherwise.
+                        multiply(out.len() / cols, product.rows, cols, &x[block * TASK_ROWS * channels..], weight, out);
+                    });
+                });
                 rows
             })
             .collect()
     }
 
-    /// Runs one batch element forward, chunk by chunk, carrying the state.
-    fn forward_one(
+    /// Runs the whole batch forward, chunk by chunk (batch elements in parallel within a
+    /// chunk). With `for_backward`, keeps the full state tape and the products the backward
+    /// function reads.
+    fn forward(
         &self,
         params: &[Vec<T>],
         input: &[T],
+        batch: usize,
         steps: usize,
-        batch_index: usize,
         seed: u64,
+        for_backward: bool,
     ) -> ForwardRun<T> {
         let layout = &self.compiled.forward_layout;
         let (channels, outputs, state_size) = (self.channels(), layout.output_size, layout.state_size);
-        let mut state = initial_states(&self.forward_program, params).concat();
-        state.resize(state_size.max(1), T::zero());
-        let mut other = vec![T::zero(); state_size.max(1)];
-        let mut state_out = vec![T::zero(); state_size.max(1)];
-        let mut scratch = vec![T::zero(); layout.scratch.max(1)];
-        let mut output = vec![T::zero(); (steps * outputs).max(1)];
-        let mut tape = vec![T::zero(); (steps * state_size).max(1)];
+        let initial = initial_states(&self.forward_program, params).concat();
+        let mut carries: Vec<Carry<T>> =
+            (0..batch).map(|_| Carry::new(initial.clone(), state_size, layout.scratch)).collect();
+        let output_stride = (steps * outputs).max(1);
+        let tape_stride = if for_backward { steps } else { steps.min(CHUNK) }.max(1) * state_size.max(1);
+        let mut output = vec![T::zero(); batch * output_stride];
+        let mut tape = vec![T::zero(); batch * tape_stride];
+        let wanted: Vec<bool> = (self.compiled.forward_products.iter())
+            .zip(&self.compiled.backward_products)
+            .map(|(forward, backward)| *forward || (for_backward && *backward))
+            .collect();
+        let mut kept = Vec::new();
         let pointers: Vec<*const T> = params.iter().map(|p| p.as_ptr()).collect();
+        let pointers = Shared(pointers.as_ptr() as *mut *const T);
         // SAFETY: the pointer is the finalised forward function compiled with this signature.
         let function: ForwardFn<T> = unsafe { std::mem::transmute(self.compiled.forward) };
+        let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         for (start, length) in chunks(steps) {
-            let precomputed = self.precompute(params, &input[start * channels..(start + length) * channels], length);
-            let pre: Vec<*const T> = precomputed.iter().map(|p| p.as_ptr()).collect();
-            let context = [seed, batch_index as u64, start as u64];
-            // SAFETY: `check` verified that `params` match the parameter table (each buffer has
-            // its shape's length) and that `input` holds `steps` rows of `channels`; this chunk
-            // reads rows `start..start + length` of it and writes the same rows of `output`
-            // (`steps × outputs`) and of the tape (`steps × state_size`). The state buffers
-            // have `state_size`, scratch the layout's size, each precomputed buffer
-            // `length × cols` elements — what the layout the code was generated from addresses.
-            // `context` has three u64s.
-            unsafe {
-                function(
-                    pointers.as_ptr(),
-                    input.as_ptr().add(start * channels),
-                    output.as_mut_ptr().add(start * outputs),
-                    tape.as_mut_ptr().add(start * state_size),
-                    state.as_mut_ptr(),
-                    other.as_mut_ptr(),
-                    scratch.as_mut_ptr(),
-                    length as i64,
-                    context.as_ptr(),
-                    pre.as_ptr(),
-                    state_out.as_mut_ptr(),
+            let products = self.precompute(params, input, batch, steps, (start, length), &wanted);
+            (output.par_chunks_mut(output_stride).zip(tape.par_chunks_mut(tape_stride)).zip(carries.par_iter_mut()))
+                .enumerate()
+                .for_each(|(b, ((output, tape), carry))| {
+                    let pre = element_rows(&products, b, length, cols());
+                    let tape_row = if for_backward { start * state_size } else { 0 };
+                    let first = (b * steps + start) * channels;
+                    let context = [seed, b as u64, start as u64];
+                    // SAFETY: `check` verified that `params` match the parameter table (each
+                    // buffer has its shape's length; `pointers` lives until the end of this
+                    // function) and that `input` holds `batch × steps` rows of `channels`;
+                    // this call reads rows `start..start + length` of element `b` and writes
+                    // the same rows of its `output` (`steps × outputs`) and `length` rows of
+                    // its tape from `tape_row` (the tape has `steps` rows when kept, else
+                    // `min(steps, CHUNK) >= length`). The carried buffers have `state_size` elements,
+                    // scratch the layout's size; each product the function reads has
+                    // `length × cols` elements from the element's row (the others are never
+                    // dereferenced). `context` has three u64s.
+                    unsafe {
+                        function(
+                            pointers.get(),
+                            input.as_ptr().add(first),
+                            output.as_mut_ptr().add(start * outputs),
+                            tape.as_mut_ptr().add(tape_row),
+                            carry.state.as_mut_ptr(),
+                            carry.other.as_mut_ptr(),
+                            carry.scratch.as_mut_ptr(),
+                            length as i64,
+                            context.as_ptr(),
+                            pre.as_ptr(),
+                            carry.state_out.as_mut_ptr(),
+                        );
+                    }
+                    std::mem::swap(&mut carry.state, &mut carry.state_out);
+                });
+            if for_backward {
+                let backward = &self.compiled.backward_products;
+                kept.push(
+                    products.into_iter().zip(backward).map(|(p, used)| if *used { p } else { Vec::new() }).collect(),
                 );
             }
-            state.copy_from_slice(&state_out);
         }
-        output.truncate(steps * outputs);
-        ForwardRun { output, tape }
+        if steps * outputs == 0 {
+            output.clear();
+        }
+        ForwardRun { output, tape, tape_stride, products: kept }
     }
 
     /// Runs the network over `input` (`[batch, steps, channels]`) on `threads` threads
@@ -139,14 +238,7 @@ impl<T: JitReal> JitNetwork<T> {
         seed: u64,
     ) -> Result<Vec<T>, InterpError> {
         self.check(params, input, batch, steps)?;
-        let rows = steps * self.channels();
-        let run = || -> Vec<Vec<T>> {
-            (0..batch)
-                .into_par_iter()
-                .map(|b| self.forward_one(params, &input[b * rows..(b + 1) * rows], steps, b, seed).output)
-                .collect()
-        };
-        Ok(in_pool(threads, run).concat())
+        Ok(in_pool(threads, || self.forward(params, input, batch, steps, seed, false).output))
     }
 
     /// The loss against `target` (`[batch, steps, outputs]`) and its gradient, like
@@ -170,18 +262,31 @@ impl<T: JitReal> JitNetwork<T> {
         if target.len() != batch * steps * size {
             return Err(InterpError::TargetLength { expected: batch * steps * size, found: target.len() });
         }
-        let Some((backward, backward_layout)) = &self.compiled.backward else {
+        if self.compiled.backward.is_none() {
             return Err(InterpError::NoAdjoint);
+        }
+        in_pool(threads, || Ok(self.gradient(loss, bounds, params, input, target, batch, steps, seed)))
+    }
+
+    /// [`JitNetwork::value_and_grad`] after its checks, on the current pool.
+    #[allow(clippy::too_many_arguments)]
+    fn gradient(
+        &self,
+        loss: &Loss,
+        bounds: &[Bound],
+        params: &[Vec<T>],
+        input: &[T],
+        target: &[f64],
+        batch: usize,
+        steps: usize,
+        seed: u64,
+    ) -> Gradient<T> {
+        let Some((backward, backward_layout)) = &self.compiled.backward else {
+            unreachable!("value_and_grad checked that there is a backward function")
         };
-        let rows = steps * self.channels();
-        let runs: Vec<ForwardRun<T>> = in_pool(threads, || {
-            (0..batch)
-                .into_par_iter()
-                .map(|b| self.forward_one(params, &input[b * rows..(b + 1) * rows], steps, b, seed))
-                .collect()
-        });
-        let output: Vec<T> = runs.iter().flat_map(|run| run.output.iter().copied()).collect();
-        let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();
+        let size = self.output_size();
+        let run = self.forward(params, input, batch, steps, seed, true);
+        let output_f64: Vec<f64> = run.output.iter().map(|v| v.to_f64()).collect();
         let params_f64: Vec<Vec<f64>> = params.iter().map(|p| p.iter().map(|v| v.to_f64()).collect()).collect();
         let value = evaluate(loss, &bounds_in::<T>(bounds), &output_f64, target, [batch, steps, size], &params_f64);
         // SAFETY: the pointer is the finalised backward function compiled with exactly this
@@ -189,6 +294,8 @@ impl<T: JitReal> JitNetwork<T> {
         let backward_function: BackwardFn<T> = unsafe { std::mem::transmute(*backward) };
         let state_size = backward_layout.state_size;
         let channels = self.channels();
+        let rows = steps * channels;
+        let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         // Adds batch element `b`'s gradient into `grads`.
         let backward_one = |b: usize, grads: &mut Vec<Vec<T>>, rows_buffer: &mut Rows<T>| {
             let element_input = &input[b * rows..(b + 1) * rows];
@@ -200,11 +307,10 @@ impl<T: JitReal> JitNetwork<T> {
             let mut lambda_out = vec![T::zero(); state_size.max(1)];
             let mut scratch = vec![T::zero(); backward_layout.scratch.max(1)];
             let pointers: Vec<*const T> = params.iter().map(|p| p.as_ptr()).collect();
-            let tape = &runs[b].tape;
+            let tape = &run.tape[b * run.tape_stride..];
             for (start, length) in chunks(steps).into_iter().rev() {
                 let chunk_input = &element_input[start * channels..(start + length) * channels];
-                let precomputed = self.precompute(params, chunk_input, length);
-                let pre: Vec<*const T> = precomputed.iter().map(|p| p.as_ptr()).collect();
+                let pre = element_rows(&run.products[start / CHUNK], b, length, cols());
                 if rows_buffer.filled + length > CHUNK {
                     rows_buffer.flush(&self.compiled.sequences, grads);
                 }
@@ -220,10 +326,12 @@ impl<T: JitReal> JitNetwork<T> {
                 let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
                 let context = [seed, b as u64, start as u64];
                 // SAFETY: as for the forward call, for rows `start..start + length`: the tape
-                // has `steps × state_size` elements (written by the forward call over the same
-                // states), seeds `steps × outputs`, every gradient buffer its parameter's length,
-                // the λ buffers `state_size`, scratch the backward layout's size, each sequence
-                // buffer `CHUNK × its row length`, written from row `filled` with
+                // has `steps × state_size` elements per batch element (written by the forward
+                // call over the same states), seeds `steps × outputs`, every gradient buffer
+                // its parameter's length, the λ buffers `state_size`, scratch the backward
+                // layout's size, each product the function reads `length × cols` elements from
+                // the element's row (kept by the forward pass), each sequence buffer
+                // `CHUNK × its row length`, written from row `filled` with
                 // `filled + length <= CHUNK`.
                 unsafe {
                     backward_function(
@@ -263,20 +371,18 @@ impl<T: JitReal> JitNetwork<T> {
         // buffer per block alive at once.
         let blocks: Vec<(usize, usize)> =
             (0..batch).step_by(BLOCK).map(|start| (start, BLOCK.min(batch - start))).collect();
-        let per_block = in_pool(threads, || {
-            blocks
-                .par_iter()
-                .map(|(start, length)| {
-                    let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
-                    let mut rows_buffer = Rows::new(&self.compiled.sequence_lengths, channels);
-                    for b in *start..start + length {
-                        backward_one(b, &mut grads, &mut rows_buffer);
-                    }
-                    rows_buffer.flush(&self.compiled.sequences, &mut grads);
-                    grads
-                })
-                .collect::<Vec<_>>()
-        });
+        let per_block: Vec<Vec<Vec<T>>> = blocks
+            .par_iter()
+            .map(|(start, length)| {
+                let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+                let mut rows_buffer = Rows::new(&self.compiled.sequence_lengths, channels);
+                for b in *start..start + length {
+                    backward_one(b, &mut grads, &mut rows_buffer);
+                }
+                rows_buffer.flush(&self.compiled.sequences, &mut grads);
+                grads
+            })
+            .collect();
         let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
         for element in &per_block {
             for (total, part) in grads.iter_mut().zip(element) {
@@ -290,7 +396,22 @@ impl<T: JitReal> JitNetwork<T> {
                 *g = g.add(T::from_f64(*d));
             }
         }
-        Ok(Gradient { loss: value.value, terms: value.terms, grads, output })
+        Gradient { loss: value.value, terms: value.terms, grads, output: run.output }
+    }
+}
+
+/// A raw pointer shared by the batch elements' calls (read only).
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: only the parameter-pointer table is shared, and generated code only reads it.
+unsafe impl<T> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The pointer (a method, so closures capture the whole `Shared`, not its field).
+    fn get(self) -> *const T {
+        self.0
     }
 }
 
@@ -315,7 +436,8 @@ impl<T: JitReal> Rows<T> {
         }
     }
 
-    /// Adds the gathered rows' products to `grads` and empties the buffers.
+    /// Adds the gathered rows' products to `grads` and empties the buffers. A large product is
+    /// split into blocks of [`TASK_ROWS`] gradient rows computed in parallel.
     fn flush(&mut self, terms: &[super::compile::SequenceTerm], grads: &mut [Vec<T>]) {
         for term in terms {
             let side = |side: Side| -> &[T] {
@@ -325,7 +447,17 @@ impl<T: JitReal> Rows<T> {
                 }
             };
             let (x, y) = (side(term.x), side(term.y));
-            add_transposed_product(term.rows, self.filled, term.cols, x, y, &mut grads[term.param as usize]);
+            let (m, k, n) = (term.rows, self.filled, term.cols);
+            let grad = &mut grads[term.param as usize];
+            if n == 0 || m * n > grad.len() {
+                continue;
+            }
+            grad[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(block, part)| {
+                // Columns `block · TASK_ROWS ..` of x's `k` rows (row length m) give these rows
+                // of the gradient; `add_transposed_product` checks the lengths.
+                let first = block * TASK_ROWS;
+                add_transposed_product(part.len() / n, k, n, &x[first.min(x.len())..], m, y, part);
+            });
         }
         self.filled = 0;
     }

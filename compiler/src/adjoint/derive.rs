@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::rules::pullback;
 use super::{AdjointProgram, Marks};
-use crate::step::{Op, StepProgram, ValueId};
+use crate::step::{Op, StateId, StepProgram, ValueId};
 use crate::sym::Builder;
 
 /// Derives the adjoint of `forward`.
@@ -18,10 +18,21 @@ pub fn derive(forward: &StepProgram) -> AdjointProgram {
 /// sends back to the module before it — used when printing one module's adjoint).
 pub fn derive_with(forward: &StepProgram, inputs_active: bool) -> AdjointProgram {
     let mut builder = Builder::like(forward);
-    // 1. Recompute the forward step.
+    // 1. Recompute the forward step, except the states' new values, which the forward pass
+    //    taped: `h⁺ = tanh(x @ w_in + h @ w_rec)` is read, not recomputed, so its recurrent
+    //    product disappears from the backward step unless something else needs it.
+    let mut taped: HashMap<ValueId, StateId> = HashMap::new();
+    for (index, update) in forward.state_updates.iter().enumerate() {
+        if !forward.inst(*update).op.operands().is_empty() {
+            taped.entry(*update).or_insert(StateId(index as u32));
+        }
+    }
     let mut recomputed: Vec<ValueId> = Vec::with_capacity(forward.insts.len());
-    for inst in &forward.insts {
-        let op = inst.op.map_operands(|v| recomputed[v.index()]);
+    for (index, inst) in forward.insts.iter().enumerate() {
+        let op = match taped.get(&ValueId(index as u32)) {
+            Some(state) => Op::NextState(*state),
+            None => inst.op.map_operands(|v| recomputed[v.index()]),
+        };
         recomputed.push(builder.emit(op, inst.shape));
     }
     // 2. Which values depend on parameters or states (only those need adjoints), and which on

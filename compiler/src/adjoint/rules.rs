@@ -22,7 +22,8 @@ pub fn pullback(
         | Op::Input(_)
         | Op::Noise(_)
         | Op::Seed(_)
-        | Op::StateAdjoint(_) => {
+        | Op::StateAdjoint(_)
+        | Op::NextState(_) => {
             vec![]
         }
         Op::Unary(unary, _) => {

@@ -317,6 +317,7 @@ impl Emitter<'_, '_> {
             | Op::Input(_)
             | Op::Seed(_)
             | Op::StateAdjoint(_)
+            | Op::NextState(_)
             | Op::Broadcast(_) => {}
             Op::Noise(stream) => {
                 let pointer = self.pointer(dest);

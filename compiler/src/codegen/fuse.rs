@@ -93,6 +93,7 @@ pub fn pieces(emitter: &Emitter<'_, '_>, program: &StepProgram, values: &[ValueI
                 | Op::Input(_)
                 | Op::Seed(_)
                 | Op::StateAdjoint(_)
+                | Op::NextState(_)
                 | Op::Broadcast(_)
         );
         if silent {

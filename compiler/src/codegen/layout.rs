@@ -110,6 +110,8 @@ pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], tr
             Op::State(s) => mem(Base::State, state_offsets[s.0 as usize]),
             Op::Seed(o) => mem(Base::Seed, output_offsets.get(o as usize).copied().unwrap_or(0)),
             Op::StateAdjoint(s) => mem(Base::StateAdjoint, state_offsets[s.0 as usize]),
+            // Backward functions read states from the tape: the next row is the new state.
+            Op::NextState(s) => mem(Base::State, state_size + state_offsets[s.0 as usize]),
             _ if fixed.iter().any(|(value, _)| *value == index) => {
                 fixed.iter().find(|(value, _)| *value == index).map_or(Loc::Const(0.0), |(_, loc)| *loc)
             }

@@ -81,7 +81,8 @@ impl<T: JitReal> Carry<T> {
 struct ForwardRun<T> {
     /// `[batch, steps, outputs]`.
     output: Vec<T>,
-    /// `[batch, steps, state_size]` when kept for the backward pass; else one chunk per element.
+    /// `[batch, steps + 1, state_size]` when kept for the backward pass (the states before
+    /// each step, then the final states); else one chunk per element.
     tape: Vec<T>,
     /// Elements per batch element in `tape`.
     tape_stride: usize,
@@ -164,7 +165,9 @@ impl<T: JitReal> JitNetwork<T> {
         let mut carries: Vec<Carry<T>> =
             (0..batch).map(|_| Carry::new(initial.clone(), state_size, layout.scratch)).collect();
         let output_stride = (steps * outputs).max(1);
-        let tape_stride = if for_backward { steps } else { steps.min(CHUNK) }.max(1) * state_size.max(1);
+        // Kept for the backward pass, the tape has a last row for the final states (the backward
+        // function reads each step's new state from the row after it).
+        let tape_stride = if for_backward { steps + 1 } else { steps.min(CHUNK).max(1) } * state_size.max(1);
         let mut output = vec![T::zero(); batch * output_stride];
         let mut tape = vec![T::zero(); batch * tape_stride];
         let wanted: Vec<bool> = (self.compiled.forward_products.iter())
@@ -218,6 +221,11 @@ impl<T: JitReal> JitNetwork<T> {
                 kept.push(
                     products.into_iter().zip(backward).map(|(p, used)| if *used { p } else { Vec::new() }).collect(),
                 );
+            }
+        }
+        if for_backward {
+            for (tape, carry) in tape.chunks_mut(tape_stride).zip(&carries) {
+                tape[steps * state_size..(steps + 1) * state_size].copy_from_slice(&carry.state[..state_size]);
             }
         }
         if steps * outputs == 0 {
@@ -326,8 +334,8 @@ impl<T: JitReal> JitNetwork<T> {
                 let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
                 let context = [seed, b as u64, start as u64];
                 // SAFETY: as for the forward call, for rows `start..start + length`: the tape
-                // has `steps × state_size` elements per batch element (written by the forward
-                // call over the same states), seeds `steps × outputs`, every gradient buffer
+                // has `(steps + 1) × state_size` elements per batch element (written by the
+                // forward pass; the function reads rows `start..=start + length`), seeds `steps × outputs`, every gradient buffer
                 // its parameter's length, the λ buffers `state_size`, scratch the backward
                 // layout's size, each product the function reads `length × cols` elements from
                 // the element's row (kept by the forward pass), each sequence buffer

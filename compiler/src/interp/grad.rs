@@ -1,7 +1,7 @@
 //! `value_and_grad` in the interpreter: forward pass with a tape of the states, the loss and
 //! its seeds, then the adjoint program run backwards over time.
 
-use super::{InterpError, NoiseKey, Real, StepInputs, check_params, forward_element, step};
+use super::{InterpError, NoiseKey, Real, StepInputs, check_params, forward_element, initial_states, step};
 use crate::adjoint::AdjointProgram;
 use crate::loss::{Bound, Loss, evaluate};
 use crate::step::{StateInit, StepProgram};
@@ -45,15 +45,19 @@ pub fn value_and_grad<T: Real>(
     }
     // Forward, keeping the states each step starts from.
     let mut output: Vec<T> = Vec::with_capacity(batch * steps * size);
-    let mut tape: Vec<Vec<Vec<T>>> = Vec::with_capacity(batch * steps);
+    // Per element `steps + 1` rows: the states before each step, then the final states.
+    let mut tape: Vec<Vec<Vec<T>>> = Vec::with_capacity(batch * (steps + 1));
     for b in 0..batch {
         let element = &input[b * steps * channels..(b + 1) * steps * channels];
-        forward_element(forward, params, element, steps, b, seed, |_, before, values, _| {
+        let mut last = initial_states(forward, params);
+        forward_element(forward, params, element, steps, b, seed, |_, before, values, after| {
             for value in &forward.outputs {
                 output.extend_from_slice(&values[value.index()]);
             }
             tape.push(before.to_vec());
+            last = after.to_vec();
         });
+        tape.push(last);
     }
     // The loss and its seeds, in f64.
     let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();
@@ -70,7 +74,8 @@ pub fn value_and_grad<T: Real>(
                 vec![value.output_grad[out_start..out_start + size].iter().map(|g| T::from_f64(*g)).collect()];
             let inputs = StepInputs {
                 params,
-                states: &tape[b * steps + t],
+                states: &tape[b * (steps + 1) + t],
+                next_states: &tape[b * (steps + 1) + t + 1],
                 input: &input[start..start + channels],
                 seeds: &seed_values,
                 state_adjoints: &lambda,

@@ -248,6 +248,7 @@ pub fn forward_element<T: Real>(
             input: &input[t * channels..(t + 1) * channels],
             seeds: &[],
             state_adjoints: &[],
+            next_states: &[],
             noise: NoiseKey { seed, batch: batch_index, step: t },
         };
         let values = step(program, &inputs);
@@ -298,6 +299,8 @@ pub struct StepInputs<'a, T> {
     pub seeds: &'a [Vec<T>],
     /// λ of each state's new value (adjoint programs).
     pub state_adjoints: &'a [Vec<T>],
+    /// Each state's new value, from the forward pass (adjoint programs).
+    pub next_states: &'a [Vec<T>],
     /// Where noise comes from: run seed, batch element and step.
     pub noise: NoiseKey,
 }
@@ -330,6 +333,7 @@ pub fn step<T: Real>(program: &StepProgram, inputs: &StepInputs<'_, T>) -> Vec<V
             }
             Op::Seed(output) => inputs.seeds[output as usize].clone(),
             Op::StateAdjoint(state) => inputs.state_adjoints[state.0 as usize].clone(),
+            Op::NextState(state) => inputs.next_states[state.0 as usize].clone(),
             Op::Unary(op, a) => get(a).iter().map(|x| T::unary(op, *x)).collect(),
             Op::Binary(op, a, b) => zip2(get(a), get(b), inst.shape.len(), |x, y| T::binary(op, x, y)),
             Op::Select(c, a, b) => {

@@ -82,6 +82,7 @@ impl fmt::Display for StepProgram {
                 Op::Noise(stream) => format!("noise #{stream}"),
                 Op::Seed(output) => format!("seed o{output}"),
                 Op::StateAdjoint(state) => format!("adjoint s{}", state.0),
+                Op::NextState(state) => format!("next s{}", state.0),
                 Op::Unary(op, a) => format!("{} {}", op.name(), v(a)),
                 Op::Binary(op, a, b) => format!("{} {}, {}", op.name(), v(a), v(b)),
                 Op::Select(c, a, b) => format!("select {}, {}, {}", v(c), v(a), v(b)),

@@ -163,6 +163,9 @@ pub enum Op {
     Seed(u32),
     /// Adjoint programs only: λ of the state's new value, ∂L/∂state[t], from the step after.
     StateAdjoint(StateId),
+    /// Adjoint programs only: the state's new value `state[t]`, read from the forward pass's
+    /// tape instead of recomputed (the update may contain a recurrent product).
+    NextState(StateId),
     /// Elementwise function of one value.
     Unary(UnaryOp, ValueId),
     /// Elementwise function of two values; a scalar broadcasts against the other shape.
@@ -191,7 +194,8 @@ impl Op {
             | Op::Input(_)
             | Op::Noise(_)
             | Op::Seed(_)
-            | Op::StateAdjoint(_) => vec![],
+            | Op::StateAdjoint(_)
+            | Op::NextState(_) => vec![],
             Op::Unary(_, a) | Op::Sum(a) | Op::Broadcast(a) => vec![a],
             Op::Binary(_, a, b) | Op::VecMat(a, b) | Op::VecMatT(a, b) | Op::Outer(a, b) => vec![a, b],
             Op::Select(c, a, b) => vec![c, a, b],
@@ -207,7 +211,8 @@ impl Op {
             | Op::Input(_)
             | Op::Noise(_)
             | Op::Seed(_)
-            | Op::StateAdjoint(_) => *self,
+            | Op::StateAdjoint(_)
+            | Op::NextState(_) => *self,
             Op::Unary(op, a) => Op::Unary(op, map(a)),
             Op::Sum(a) => Op::Sum(map(a)),
             Op::Broadcast(a) => Op::Broadcast(map(a)),

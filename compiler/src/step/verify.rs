@@ -22,7 +22,7 @@ pub fn verify(program: &StepProgram) -> Result<(), String> {
             Op::Noise(_) => Some(inst.shape),
             // A seed's shape is that of the output it stands for, given by the adjoint's builder.
             Op::Seed(_) => Some(inst.shape),
-            Op::StateAdjoint(state) => program.states.get(state.0 as usize).map(|s| s.shape),
+            Op::StateAdjoint(state) | Op::NextState(state) => program.states.get(state.0 as usize).map(|s| s.shape),
             Op::Unary(..) => Some(shapes[0]),
             Op::Binary(..) => Shape::broadcast(shapes[0], shapes[1]),
             Op::Select(..) => Shape::broadcast(shapes[0], shapes[1]).and_then(|s| Shape::broadcast(s, shapes[2])),

@@ -28,6 +28,7 @@ fn key(op: &Op, shape: Shape) -> Key {
         Op::Noise(stream) => (4, 0, u64::from(stream)),
         Op::Seed(o) => (5, 0, u64::from(o)),
         Op::StateAdjoint(s) => (6, 0, u64::from(s.0)),
+        Op::NextState(s) => (15, 0, u64::from(s.0)),
         Op::Unary(u, _) => (7, u as u8, 0),
         Op::Binary(b, _, _) => (8, b as u8, 0),
         Op::Select(..) => (9, 0, 0),

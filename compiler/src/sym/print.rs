@@ -66,7 +66,14 @@ pub fn print_equations(program: &StepProgram, naming: &Naming, roots: &[(String,
 fn is_leaf(op: &Op) -> bool {
     matches!(
         op,
-        Op::Const(_) | Op::Param(_) | Op::State(_) | Op::Input(_) | Op::Noise(_) | Op::Seed(_) | Op::StateAdjoint(_)
+        Op::Const(_)
+            | Op::Param(_)
+            | Op::State(_)
+            | Op::Input(_)
+            | Op::Noise(_)
+            | Op::Seed(_)
+            | Op::StateAdjoint(_)
+            | Op::NextState(_)
     )
 }
 
@@ -94,6 +101,7 @@ impl Printer<'_> {
             Op::Noise(stream) => (format!("noise#{stream}"), 9),
             Op::Seed(o) => (name_or(&self.naming.seeds, o as usize, "seed"), 9),
             Op::StateAdjoint(s) => (name_or(&self.naming.state_adjoints, s.0 as usize, "λ"), 9),
+            Op::NextState(s) => (format!("{}⁺", name_or(&self.naming.states, s.0 as usize, "s")), 9),
             Op::Unary(UnaryOp::Neg, a) => (format!("-{}", self.expr(a, 4)), 3),
             Op::Unary(op, a) => (format!("{}({})", op.name(), self.expr(a, 0)), 9),
             Op::Binary(op, a, b) => {

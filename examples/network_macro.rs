@@ -1,6 +1,8 @@
 //! A network written inline in Rust with `network!`, checked when this program compiles, then
 //! run with the reference interpreter on a pulse. Run: `cargo run --example network_macro`.
 
+#![allow(clippy::print_stdout)] // an example reports to its user
+
 use reef::runtime::io::Precision;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -3,6 +3,8 @@
 //! block says), and a run folder with plots in `runs/train_chirp`.
 //! Run: `cargo run --release --example train_chirp`.
 
+#![allow(clippy::print_stdout)] // an example reports to its user
+
 use reef::runtime::optim::{AdamConfig, OptimiserKind};
 use reef::runtime::tasks::task_by_name;
 use reef::train::{TrainFailure, Trainer};

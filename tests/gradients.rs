@@ -319,7 +319,7 @@ fn lif_gradient_with_multi_spike_counts_matches_hand_written_bptt() {
 /// A random expression over the model's names, drawn from the op set.
 fn expression(choices: &mut impl Iterator<Item = u8>, depth: u32) -> String {
     let pick = choices.next().unwrap_or(0);
-    if depth == 0 || pick % 7 == 0 {
+    if depth == 0 || pick.is_multiple_of(7) {
         return ["x", "i", "a", "b", "0.5", "w2"][(pick / 7) as usize % 6].to_string();
     }
     let left = expression(choices, depth - 1);
@@ -400,7 +400,7 @@ fn spiking_models_and_examples_match_finite_differences_through_a_smooth_spike()
     }
     for (name, text) in texts {
         let case = Case::new(&text, "mse(output, target) + 0.1 * l2sqr_norm", 10, 2, 13);
-        println!("{name}");
+        eprintln!("{name}");
         case.check(&seeded(&case, 17), 3, 1e-6);
     }
 }

@@ -35,6 +35,9 @@ pub struct NetworkGraph {
 }
 
 /// A node of the graph.
+// A graph has a node per module instance (tens at most): boxing the large variant would cost
+// more indirection than the bytes it saves.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Node {
     /// The network input, `[size]` per step.

@@ -93,7 +93,7 @@ impl Stitcher<'_, '_> {
     /// The sum of the outputs of every node feeding `node`.
     fn sum_of_inputs(&mut self, node: NodeIndex) -> Result<ValueId, Diagnostics> {
         if let Some(start) = self.in_progress.iter().position(|n| *n == node) {
-            return Err(self.algebraic_loop(&self.in_progress[start..].to_vec()).into());
+            return Err(self.algebraic_loop(&self.in_progress[start..]).into());
         }
         self.in_progress.push(node);
         let mut sources: Vec<NodeIndex> = self.graph.graph.neighbors_directed(node, Direction::Incoming).collect();

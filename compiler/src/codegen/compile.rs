@@ -340,12 +340,7 @@ fn invariant(program: &StepProgram) -> Vec<bool> {
     let mut invariant = vec![false; program.insts.len()];
     for (index, inst) in program.insts.iter().enumerate() {
         invariant[index] = match inst.op {
-            Op::Noise(_)
-            | Op::Input(_)
-            | Op::State(_)
-            | Op::Seed(_)
-            | Op::StateAdjoint(_)
-            | Op::NextState(_) => false,
+            Op::Noise(_) | Op::Input(_) | Op::State(_) | Op::Seed(_) | Op::StateAdjoint(_) | Op::NextState(_) => false,
             op => op.operands().iter().all(|v| invariant[v.index()]),
         };
     }

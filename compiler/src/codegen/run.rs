@@ -167,7 +167,7 @@ impl<T: JitReal> JitNetwork<T> {
         let output_stride = (steps * outputs).max(1);
         // Kept for the backward pass, the tape has a last row for the final states (the backward
         // function reads each step's new state from the row after it).
-        let tape_stride = if for_backward { steps + 1 } else { steps.min(CHUNK).max(1) } * state_size.max(1);
+        let tape_stride = if for_backward { steps + 1 } else { steps.clamp(1, CHUNK) } * state_size.max(1);
         let mut output = vec![T::zero(); batch * output_stride];
         let mut tape = vec![T::zero(); batch * tape_stride];
         let wanted: Vec<bool> = (self.compiled.forward_products.iter())

@@ -3,15 +3,11 @@
 
 use std::arch::x86_64::*;
 
-/// Row sets of `vecmat`: row `i` is summed into set `i % SETS`, so a tile of `n` vectors keeps
-/// `SETS · n` independent FMA chains in flight (an FMA waits 4–5 cycles for its addend).
-const SETS: usize = 2;
-
-/// Vectors per column tile of `vecmat`: `SETS · MAX_TILE` accumulators plus a broadcast, a
+/// Vectors per column tile of `vecmat`: two accumulator sets of `MAX_TILE` plus a broadcast, a
 /// masked load and its mask fit the 16 registers.
 const MAX_TILE: usize = 6;
 
-/// `MASK[8 − n..]` starts with `n` set lanes.
+/// `MASK32[8 − n..]` starts with `n` set lanes.
 static MASK32: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
 /// `MASK64[4 − n..]` starts with `n` set lanes.
 static MASK64: [i64; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
@@ -39,9 +35,9 @@ pub(super) trait Ymm: Copy {
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a + b`.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-    /// Stores the lane sums of the first `n` (1..=4) of `v` to `y`. Each sum adds its lanes in
-    /// the same order, whichever slot its vector is in.
-    unsafe fn store_sums(y: *mut Self, n: usize, v: [Self::V; 4]);
+    /// Stores the lane sums of the first `n` (1..=LANES) of the `LANES` vectors `v` to `y`,
+    /// summing every vector in the same order whatever its slot (a transposing tree of adds).
+    unsafe fn store_sums(y: *mut Self, n: usize, v: &[Self::V; 8]);
 }
 
 /// A mask of the first `n` (0..=8) i32 lanes.
@@ -112,12 +108,14 @@ impl Ymm for f32 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn store_sums(y: *mut f32, n: usize, [v0, v1, v2, v3]: [__m256; 4]) {
-        // After two horizontal adds, lane k of each 128-bit half holds 4 partial sums of vk.
-        let s = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
-        let s = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
-        // SAFETY: the caller's guarantee; masked-off lanes are not written.
-        unsafe { _mm_maskstore_ps(y, _mm256_castsi256_si128(mask32(n)), s) }
+    unsafe fn store_sums(y: *mut f32, n: usize, v: &[__m256; 8]) {
+        // Two rounds of horizontal adds leave, in each 128-bit half, one partial sum of each of
+        // rows 4m..4m + 4; adding the halves finishes them.
+        let h: [__m256; 4] = std::array::from_fn(|m| _mm256_hadd_ps(v[2 * m], v[2 * m + 1]));
+        let (g0, g1) = (_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+        let sums = _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(g0, g1), _mm256_permute2f128_ps::<0x31>(g0, g1));
+        // SAFETY: the caller's guarantee.
+        unsafe { Self::store_first(y, n, sums) }
     }
 }
 
@@ -173,13 +171,13 @@ impl Ymm for f64 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn store_sums(y: *mut f64, n: usize, [v0, v1, v2, v3]: [__m256d; 4]) {
+    unsafe fn store_sums(y: *mut f64, n: usize, v: &[__m256d; 8]) {
         // Horizontal adds leave pair sums [v0, v1 | v0, v1] and [v2, v3 | v2, v3]; adding the
         // low halves to the high ones gives [v0, v1, v2, v3].
-        let (s01, s23) = (_mm256_hadd_pd(v0, v1), _mm256_hadd_pd(v2, v3));
-        let s = _mm256_add_pd(_mm256_permute2f128_pd::<0x20>(s01, s23), _mm256_permute2f128_pd::<0x31>(s01, s23));
-        // SAFETY: the caller's guarantee; masked-off lanes are not written.
-        unsafe { _mm256_maskstore_pd(y, mask64(n), s) }
+        let (s01, s23) = (_mm256_hadd_pd(v[0], v[1]), _mm256_hadd_pd(v[2], v[3]));
+        let sums = _mm256_add_pd(_mm256_permute2f128_pd::<0x20>(s01, s23), _mm256_permute2f128_pd::<0x31>(s01, s23));
+        // SAFETY: the caller's guarantee.
+        unsafe { Self::store_first(y, n, sums) }
     }
 }
 
@@ -189,7 +187,15 @@ impl Ymm for f64 {
 /// `x` valid for `rows`, `w` for `rows × cols`, `y` for `to` elements; `from <= to <= cols`;
 /// AVX2 and FMA present.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn vecmat<E: Ymm>(x: *const E, w: *const E, y: *mut E, rows: usize, cols: usize, from: usize, to: usize) {
+pub(super) unsafe fn vecmat<E: Ymm>(
+    x: *const E,
+    w: *const E,
+    y: *mut E,
+    rows: usize,
+    cols: usize,
+    from: usize,
+    to: usize,
+) {
     for (start, vectors, last) in super::tiles(from, to, E::LANES, MAX_TILE) {
         let args = (x, w, y, rows, cols, start, last);
         // SAFETY: the tile covers columns start..start + LANES·(vectors − 1) + last <= to.
@@ -206,91 +212,109 @@ pub(super) unsafe fn vecmat<E: Ymm>(x: *const E, w: *const E, y: *mut E, rows: u
     }
 }
 
-/// `vecmat` arguments for one tile: x, w, y, rows, cols, first column, lanes of the last vector.
-type TileArgs<E> = (*const E, *const E, *mut E, usize, usize, usize, usize);
-
-/// One tile of `N` vectors (the last one `last` lanes wide) starting at column `start`; its
-/// accumulators stay in registers across the row loop.
+/// One tile of `N` vectors (the last one `last` lanes wide) starting at column `start`. Even
+/// rows are summed into one set of accumulators, odd rows into another (`2N` independent FMA
+/// chains, so that an FMA rarely waits for the one before), added at the end; all stay in
+/// registers across the row loop.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile<E: Ymm, const N: usize>((x, w, y, rows, cols, start, last): TileArgs<E>) {
+unsafe fn tile<E: Ymm, const N: usize>((x, w, y, rows, cols, start, last): super::TileArgs<E>) {
     let lanes = E::LANES;
     // SAFETY: row i < rows is read at columns start..start + lanes·(N − 1) + last <= cols, the
     // same columns of `y` are written, and `x` is read below `rows`.
     unsafe {
-        let mut acc = [[E::zero(); N]; SETS];
-        // Adds row `i` to an accumulator set.
+        // Adds row `i` to a set of accumulators.
         let step = |acc: &mut [E::V; N], i: usize| {
             let xi = E::splat(x.add(i));
             let row = w.add(i * cols + start);
             for (k, a) in acc.iter_mut().enumerate() {
-                let weights = if k + 1 < N { E::load(row.add(lanes * k)) } else { E::load_first(row.add(lanes * k), last) };
+                let weights =
+                    if k + 1 < N { E::load(row.add(lanes * k)) } else { E::load_first(row.add(lanes * k), last) };
                 *a = E::fma(xi, weights, *a);
             }
         };
+        let (mut even, mut odd) = ([E::zero(); N], [E::zero(); N]);
         let mut i = 0;
-        while i + SETS <= rows {
-            for (s, set) in acc.iter_mut().enumerate() {
-                step(set, i + s);
-            }
-            i += SETS;
+        while i + 2 <= rows {
+            step(&mut even, i);
+            step(&mut odd, i + 1);
+            i += 2;
         }
-        for (s, set) in acc.iter_mut().enumerate() {
-            if i + s < rows {
-                step(set, i + s);
-            }
+        if i < rows {
+            step(&mut even, i);
         }
         for k in 0..N {
-            let sum = E::add(acc[0][k], acc[1][k]);
-            let out = y.add(start + lanes * k);
-            if k + 1 < N {
-                E::store_first(out, lanes, sum);
-            } else {
-                E::store_first(out, last, sum);
-            }
+            E::store_first(y.add(start + lanes * k), if k + 1 < N { lanes } else { last }, E::add(even[k], odd[k]));
         }
     }
 }
 
-/// `y[from..to] = (x[cols] @ Wᵀ)[from..to]` for `W[rows, cols]`: four rows at a time share
-/// each load of `x`, two accumulators per row.
+/// `y[from..to] = (x[cols] @ Wᵀ)[from..to]` for `W[rows, cols]`.
 ///
 /// # Safety
 /// `x` valid for `cols`, `w` for `to × cols`, `y` for `to` elements; AVX2 and FMA present.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn vecmat_t<E: Ymm>(x: *const E, w: *const E, y: *mut E, from: usize, to: usize, cols: usize) {
-    let lanes = E::LANES;
+    // SAFETY: forwarded.
+    unsafe { blocks((x, w, y, from, to, cols), |rows| dot4(x, w, cols, rows)) }
+}
+
+/// Runs `dot4` on the rows `from..to` four at a time, and reduces and stores their sums a block
+/// of `LANES` rows at a time. A group of fewer than four repeats its last row (that sum lands in
+/// a slot that is not stored).
+///
+/// # Safety
+/// `y` valid for `to` elements, `dot4` safe for rows below `to`; AVX2 and FMA present.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn blocks<E: Ymm>((_, _, y, from, to, _): super::RowArgs<E>, dot4: impl Fn([usize; 4]) -> [E::V; 4]) {
     let mut i = from;
     while i < to {
-        let n = (to - i).min(4);
-        // SAFETY: rows i..i + n are below `to`; a group of fewer than four repeats its last
-        // row (reading it, storing nothing for it). Columns stay below `cols`.
+        let n = (to - i).min(E::LANES);
+        // SAFETY: n elements of `y` from i, below `to`.
         unsafe {
-            let row: [*const E; 4] = std::array::from_fn(|k| w.add((i + k.min(n - 1)) * cols));
-            let mut acc = [[E::zero(); 2]; 4];
-            let mut j = 0;
-            while j + 2 * lanes <= cols {
-                let (x0, x1) = (E::load(x.add(j)), E::load(x.add(j + lanes)));
-                for (a, r) in acc.iter_mut().zip(row) {
-                    a[0] = E::fma(x0, E::load(r.add(j)), a[0]);
-                    a[1] = E::fma(x1, E::load(r.add(j + lanes)), a[1]);
-                }
-                j += 2 * lanes;
+            let mut sums = [E::zero(); 8];
+            for first in (0..n).step_by(4) {
+                sums[first..first + 4]
+                    .copy_from_slice(&dot4(std::array::from_fn(|k| i + first + k.min(n - first - 1))));
             }
-            if j + lanes <= cols {
-                let x0 = E::load(x.add(j));
-                for (a, r) in acc.iter_mut().zip(row) {
-                    a[0] = E::fma(x0, E::load(r.add(j)), a[0]);
-                }
-                j += lanes;
-            }
-            if j < cols {
-                let x1 = E::load_first(x.add(j), cols - j);
-                for (a, r) in acc.iter_mut().zip(row) {
-                    a[1] = E::fma(x1, E::load_first(r.add(j), cols - j), a[1]);
-                }
-            }
-            E::store_sums(y.add(i), n, acc.map(|[a0, a1]| E::add(a0, a1)));
+            E::store_sums(y.add(i), n, &sums);
         }
-        i += 4;
+        i += E::LANES;
+    }
+}
+
+/// Four rows of `W` times `x`, each left as a vector to sum across: vector k of a row goes to
+/// accumulator k % 2 (eight independent FMA chains).
+///
+/// # Safety
+/// `x` valid for `cols`, `w` for the listed rows × `cols`; AVX2 and FMA present.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4<E: Ymm>(x: *const E, w: *const E, cols: usize, rows: [usize; 4]) -> [E::V; 4] {
+    let lanes = E::LANES;
+    // SAFETY: columns stay below `cols` (masked loads at the end), rows as the caller says.
+    unsafe {
+        let row = rows.map(|r| w.add(r * cols));
+        let mut acc = [[E::zero(); 2]; 4];
+        let mut j = 0;
+        while j + 2 * lanes <= cols {
+            let (x0, x1) = (E::load(x.add(j)), E::load(x.add(j + lanes)));
+            for (a, r) in acc.iter_mut().zip(row) {
+                a[0] = E::fma(x0, E::load(r.add(j)), a[0]);
+                a[1] = E::fma(x1, E::load(r.add(j + lanes)), a[1]);
+            }
+            j += 2 * lanes;
+        }
+        // At most two vectors left (the last one maybe partial): to accumulators 0 and 1.
+        for (slot, column) in [(0, j), (1, j + lanes)] {
+            if column < cols {
+                let n = (cols - column).min(lanes);
+                let xk = E::load_first(x.add(column), n);
+                for (a, r) in acc.iter_mut().zip(row) {
+                    a[slot] = E::fma(xk, E::load_first(r.add(column), n), a[slot]);
+                }
+            }
+        }
+        acc.map(|[a0, a1]| E::add(a0, a1))
     }
 }

@@ -2,13 +2,21 @@
 //! has AVX2 + FMA (Cranelift emits only 128-bit vectors; DESIGN.md §4 allows a tuned kernel
 //! here, a call costs ≈1.6 ns). Detected once at compile time; without AVX2 + FMA the generated
 //! SIMD code runs instead. With AVX-512F the kernels of `avx512` run, otherwise those of `avx2`
-//! (chosen on the first call). Results differ from the interpreter's only by rounding (fused
-//! multiply-adds, another summation order); for given inputs they are the same at every call,
-//! whatever the thread count.
+//! (chosen at the first call). Results differ from the interpreter's only by rounding (fused
+//! multiply-adds, another summation order).
 //!
-//! Both kernel sets keep enough independent FMA chains in flight to run at the FMA throughput
-//! rather than its latency: `x @ W` sums rows round-robin into several accumulator sets per
-//! column tile, `x @ Wᵀ` computes four rows at once with two accumulators each.
+//! Summation order, the same for every column (row) whatever the tiling or the split across
+//! threads, so that given inputs always give the same bits on a given CPU:
+//! - `x @ W`: even rows and odd rows in two sums (FMAs, in row order), then their sum. Columns
+//!   run in tiles of up to 14 (AVX-512) or 6 (AVX2) vectors whose accumulators stay in
+//!   registers: two sets per tile keep enough independent FMA chains to hide their latency.
+//! - `x @ Wᵀ`: per lane, even and odd vectors of the row in two sums, then their sum, then a
+//!   fixed tree across the lanes (one transposing reduction per block of rows). Rows go four
+//!   at a time, sharing every load of `x`.
+//!
+//! On the development machine (AVX-512, 2 loads and 2 FMAs per cycle) small products are bound
+//! by loads rather than FMA latency: rows of 50, 100 or 200 floats are not 64-byte aligned, so
+//! most vector loads straddle two cache lines and cost two.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -75,6 +83,7 @@ fn use_avx512() -> bool {
 /// Column tiles of `from..to`: at most `max` vectors of `lanes` columns each, as even as
 /// possible (a narrow last tile would have too few FMA chains to hide their latency). Yields
 /// the first column, the number of vectors and the columns in the last vector (1..=lanes).
+#[cfg(target_arch = "x86_64")]
 fn tiles(from: usize, to: usize, lanes: usize, max: usize) -> impl Iterator<Item = (usize, usize, usize)> {
     let vectors = (to - from).div_ceil(lanes);
     let count = vectors.div_ceil(max);
@@ -85,6 +94,15 @@ fn tiles(from: usize, to: usize, lanes: usize, max: usize) -> impl Iterator<Item
         Some((first, n, (to - first - lanes * (n - 1)).min(lanes)))
     })
 }
+
+/// `vecmat` arguments for one column tile: x, w, y, rows, cols, first column, and the columns
+/// in its last vector.
+#[cfg(target_arch = "x86_64")]
+type TileArgs<E> = (*const E, *const E, *mut E, usize, usize, usize, usize);
+
+/// `vecmat_t` arguments: x, w, y, first row, end row, cols.
+#[cfg(target_arch = "x86_64")]
+type RowArgs<E> = (*const E, *const E, *mut E, usize, usize, usize);
 
 /// The element types of the kernels.
 #[cfg(target_arch = "x86_64")]
@@ -112,11 +130,7 @@ unsafe fn vecmat_columns<E: Element>(
 ) {
     // SAFETY: forwarded under the caller's guarantee.
     unsafe {
-        if avx512 {
-            avx512::vecmat(x, w, y, rows, cols, from, to)
-        } else {
-            avx2::vecmat(x, w, y, rows, cols, from, to)
-        }
+        if avx512 { avx512::vecmat(x, w, y, rows, cols, from, to) } else { avx2::vecmat(x, w, y, rows, cols, from, to) }
     }
 }
 
@@ -125,15 +139,17 @@ unsafe fn vecmat_columns<E: Element>(
 /// # Safety
 /// As [`avx2::vecmat_t`]; AVX-512F present if `avx512`.
 #[cfg(target_arch = "x86_64")]
-unsafe fn vecmat_t_rows<E: Element>(avx512: bool, x: *const E, w: *const E, y: *mut E, from: usize, to: usize, cols: usize) {
+unsafe fn vecmat_t_rows<E: Element>(
+    avx512: bool,
+    x: *const E,
+    w: *const E,
+    y: *mut E,
+    from: usize,
+    to: usize,
+    cols: usize,
+) {
     // SAFETY: forwarded under the caller's guarantee.
-    unsafe {
-        if avx512 {
-            avx512::vecmat_t(x, w, y, from, to, cols)
-        } else {
-            avx2::vecmat_t(x, w, y, from, to, cols)
-        }
-    }
+    unsafe { if avx512 { avx512::vecmat_t(x, w, y, from, to, cols) } else { avx2::vecmat_t(x, w, y, from, to, cols) } }
 }
 
 /// `y[cols] = x[rows] @ W[rows, cols]`, large products on two threads (halves of the columns:

@@ -459,7 +459,7 @@ fn build(
         // time loop; their scratch slots keep them for every step.
         {
             let bases = Bases::uniform(scratch, scratch, params.clone());
-            let mut invariant = emitter(&mut b, element, program_layout, bases, host, noise, steps);
+            let mut invariant = emitter(&mut b, element, program_layout, bases, host, noise, steps, steps);
             body(&mut invariant, Phase::Invariant);
         }
         let head = b.create_block();
@@ -512,7 +512,7 @@ fn build(
             precomputed,
             sequences,
         };
-        body(&mut emitter(&mut b, element, program_layout, bases, host, noise, step), Phase::Step);
+        body(&mut emitter(&mut b, element, program_layout, bases, host, noise, step, steps), Phase::Step);
         // Next step (forward counts up, backward down); the buffers swap roles.
         let (next_step, more) = match kind {
             Kind::Forward => {
@@ -537,7 +537,7 @@ fn build(
             // Copy from the final buffer (read as `State`) to `out` (written as `Output`).
             let mut bases = Bases::uniform(out, scratch, Vec::new());
             bases.state = final_state;
-            let mut copy = emitter(&mut b, element, program_layout, bases, host, noise, steps);
+            let mut copy = emitter(&mut b, element, program_layout, bases, host, noise, steps, steps);
             let size = program_layout.state_size;
             if size > 0 {
                 copy.copy(
@@ -784,6 +784,7 @@ fn emit_values(
 }
 
 /// An emitter for `element` over `layout` writing through `bases`.
+#[allow(clippy::too_many_arguments)]
 fn emitter<'a, 'f>(
     b: &'a mut FunctionBuilder<'f>,
     element: Element,
@@ -792,6 +793,7 @@ fn emitter<'a, 'f>(
     host: HostFunctions,
     noise_context: Value,
     step: Value,
+    steps: Value,
 ) -> Emitter<'a, 'f> {
     Emitter {
         b,
@@ -803,5 +805,6 @@ fn emitter<'a, 'f>(
         host,
         noise_context,
         step,
+        steps,
     }
 }

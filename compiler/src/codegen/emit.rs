@@ -113,7 +113,14 @@ pub struct Emitter<'a, 'f> {
     pub noise_context: Value,
     /// The step number (i64).
     pub step: Value,
+    /// The number of steps of this call (i64).
+    pub steps: Value,
 }
+
+/// Calls of at least this many steps transpose `W` once for `x @ Wᵀ` (then run the faster
+/// `x @ W` kernel); shorter calls use the `x @ Wᵀ` kernel directly, as the transpose would
+/// cost more than it saves (measured: break-even near 20 steps at N = 100).
+pub const MIN_TRANSPOSE_STEPS: i64 = 64;
 
 fn flags() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
@@ -393,11 +400,25 @@ impl Emitter<'_, '_> {
             Op::VecMatT(x, w) => {
                 let cols = program.shape(x).len();
                 if let Some(offset) = self.layout.transposed[value.index()] {
-                    // `x @ Wᵀ` as `x @ (Wᵀ)` with `Wᵀ` transposed before the loop.
+                    // `x @ Wᵀ` as `x @ (Wᵀ)` with `Wᵀ` transposed before the loop, in calls
+                    // long enough to have transposed it.
                     let transposed = Loc::Mem { base: Base::Scratch, offset, scalar: false };
+                    let long =
+                        self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, self.steps, MIN_TRANSPOSE_STEPS);
+                    let (then, otherwise, merge) =
+                        (self.b.create_block(), self.b.create_block(), self.b.create_block());
+                    self.b.ins().brif(long, then, &[], otherwise, &[]);
+                    self.b.switch_to_block(then);
                     if !self.kernel(0, loc(x), transposed, dest, cols, len) {
                         self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
                     }
+                    self.b.ins().jump(merge, &[]);
+                    self.b.switch_to_block(otherwise);
+                    if !self.kernel(1, loc(x), loc(w), dest, len, cols) {
+                        self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
+                    }
+                    self.b.ins().jump(merge, &[]);
+                    self.b.switch_to_block(merge);
                 } else if cols == 1 {
                     // `x[1] @ Wᵀ` for `W[rows, 1]` is the column scaled by the one element.
                     let scalar = match loc(x) {
@@ -485,6 +506,13 @@ impl Emitter<'_, '_> {
 
     /// Transposes, once before the loop, every parameter the layout keeps transposed.
     pub fn transposes(&mut self, program: &StepProgram) {
+        if self.layout.transposed.iter().all(Option::is_none) {
+            return;
+        }
+        let long = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, self.steps, MIN_TRANSPOSE_STEPS);
+        let (then, merge) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(long, then, &[], merge, &[]);
+        self.b.switch_to_block(then);
         for (index, slot) in self.layout.transposed.iter().enumerate() {
             let (Some(offset), Op::VecMatT(_, w)) = (slot, program.insts[index].op) else { continue };
             let crate::step::Shape::Matrix(rows, cols) = program.shape(w) else { continue };
@@ -494,6 +522,8 @@ impl Emitter<'_, '_> {
             let c = self.b.ins().iconst(types::I64, cols as i64);
             self.b.ins().call(self.host.transpose, &[source, target, r, c]);
         }
+        self.b.ins().jump(merge, &[]);
+        self.b.switch_to_block(merge);
     }
 
     /// Calls the AVX2 kernel (`which`: 0 for `x @ W`, 1 for `x @ Wᵀ`) if there is one and the

@@ -56,8 +56,11 @@ fn chunks(steps: usize) -> Vec<(usize, usize)> {
     (0..steps).step_by(CHUNK).map(|start| (start, CHUNK.min(steps - start))).collect()
 }
 
-/// The buffers that carry one batch element's time loop from chunk to chunk.
+/// The buffers that carry one batch element's time loop from chunk to chunk, and its output
+/// (a buffer of its own: elements that share a cache line of one output buffer would make two
+/// threads write the same line at every step).
 struct Carry<T> {
+    output: Vec<T>,
     state: Vec<T>,
     other: Vec<T>,
     state_out: Vec<T>,
@@ -65,10 +68,11 @@ struct Carry<T> {
 }
 
 impl<T: JitReal> Carry<T> {
-    fn new(initial: Vec<T>, state_size: usize, scratch: usize) -> Self {
+    fn new(initial: Vec<T>, state_size: usize, scratch: usize, output: usize) -> Self {
         let mut state = initial;
         state.resize(state_size.max(1), T::zero());
         Carry {
+            output: vec![T::zero(); output.max(1)],
             state,
             other: vec![T::zero(); state_size.max(1)],
             state_out: vec![T::zero(); state_size.max(1)],
@@ -163,12 +167,10 @@ impl<T: JitReal> JitNetwork<T> {
         let (channels, outputs, state_size) = (self.channels(), layout.output_size, layout.state_size);
         let initial = initial_states(&self.forward_program, params).concat();
         let mut carries: Vec<Carry<T>> =
-            (0..batch).map(|_| Carry::new(initial.clone(), state_size, layout.scratch)).collect();
-        let output_stride = (steps * outputs).max(1);
+            (0..batch).map(|_| Carry::new(initial.clone(), state_size, layout.scratch, steps * outputs)).collect();
         // Kept for the backward pass, the tape has a last row for the final states (the backward
         // function reads each step's new state from the row after it).
         let tape_stride = if for_backward { steps + 1 } else { steps.clamp(1, CHUNK) } * state_size.max(1);
-        let mut output = vec![T::zero(); batch * output_stride];
         let mut tape = vec![T::zero(); batch * tape_stride];
         let wanted: Vec<bool> = (self.compiled.forward_products.iter())
             .zip(&self.compiled.backward_products)
@@ -182,9 +184,8 @@ impl<T: JitReal> JitNetwork<T> {
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         for (start, length) in chunks(steps) {
             let products = self.precompute(params, input, batch, steps, (start, length), &wanted);
-            (output.par_chunks_mut(output_stride).zip(tape.par_chunks_mut(tape_stride)).zip(carries.par_iter_mut()))
-                .enumerate()
-                .for_each(|(b, ((output, tape), carry))| {
+            (tape.par_chunks_mut(tape_stride).zip(carries.par_iter_mut())).enumerate().for_each(
+                |(b, (tape, carry))| {
                     let pre = element_rows(&products, b, length, cols());
                     let tape_row = if for_backward { start * state_size } else { 0 };
                     let first = (b * steps + start) * channels;
@@ -203,7 +204,7 @@ impl<T: JitReal> JitNetwork<T> {
                         function(
                             pointers.get(),
                             input.as_ptr().add(first),
-                            output.as_mut_ptr().add(start * outputs),
+                            carry.output.as_mut_ptr().add(start * outputs),
                             tape.as_mut_ptr().add(tape_row),
                             carry.state.as_mut_ptr(),
                             carry.other.as_mut_ptr(),
@@ -215,7 +216,8 @@ impl<T: JitReal> JitNetwork<T> {
                         );
                     }
                     std::mem::swap(&mut carry.state, &mut carry.state_out);
-                });
+                },
+            );
             if for_backward {
                 let backward = &self.compiled.backward_products;
                 kept.push(
@@ -228,9 +230,7 @@ impl<T: JitReal> JitNetwork<T> {
                 tape[steps * state_size..(steps + 1) * state_size].copy_from_slice(&carry.state[..state_size]);
             }
         }
-        if steps * outputs == 0 {
-            output.clear();
-        }
+        let output = carries.iter().flat_map(|carry| carry.output[..steps * outputs].iter().copied()).collect();
         ForwardRun { output, tape, tape_stride, products: kept }
     }
 

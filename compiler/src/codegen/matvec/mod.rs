@@ -1,22 +1,22 @@
 //! SIMD matrix–vector kernels that generated code calls for `x @ W` and `x @ Wᵀ` when the CPU
 //! has AVX2 + FMA (Cranelift emits only 128-bit vectors; DESIGN.md §4 allows a tuned kernel
 //! here, a call costs ≈1.6 ns). Detected once at compile time; without AVX2 + FMA the generated
-//! SIMD code runs instead. With AVX-512F the kernels of `avx512` run, otherwise those of `avx2`
-//! (chosen at the first call). Results differ from the interpreter's only by rounding (fused
-//! multiply-adds, another summation order).
+//! SIMD code runs instead. The `avx2` kernels run by default; the `avx512` ones only with
+//! `REEF_AVX512` set (see `use_avx512`). Results differ from the interpreter's only by rounding
+//! (fused multiply-adds, another summation order).
 //!
 //! Summation order, the same for every column (row) whatever the tiling or the split across
-//! threads, so that given inputs always give the same bits on a given CPU:
-//! - `x @ W`: even rows and odd rows in two sums (FMAs, in row order), then their sum. Columns
-//!   run in tiles of up to 14 (AVX-512) or 6 (AVX2) vectors whose accumulators stay in
-//!   registers: two sets per tile keep enough independent FMA chains to hide their latency.
+//! threads, so that given inputs always give the same bits on a given CPU and kernel set:
+//! - `x @ W`: AVX2 sums the rows in order; AVX-512 sums even and odd rows apart, then adds the
+//!   two. Columns run in tiles of up to 8 (AVX2) or 14 (AVX-512) vectors whose accumulators
+//!   stay in registers across the row loop.
 //! - `x @ Wᵀ`: per lane, even and odd vectors of the row in two sums, then their sum, then a
 //!   fixed tree across the lanes (one transposing reduction per block of rows). Rows go four
 //!   at a time, sharing every load of `x`.
 //!
 //! On the development machine (AVX-512, 2 loads and 2 FMAs per cycle) small products are bound
 //! by loads rather than FMA latency: rows of 50, 100 or 200 floats are not 64-byte aligned, so
-//! most vector loads straddle two cache lines and cost two.
+//! most vector loads straddle two cache lines and cost two, more often with 64-byte vectors.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -72,7 +72,11 @@ const AVX512: u8 = 2;
 fn use_avx512() -> bool {
     match LEVEL.load(Ordering::Relaxed) {
         0 => {
-            let level = if std::arch::is_x86_feature_detected!("avx512f") { AVX512 } else { AVX2 };
+            // Opt-in (`REEF_AVX512=1`): in the benchmark workloads the AVX-512 kernels measured
+            // 0–15% slower than the AVX2 ones on the development machine (unaligned 64-byte
+            // loads straddle cache lines), so AVX2 is the default.
+            let wanted = std::env::var_os("REEF_AVX512").is_some();
+            let level = if wanted && std::arch::is_x86_feature_detected!("avx512f") { AVX512 } else { AVX2 };
             LEVEL.store(level, Ordering::Relaxed);
             level == AVX512
         }

@@ -13,7 +13,7 @@ use reef_compiler::loss::{Bound, Loss};
 use crate::grad::GradOutput;
 use crate::io::Precision;
 use crate::params::ParamSet;
-use crate::run::{RunError, RunOutput, batched_input};
+use crate::run::{RunError, RunOutput, input_buffer};
 
 /// Which engine runs a network.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -91,10 +91,8 @@ impl Executable {
         input: &ArrayD<f64>,
         seed: u64,
     ) -> Result<RunOutput, RunError> {
-        let input = batched_input(input, self.network.graph.input_size())?;
-        let (batch, steps) = (input.shape()[0], input.shape()[1]);
+        let (flat, batch, steps) = input_buffer::<T>(input, self.network.graph.input_size())?;
         let buffers = buffers::<T>(&self.network, params);
-        let flat: Vec<T> = crate::run::contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
         let output =
             self.jit::<T>()?.evolve(&buffers, &flat, batch, steps, self.threads, seed).map_err(RunError::Interp)?;
         let size = self.network.graph.output_size();
@@ -144,12 +142,9 @@ impl Executable {
         target: &ArrayD<f64>,
         seed: u64,
     ) -> Result<GradOutput, RunError> {
-        let input = batched_input(input, self.network.graph.input_size())?;
-        let (batch, steps) = (input.shape()[0], input.shape()[1]);
-        let target = crate::grad::batched_target(target, batch, steps, self.network.graph.output_size())?;
+        let (flat, batch, steps) = input_buffer::<T>(input, self.network.graph.input_size())?;
+        let target_flat = crate::grad::target_buffer(target, batch, steps, self.network.graph.output_size())?;
         let buffers = buffers::<T>(&self.network, params);
-        let flat: Vec<T> = crate::run::contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
-        let target_flat: Vec<f64> = crate::run::contiguous(&target).into_owned();
         let result = self
             .jit::<T>()?
             .value_and_grad(loss, bounds, &buffers, &flat, &target_flat, batch, steps, self.threads, seed)

@@ -9,7 +9,7 @@ use reef_compiler::loss::{Bound, Loss};
 
 use crate::io::Precision;
 use crate::params::ParamSet;
-use crate::run::{RunError, batched_input};
+use crate::run::{RunError, input_buffer};
 
 /// What a gradient evaluation gives.
 #[derive(Clone, Debug)]
@@ -54,12 +54,9 @@ fn run<T: Real>(
     target: &ArrayD<f64>,
     seed: u64,
 ) -> Result<GradOutput, RunError> {
-    let input = batched_input(input, network.graph.input_size())?;
-    let (batch, steps) = (input.shape()[0], input.shape()[1]);
-    let target = batched_target(target, batch, steps, network.graph.output_size())?;
+    let (flat, batch, steps) = input_buffer::<T>(input, network.graph.input_size())?;
+    let target_flat = target_buffer(target, batch, steps, network.graph.output_size())?;
     let buffers = crate::run::buffers::<T>(network, params);
-    let flat: Vec<T> = crate::run::contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
-    let target_flat: Vec<f64> = target.iter().copied().collect();
     let result = interp::value_and_grad(
         &network.program,
         adjoint,
@@ -76,21 +73,18 @@ fn run<T: Real>(
     to_grad_output(network, result, batch, steps)
 }
 
-/// The target as `[batch, time, outputs]`, checked against the run's shape and for
-/// non-finite values.
-pub fn batched_target(target: &ArrayD<f64>, batch: usize, steps: usize, size: usize) -> Result<ArrayD<f64>, RunError> {
-    let shaped = match target.shape() {
-        [t, n] if *t == steps && *n == size && batch == 1 => {
-            target.clone().into_shape_with_order(IxDyn(&[1, steps, size])).ok()
-        }
-        [b, t, n] if *b == batch && *t == steps && *n == size => Some(target.clone()),
-        _ => None,
+/// The target as a flat `[batch, time, size]` buffer (a `[time, size]` array for a batch of 1),
+/// refusing a shape that does not match the run or a non-finite value.
+pub fn target_buffer(target: &ArrayD<f64>, batch: usize, steps: usize, size: usize) -> Result<Vec<f64>, RunError> {
+    let fits = match target.shape() {
+        [t, n] => *t == steps && *n == size && batch == 1,
+        [b, t, n] => *b == batch && *t == steps && *n == size,
+        _ => false,
+    };
+    if !fits {
+        return Err(RunError::TargetShape { found: target.shape().to_vec(), expected: vec![batch, steps, size] });
     }
-    .ok_or_else(|| RunError::TargetShape { found: target.shape().to_vec(), expected: vec![batch, steps, size] })?;
-    if let Some((flat, value)) = shaped.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(RunError::NonFiniteTarget { index: flat, value: *value });
-    }
-    Ok(shaped)
+    crate::run::finite_elements(target).map_err(|(index, value)| RunError::NonFiniteTarget { index, value })
 }
 
 /// Gradient buffers as a [`ParamSet`] and the output as an array.

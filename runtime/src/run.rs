@@ -107,22 +107,32 @@ pub fn load_params(graph: &NetworkGraph, path: Option<&Path>, seed: u64) -> Resu
     }
 }
 
-/// Input as `[batch, time, channels]`: a `[time, channels]` array gets a batch of 1.
-pub fn batched_input(input: &ArrayD<f64>, channels: usize) -> Result<ArrayD<f64>, RunError> {
-    let shape = input.shape().to_vec();
-    let batched = match shape.as_slice() {
-        [steps, c] if *c == channels => input.clone().into_shape_with_order(IxDyn(&[1, *steps, *c])).ok(),
-        [_, _, c] if *c == channels => Some(input.clone()),
-        _ => None,
+/// The input as a flat `[batch, time, channels]` buffer in element type `T`, with its batch and
+/// time lengths (a `[time, channels]` array is a batch of 1). One pass checks, converts and
+/// copies: a NaN or infinity is refused with its index.
+pub fn input_buffer<T: Real>(input: &ArrayD<f64>, channels: usize) -> Result<(Vec<T>, usize, usize), RunError> {
+    let (batch, steps) = match input.shape() {
+        [steps, c] if *c == channels => (1, *steps),
+        [batch, steps, c] if *c == channels => (*batch, *steps),
+        shape => return Err(RunError::InputShape { found: shape.to_vec(), channels }),
     };
-    let batched = batched.ok_or(RunError::InputShape { found: shape, channels })?;
-    let batched = if batched.is_standard_layout() { batched } else { batched.as_standard_layout().into_owned() };
-    if let Some((flat, value)) = contiguous(&batched).iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        let dims = batched.shape();
-        let index = [flat / (dims[1] * dims[2]), (flat / dims[2]) % dims[1], flat % dims[2]];
-        return Err(RunError::NonFiniteInput { index, value: *value });
+    let flat = finite_elements(input).map_err(|(flat, value)| {
+        let index = [flat / (steps * channels).max(1), (flat / channels.max(1)) % steps.max(1), flat % channels.max(1)];
+        RunError::NonFiniteInput { index, value }
+    })?;
+    Ok((flat, batch, steps))
+}
+
+/// The elements of `array` in row-major order converted to `T`, or the first non-finite one
+/// (its row-major index and value).
+pub fn finite_elements<T: Real>(array: &ArrayD<f64>) -> Result<Vec<T>, (usize, f64)> {
+    let convert = |(index, value): (usize, &f64)| {
+        if value.is_finite() { Ok(T::from_f64(*value)) } else { Err((index, *value)) }
+    };
+    match array.as_slice() {
+        Some(slice) => slice.iter().enumerate().map(convert).collect(),
+        None => array.iter().enumerate().map(convert).collect(),
     }
-    Ok(batched)
 }
 
 /// What a run produced: the output `[batch, time, size]` and, if asked, named records.
@@ -156,10 +166,8 @@ fn evolve_in<T: Real>(
     record: bool,
     seed: u64,
 ) -> Result<RunOutput, RunError> {
-    let input = batched_input(input, network.graph.input_size())?;
-    let (batch, steps) = (input.shape()[0], input.shape()[1]);
+    let (flat, batch, steps) = input_buffer::<T>(input, network.graph.input_size())?;
     let buffers = buffers::<T>(network, params);
-    let flat: Vec<T> = contiguous(&input).iter().map(|v| T::from_f64(*v)).collect();
     let evolution =
         interp::evolve(&network.program, &buffers, &flat, batch, steps, record, seed).map_err(RunError::Interp)?;
     let to_array = |data: &[T], size: usize| {
@@ -172,15 +180,6 @@ fn evolve_in<T: Real>(
     Ok(RunOutput { output, records })
 }
 
-/// The elements of an array in row-major order, without iterating over dynamic dimensions
-/// element by element when the array is contiguous (it always is after `batched_input`).
-pub fn contiguous(array: &ArrayD<f64>) -> std::borrow::Cow<'_, [f64]> {
-    match array.as_slice() {
-        Some(slice) => std::borrow::Cow::Borrowed(slice),
-        None => std::borrow::Cow::Owned(array.iter().copied().collect()),
-    }
-}
-
 /// Parameter buffers in the table's order, in element type `T` (a missing parameter gives an
 /// empty buffer, which the length checks before any run refuse).
 pub fn buffers<T: Real>(network: &Compiled, params: &ParamSet) -> Vec<Vec<T>> {
@@ -188,6 +187,14 @@ pub fn buffers<T: Real>(network: &Compiled, params: &ParamSet) -> Vec<Vec<T>> {
         .graph
         .params
         .iter()
-        .map(|p| params.get(&p.name).map(|a| a.iter().map(|v| T::from_f64(*v)).collect()).unwrap_or_default())
+        .map(|p| {
+            params
+                .get(&p.name)
+                .map(|a| match a.as_slice() {
+                    Some(slice) => slice.iter().map(|v| T::from_f64(*v)).collect(),
+                    None => a.iter().map(|v| T::from_f64(*v)).collect(),
+                })
+                .unwrap_or_default()
+        })
         .collect()
 }

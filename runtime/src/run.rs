@@ -198,3 +198,7 @@ pub fn buffers<T: Real>(network: &Compiled, params: &ParamSet) -> Vec<Vec<T>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

@@ -56,28 +56,19 @@ fn chunks(steps: usize) -> Vec<(usize, usize)> {
     (0..steps).step_by(CHUNK).map(|start| (start, CHUNK.min(steps - start))).collect()
 }
 
-/// The buffers that carry one batch element's time loop from chunk to chunk, and its output
+/// What carries one batch element's time loop from chunk to chunk: its state, and its output
 /// (a buffer of its own: elements that share a cache line of one output buffer would make two
-/// threads write the same line at every step).
+/// threads write the same line at every step). Working buffers live only during a call.
 struct Carry<T> {
     output: Vec<T>,
     state: Vec<T>,
-    other: Vec<T>,
-    state_out: Vec<T>,
-    scratch: Vec<T>,
 }
 
 impl<T: JitReal> Carry<T> {
-    fn new(initial: Vec<T>, state_size: usize, scratch: usize, output: usize) -> Self {
+    fn new(initial: Vec<T>, state_size: usize, output: usize) -> Self {
         let mut state = initial;
         state.resize(state_size.max(1), T::zero());
-        Carry {
-            output: vec![T::zero(); output.max(1)],
-            state,
-            other: vec![T::zero(); state_size.max(1)],
-            state_out: vec![T::zero(); state_size.max(1)],
-            scratch: vec![T::zero(); scratch.max(1)],
-        }
+        Carry { output: vec![T::zero(); output.max(1)], state }
     }
 }
 
@@ -167,7 +158,7 @@ impl<T: JitReal> JitNetwork<T> {
         let (channels, outputs, state_size) = (self.channels(), layout.output_size, layout.state_size);
         let initial = initial_states(&self.forward_program, params).concat();
         let mut carries: Vec<Carry<T>> =
-            (0..batch).map(|_| Carry::new(initial.clone(), state_size, layout.scratch, steps * outputs)).collect();
+            (0..batch).map(|_| Carry::new(initial.clone(), state_size, steps * outputs)).collect();
         // Kept for the backward pass, the tape has a last row for the final states (the backward
         // function reads each step's new state from the row after it).
         let tape_stride = if for_backward { steps + 1 } else { steps.clamp(1, CHUNK) } * state_size.max(1);
@@ -187,6 +178,9 @@ impl<T: JitReal> JitNetwork<T> {
             (tape.par_chunks_mut(tape_stride).zip(carries.par_iter_mut())).enumerate().for_each(
                 |(b, (tape, carry))| {
                     let pre = element_rows(&products, b, length, cols());
+                    let mut other = vec![T::zero(); state_size.max(1)];
+                    let mut state_out = vec![T::zero(); state_size.max(1)];
+                    let mut scratch = vec![T::zero(); layout.scratch.max(1)];
                     let tape_row = if for_backward { start * state_size } else { 0 };
                     let first = (b * steps + start) * channels;
                     let context = [seed, b as u64, start as u64];
@@ -196,7 +190,7 @@ impl<T: JitReal> JitNetwork<T> {
                     // this call reads rows `start..start + length` of element `b` and writes
                     // the same rows of its `output` (`steps × outputs`) and `length` rows of
                     // its tape from `tape_row` (the tape has `steps` rows when kept, else
-                    // `min(steps, CHUNK) >= length`). The carried buffers have `state_size` elements,
+                    // `min(steps, CHUNK) >= length`). The state buffers have `state_size` elements,
                     // scratch the layout's size; each product the function reads has
                     // `length × cols` elements from the element's row (the others are never
                     // dereferenced). `context` has three u64s.
@@ -207,15 +201,15 @@ impl<T: JitReal> JitNetwork<T> {
                             carry.output.as_mut_ptr().add(start * outputs),
                             tape.as_mut_ptr().add(tape_row),
                             carry.state.as_mut_ptr(),
-                            carry.other.as_mut_ptr(),
-                            carry.scratch.as_mut_ptr(),
+                            other.as_mut_ptr(),
+                            scratch.as_mut_ptr(),
                             length as i64,
                             context.as_ptr(),
                             pre.as_ptr(),
-                            carry.state_out.as_mut_ptr(),
+                            state_out.as_mut_ptr(),
                         );
                     }
-                    std::mem::swap(&mut carry.state, &mut carry.state_out);
+                    carry.state = state_out;
                 },
             );
             if for_backward {
@@ -320,7 +314,7 @@ impl<T: JitReal> JitNetwork<T> {
                 let chunk_input = &element_input[start * channels..(start + length) * channels];
                 let pre = element_rows(&run.products[start / CHUNK], b, length, cols());
                 if rows_buffer.filled + length > CHUNK {
-                    rows_buffer.flush(&self.compiled.sequences, grads);
+                    rows_buffer.flush(&self.compiled.sequences, grads, input, channels);
                 }
                 let filled = rows_buffer.filled;
                 let seq: Vec<*mut T> = rows_buffer
@@ -359,7 +353,7 @@ impl<T: JitReal> JitNetwork<T> {
                     );
                 }
                 lambda.copy_from_slice(&lambda_out);
-                rows_buffer.input[filled * channels..(filled + length) * channels].copy_from_slice(chunk_input);
+                rows_buffer.segments.push((b * rows + start * channels, length));
                 rows_buffer.filled += length;
             }
             // A state that starts from a parameter passes its adjoint on to it.
@@ -383,11 +377,11 @@ impl<T: JitReal> JitNetwork<T> {
             .par_iter()
             .map(|(start, length)| {
                 let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
-                let mut rows_buffer = Rows::new(&self.compiled.sequence_lengths, channels);
+                let mut rows_buffer = Rows::new(&self.compiled.sequence_lengths);
                 for b in *start..start + length {
                     backward_one(b, &mut grads, &mut rows_buffer);
                 }
-                rows_buffer.flush(&self.compiled.sequences, &mut grads);
+                rows_buffer.flush(&self.compiled.sequences, &mut grads, input, channels);
                 grads
             })
             .collect();
@@ -425,48 +419,63 @@ impl<T> Shared<T> {
 
 /// Rows of the weight-gradient sequences, gathered over chunks and batch elements until
 /// `CHUNK` rows are full, then added to the gradients as one product `Xᵀ Y` per term: short
-/// sequences (many batch elements of few steps) still make one large, efficient GEMM.
+/// sequences (many batch elements of few steps) still make one large, efficient GEMM. Input
+/// rows are not copied: a term whose `x` is the input runs one product per input segment.
 struct Rows<T> {
     /// One buffer of `CHUNK` rows per sequence.
     buffers: Vec<Vec<T>>,
-    /// The input rows of the same steps (for terms whose `x` is the input).
-    input: Vec<T>,
+    /// The input rows of the gathered steps: (first element in the input, rows), in order.
+    segments: Vec<(usize, usize)>,
     /// Rows filled so far.
     filled: usize,
 }
 
 impl<T: JitReal> Rows<T> {
-    fn new(lengths: &[usize], channels: usize) -> Self {
+    fn new(lengths: &[usize]) -> Self {
         Rows {
             buffers: lengths.iter().map(|len| vec![T::zero(); (CHUNK * len).max(1)]).collect(),
-            input: vec![T::zero(); (CHUNK * channels).max(1)],
+            segments: Vec::new(),
             filled: 0,
         }
     }
 
     /// Adds the gathered rows' products to `grads` and empties the buffers. A large product is
-    /// split into blocks of [`TASK_ROWS`] gradient rows computed in parallel.
-    fn flush(&mut self, terms: &[super::compile::SequenceTerm], grads: &mut [Vec<T>]) {
+    /// split into blocks of [`TASK_ROWS`] gradient rows computed in parallel; within a block,
+    /// input segments are added in order (the same sums for any number of threads).
+    fn flush(&mut self, terms: &[super::compile::SequenceTerm], grads: &mut [Vec<T>], input: &[T], channels: usize) {
         for term in terms {
-            let side = |side: Side| -> &[T] {
-                match side {
-                    Side::Input => &self.input,
-                    Side::Buffer(k, _) => &self.buffers[k],
-                }
-            };
-            let (x, y) = (side(term.x), side(term.y));
-            let (m, k, n) = (term.rows, self.filled, term.cols);
+            let (m, n) = (term.rows, term.cols);
             let grad = &mut grads[term.param as usize];
             if n == 0 || m * n > grad.len() {
                 continue;
+            }
+            // The (x, y) row ranges of each product: the whole buffers, or one per segment.
+            let mut parts: Vec<(&[T], &[T], usize)> = Vec::new();
+            let buffer = |side: Side, row: usize| match side {
+                Side::Buffer(k, len) => &self.buffers[k][row * len..],
+                Side::Input => &[][..],
+            };
+            if term.x == Side::Input || term.y == Side::Input {
+                let mut row = 0;
+                for (offset, length) in &self.segments {
+                    let rows = &input[*offset..*offset + length * channels];
+                    let pick = |side: Side| if side == Side::Input { rows } else { buffer(side, row) };
+                    parts.push((pick(term.x), pick(term.y), *length));
+                    row += length;
+                }
+            } else {
+                parts.push((buffer(term.x, 0), buffer(term.y, 0), self.filled));
             }
             grad[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(block, part)| {
                 // Columns `block · TASK_ROWS ..` of x's `k` rows (row length m) give these rows
                 // of the gradient; `add_transposed_product` checks the lengths.
                 let first = block * TASK_ROWS;
-                add_transposed_product(part.len() / n, k, n, &x[first.min(x.len())..], m, y, part);
+                for (x, y, k) in &parts {
+                    add_transposed_product(part.len() / n, *k, n, &x[first.min(x.len())..], m, y, part);
+                }
             });
         }
+        self.segments.clear();
         self.filled = 0;
     }
 }

@@ -651,6 +651,8 @@ impl GradientPlan {
             uses[value.index()] += 1;
         }
         let mut terms = Vec::new();
+        // One buffer per stored value, however many terms use it.
+        let mut stored: std::collections::HashMap<ValueId, usize> = std::collections::HashMap::new();
         for (param, grad) in adjoint.param_grads.iter().enumerate() {
             let mut values = Vec::new();
             if let Some(grad) = grad {
@@ -663,8 +665,11 @@ impl GradientPlan {
                         let mut side = |v: ValueId| match program.inst(v).op {
                             Op::Input(_) => Side::Input,
                             _ => {
-                                lengths.push(program.shape(v).len());
-                                Side::Buffer(lengths.len() - 1, program.shape(v).len())
+                                let k = *stored.entry(v).or_insert_with(|| {
+                                    lengths.push(program.shape(v).len());
+                                    lengths.len() - 1
+                                });
+                                Side::Buffer(k, program.shape(v).len())
                             }
                         };
                         let (sx, sy) = (side(x), side(y));
@@ -733,6 +738,7 @@ fn emit_backward(
         e.transposes(program);
         return;
     }
+    let mut copied = vec![false; e.bases.sequences.len()];
     for (param, terms) in plan.terms.iter().enumerate() {
         let shape = program.params[param].shape;
         let dest = Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false };
@@ -740,7 +746,9 @@ fn emit_backward(
             match term {
                 Term::Sequence(x, sx, y, sy) => {
                     for (value, side) in [(x, sx), (y, sy)] {
-                        if let Side::Buffer(k, len) = side {
+                        if let Side::Buffer(k, len) = side
+                            && !std::mem::replace(&mut copied[*k], true)
+                        {
                             let source = e.layout.locs[value.index()];
                             let dest = Loc::Mem { base: Base::Sequence(*k as u32), offset: 0, scalar: false };
                             e.copy(dest, source, *len);

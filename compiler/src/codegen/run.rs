@@ -47,6 +47,10 @@ const CHUNK: usize = 256;
 /// Batch elements per gradient block (see `value_and_grad`).
 const BLOCK: usize = 8;
 
+/// Gradient blocks computed in parallel before their sums are added to the total (in block
+/// order): enough to keep the cores busy, few enough to bound the buffers alive at once.
+const WAVE: usize = 4;
+
 /// Rows per task of a matrix product split across threads. Fixed (not derived from the thread
 /// count), so every element of a result is computed the same way with any number of threads.
 const TASK_ROWS: usize = 64;
@@ -313,7 +317,7 @@ impl<T: JitReal> JitNetwork<T> {
             for (start, length) in chunks(steps).into_iter().rev() {
                 let chunk_input = &element_input[start * channels..(start + length) * channels];
                 let pre = element_rows(&run.products[start / CHUNK], b, length, cols());
-                if rows_buffer.filled + length > CHUNK {
+                if rows_buffer.filled + length > rows_buffer.capacity {
                     rows_buffer.flush(&self.compiled.sequences, grads, input, channels);
                 }
                 let filled = rows_buffer.filled;
@@ -321,7 +325,7 @@ impl<T: JitReal> JitNetwork<T> {
                     .buffers
                     .iter_mut()
                     .zip(&self.compiled.sequence_lengths)
-                    // `filled + length <= CHUNK`, so the offset rows fit the buffer.
+                    // `filled + length <= capacity`, so the offset rows fit the buffer.
                     .map(|(buffer, len)| buffer[filled * len..].as_mut_ptr())
                     .collect();
                 // Fresh pointers each chunk: the gradients are also updated through `&mut` below.
@@ -333,8 +337,8 @@ impl<T: JitReal> JitNetwork<T> {
                 // its parameter's length, the λ buffers `state_size`, scratch the backward
                 // layout's size, each product the function reads `length × cols` elements from
                 // the element's row (kept by the forward pass), each sequence buffer
-                // `CHUNK × its row length`, written from row `filled` with
-                // `filled + length <= CHUNK`.
+                // `capacity × its row length`, written from row `filled` with
+                // `filled + length <= capacity`.
                 unsafe {
                     backward_function(
                         pointers.as_ptr(),
@@ -369,27 +373,31 @@ impl<T: JitReal> JitNetwork<T> {
             }
         };
         // Batch elements in fixed blocks: each block sums its elements in order, blocks are
-        // summed in order — the same result for any number of threads, and only one gradient
-        // buffer per block alive at once.
+        // summed in order — the same result for any number of threads.
         let blocks: Vec<(usize, usize)> =
             (0..batch).step_by(BLOCK).map(|start| (start, BLOCK.min(batch - start))).collect();
-        let per_block: Vec<Vec<Vec<T>>> = blocks
-            .par_iter()
-            .map(|(start, length)| {
-                let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
-                let mut rows_buffer = Rows::new(&self.compiled.sequence_lengths);
-                for b in *start..start + length {
-                    backward_one(b, &mut grads, &mut rows_buffer);
-                }
-                rows_buffer.flush(&self.compiled.sequences, &mut grads, input, channels);
-                grads
-            })
-            .collect();
         let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
-        for element in &per_block {
-            for (total, part) in grads.iter_mut().zip(element) {
-                for (t, p) in total.iter_mut().zip(part) {
-                    *t = t.add(*p);
+        // Waves of a fixed number of blocks bound the gradient buffers alive at once.
+        for wave in blocks.chunks(WAVE) {
+            let per_block: Vec<Vec<Vec<T>>> = wave
+                .par_iter()
+                .map(|(start, length)| {
+                    let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+                    // Rows for the whole block if it has fewer than `CHUNK` steps in all.
+                    let capacity = CHUNK.min(length * steps).max(1);
+                    let mut rows_buffer = Rows::new(&self.compiled.sequence_lengths, capacity);
+                    for b in *start..start + length {
+                        backward_one(b, &mut grads, &mut rows_buffer);
+                    }
+                    rows_buffer.flush(&self.compiled.sequences, &mut grads, input, channels);
+                    grads
+                })
+                .collect();
+            for element in &per_block {
+                for (total, part) in grads.iter_mut().zip(element) {
+                    for (t, p) in total.iter_mut().zip(part) {
+                        *t = t.add(*p);
+                    }
                 }
             }
         }
@@ -422,8 +430,10 @@ impl<T> Shared<T> {
 /// sequences (many batch elements of few steps) still make one large, efficient GEMM. Input
 /// rows are not copied: a term whose `x` is the input runs one product per input segment.
 struct Rows<T> {
-    /// One buffer of `CHUNK` rows per sequence.
+    /// One buffer of `capacity` rows per sequence.
     buffers: Vec<Vec<T>>,
+    /// Rows per buffer (at most `CHUNK`).
+    capacity: usize,
     /// The input rows of the gathered steps: (first element in the input, rows), in order.
     segments: Vec<(usize, usize)>,
     /// Rows filled so far.
@@ -431,9 +441,10 @@ struct Rows<T> {
 }
 
 impl<T: JitReal> Rows<T> {
-    fn new(lengths: &[usize]) -> Self {
+    fn new(lengths: &[usize], capacity: usize) -> Self {
         Rows {
-            buffers: lengths.iter().map(|len| vec![T::zero(); (CHUNK * len).max(1)]).collect(),
+            buffers: lengths.iter().map(|len| vec![T::zero(); (capacity * len).max(1)]).collect(),
+            capacity,
             segments: Vec::new(),
             filled: 0,
         }

@@ -111,12 +111,11 @@ impl<T: JitReal> JitNetwork<T> {
     }
 }
 
-/// Runs `work` on a pool of `threads` threads (0: rayon's default pool, from the calling
-/// thread: a parallel loop inside moves to the pool only when it has more than one task, so a
-/// single sequence runs without waking another thread).
+/// Runs `work` on a pool of `threads` threads (0: rayon's default pool), on one of the pool's
+/// threads, so that the parallel loops inside it start without a hop between threads.
 fn in_pool<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) -> R {
     if threads == 0 {
-        return work();
+        return rayon::scope(|_| work());
     }
     match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool.install(work),

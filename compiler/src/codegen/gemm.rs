@@ -24,6 +24,23 @@ pub trait Gemm: Copy {
         rsc: isize,
         csc: isize,
     );
+    /// `c = a·b` by the narrow kernels (see `super::narrow`) if they apply.
+    fn narrow_multiply(_m: usize, _k: usize, _n: usize, _a: &[Self], _b: &[Self], _c: &mut [Self]) -> bool {
+        false
+    }
+    /// `c += aᵀ·b` by the narrow kernels if they apply.
+    #[allow(clippy::too_many_arguments)]
+    fn narrow_add_transposed(
+        _m: usize,
+        _k: usize,
+        _n: usize,
+        _a: &[Self],
+        _lda: usize,
+        _b: &[Self],
+        _c: &mut [Self],
+    ) -> bool {
+        false
+    }
     /// One.
     fn one() -> Self;
     /// Zero.
@@ -48,6 +65,12 @@ impl Gemm for f32 {
     ) {
         // SAFETY: forwarded under the caller's guarantee.
         unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+    }
+    fn narrow_multiply(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) -> bool {
+        super::narrow::multiply(m, k, n, a, b, c)
+    }
+    fn narrow_add_transposed(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32], c: &mut [f32]) -> bool {
+        super::narrow::add_transposed_product(m, k, n, a, lda, b, c)
     }
     fn one() -> f32 {
         1.0
@@ -90,7 +113,7 @@ pub fn multiply<T: Gemm>(m: usize, k: usize, n: usize, a: &[T], b: &[T], c: &mut
     if a.len() < m * k || b.len() < k * n || c.len() < m * n {
         return false;
     }
-    if m == 0 || n == 0 {
+    if m == 0 || n == 0 || T::narrow_multiply(m, k, n, a, b, c) {
         return true;
     }
     // SAFETY: the lengths were checked above for row-major m×k, k×n and m×n matrices.
@@ -131,6 +154,9 @@ pub fn add_transposed_product<T: Gemm>(
     }
     if m > lda || a.len() < (k - 1) * lda + m || b.len() < k * n || c.len() < m * n {
         return false;
+    }
+    if T::narrow_add_transposed(m, k, n, a, lda, b, c) {
+        return true;
     }
     // SAFETY: the lengths were checked above; aᵀ is read through strides (1, lda).
     unsafe {

@@ -13,6 +13,7 @@ mod gemm;
 mod kernels;
 mod layout;
 mod matvec;
+mod narrow;
 mod run;
 
 use std::fmt;

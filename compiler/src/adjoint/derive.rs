@@ -126,12 +126,23 @@ pub fn derive_with(forward: &StepProgram, inputs_active: bool) -> AdjointProgram
             }
         }
     }
-    let Sweep { mut builder, param_grads, state_adjoints, input_adjoints, weight_gradients, .. } = sweep;
+    let Sweep { mut builder, mut param_grads, state_adjoints, input_adjoints, weight_gradients, .. } = sweep;
     let state_adjoints: Vec<ValueId> = state_adjoints
         .iter()
         .zip(&forward.states)
         .map(|(value, state)| value.unwrap_or_else(|| builder.filled(0.0, state.shape)))
         .collect();
+    // 5. Gradient terms linear in a product used nowhere else get the product deferred to
+    //    after the loop (see `contract`).
+    for index in 0..param_grads.len() {
+        let Some(root) = param_grads[index] else { continue };
+        let mut roots: Vec<ValueId> = state_adjoints.clone();
+        roots.extend(param_grads.iter().flatten());
+        roots.extend(input_adjoints.iter().flatten());
+        roots.extend(weight_gradients.iter());
+        let uses = super::contract::live_uses(&builder.program, &roots);
+        param_grads[index] = Some(super::contract::contract(&mut builder, root, &uses));
+    }
     let feedforward = forward
         .insts
         .iter()

@@ -3,6 +3,7 @@
 //! reverse-mode differentiation of the SSA with symbolic partials, simplified and shared by the
 //! symbolic engine, in the same IR so the interpreter (and later the JIT) runs it.
 
+mod contract;
 mod derive;
 mod print;
 mod rules;

@@ -119,6 +119,17 @@ pub fn pullback(
             let lambda_w = builder.emit(Op::Outer(x, lambda), shape_w);
             vec![(0, lambda_x), (1, lambda_w)]
         }
+        // y = c ⊙ (x @ W): λc = λ ⊙ (x @ W), λx = (λ ⊙ c) @ Wᵀ, λW = xᵀ (λ ⊙ c).
+        Op::ScaledProduct(..) => {
+            let (c, x, w) = (operands[0], operands[1], operands[2]);
+            let (shape_x, shape_w, shape_y) = (builder.shape(x), builder.shape(w), builder.shape(lambda));
+            let product = builder.emit(Op::VecMat(x, w), shape_y);
+            let lambda_c = builder.mul(lambda, product);
+            let scaled = builder.mul(lambda, c);
+            let lambda_x = builder.emit(Op::VecMatT(scaled, w), shape_x);
+            let lambda_w = builder.emit(Op::Outer(x, scaled), shape_w);
+            vec![(0, lambda_c), (1, lambda_x), (2, lambda_w)]
+        }
         // y = x @ Wᵀ: λx = λ @ W, λW = λᵀ x.
         Op::VecMatT(..) => {
             let (x, w) = (operands[0], operands[1]);

@@ -84,6 +84,9 @@ pub struct SequenceTerm {
     pub rows: usize,
     /// Columns of the gradient.
     pub cols: usize,
+    /// For a `ScaledProduct(y, x, W)` term: the weight `W`. `Xᵀ Y` is then not the gradient
+    /// but is contracted with `W`: `∂L/∂θ[j] += Σ_i W[i, j] (Xᵀ Y)[i, j]`.
+    pub contract: Option<u32>,
 }
 
 /// A compiled module with its two functions and the layouts their callers need.
@@ -660,30 +663,45 @@ impl GradientPlan {
             }
             let mut list = Vec::new();
             for value in values {
-                match program.inst(value).op {
-                    Op::Outer(x, y) if uses[value.index()] == 1 => {
-                        let mut side = |v: ValueId| match program.inst(v).op {
-                            Op::Input(_) => Side::Input,
+                let (x, y, contract) = match program.inst(value).op {
+                    Op::Outer(x, y) if uses[value.index()] == 1 => (x, y, None),
+                    // A per-element scale kept in rows (not a broadcast scalar).
+                    Op::ScaledProduct(c, x, w)
+                        if uses[value.index()] == 1 && program.shape(c) == program.shape(value) =>
+                    {
+                        match program.inst(w).op {
+                            Op::Param(weight) => (x, c, Some(weight.0)),
                             _ => {
-                                let k = *stored.entry(v).or_insert_with(|| {
-                                    lengths.push(program.shape(v).len());
-                                    lengths.len() - 1
-                                });
-                                Side::Buffer(k, program.shape(v).len())
+                                list.push(Term::Value(value));
+                                continue;
                             }
-                        };
-                        let (sx, sy) = (side(x), side(y));
-                        sequences.push(SequenceTerm {
-                            param: param as u32,
-                            x: sx,
-                            y: sy,
-                            rows: program.shape(x).len(),
-                            cols: program.shape(y).len(),
-                        });
-                        list.push(Term::Sequence(x, sx, y, sy));
+                        }
                     }
-                    _ => list.push(Term::Value(value)),
-                }
+                    _ => {
+                        list.push(Term::Value(value));
+                        continue;
+                    }
+                };
+                let mut side = |v: ValueId| match program.inst(v).op {
+                    Op::Input(_) => Side::Input,
+                    _ => {
+                        let k = *stored.entry(v).or_insert_with(|| {
+                            lengths.push(program.shape(v).len());
+                            lengths.len() - 1
+                        });
+                        Side::Buffer(k, program.shape(v).len())
+                    }
+                };
+                let (sx, sy) = (side(x), side(y));
+                sequences.push(SequenceTerm {
+                    param: param as u32,
+                    x: sx,
+                    y: sy,
+                    rows: program.shape(x).len(),
+                    cols: program.shape(y).len(),
+                    contract,
+                });
+                list.push(Term::Sequence(x, sx, y, sy));
             }
             terms.push(list);
         }

@@ -387,15 +387,12 @@ impl Emitter<'_, '_> {
                 let condition = e.b.ins().fcmp(FloatCC::NotEqual, v[0], zero);
                 e.choose(condition, v[1], v[2], vector)
             }),
-            Op::VecMat(x, w) => {
-                let rows = program.shape(x).len();
-                if len == 1 {
-                    // One column: a dot product with the contiguous column, vectorised over rows
-                    // (a `[rows, 1]` matrix is laid out as the single row of a `[1, rows]` one).
-                    self.vecmat_transposed(dest, loc(x), loc(w), 1, rows);
-                } else if !self.kernel(0, loc(x), loc(w), dest, rows, len) {
-                    self.vecmat(dest, loc(x), loc(w), rows, len);
-                }
+            Op::VecMat(x, w) => self.product(dest, loc(x), loc(w), program.shape(x).len(), len),
+            Op::ScaledProduct(c, x, w) => {
+                // Where the JIT does not defer it to after the loop: the product, then the scale.
+                self.product(dest, loc(x), loc(w), program.shape(x).len(), len);
+                let scale = loc(c);
+                self.elementwise(dest, len, &[dest, scale], &mut |e, v, _| e.b.ins().fmul(v[0], v[1]));
             }
             Op::VecMatT(x, w) => {
                 let cols = program.shape(x).len();
@@ -524,6 +521,17 @@ impl Emitter<'_, '_> {
         }
         self.b.ins().jump(merge, &[]);
         self.b.switch_to_block(merge);
+    }
+
+    /// `dest[cols] = x[rows] @ W[rows, cols]`, by the kernel where it applies.
+    fn product(&mut self, dest: Loc, x: Loc, w: Loc, rows: usize, cols: usize) {
+        if cols == 1 {
+            // One column: a dot product with the contiguous column, vectorised over rows
+            // (a `[rows, 1]` matrix is laid out as the single row of a `[1, rows]` one).
+            self.vecmat_transposed(dest, x, w, 1, rows);
+        } else if !self.kernel(0, x, w, dest, rows, cols) {
+            self.vecmat(dest, x, w, rows, cols);
+        }
     }
 
     /// Calls the AVX2 kernel (`which`: 0 for `x @ W`, 1 for `x @ Wᵀ`) if there is one and the

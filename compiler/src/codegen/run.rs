@@ -318,7 +318,7 @@ impl<T: JitReal> JitNetwork<T> {
                 let chunk_input = &element_input[start * channels..(start + length) * channels];
                 let pre = element_rows(&run.products[start / CHUNK], b, length, cols());
                 if rows_buffer.filled + length > rows_buffer.capacity {
-                    rows_buffer.flush(&self.compiled.sequences, grads, input, channels);
+                    rows_buffer.flush(&self.compiled.sequences, grads, Source { input, channels, params });
                 }
                 let filled = rows_buffer.filled;
                 let seq: Vec<*mut T> = rows_buffer
@@ -389,7 +389,7 @@ impl<T: JitReal> JitNetwork<T> {
                     for b in *start..start + length {
                         backward_one(b, &mut grads, &mut rows_buffer);
                     }
-                    rows_buffer.flush(&self.compiled.sequences, &mut grads, input, channels);
+                    rows_buffer.flush(&self.compiled.sequences, &mut grads, Source { input, channels, params });
                     grads
                 })
                 .collect();
@@ -425,6 +425,16 @@ impl<T> Shared<T> {
     }
 }
 
+/// What a flush reads besides the row buffers.
+#[derive(Clone, Copy)]
+struct Source<'a, T> {
+    /// The network input `[batch, steps, channels]`.
+    input: &'a [T],
+    channels: usize,
+    /// Parameters (the weights of contracted terms).
+    params: &'a [Vec<T>],
+}
+
 /// Rows of the weight-gradient sequences, gathered over chunks and batch elements until
 /// `CHUNK` rows are full, then added to the gradients as one product `Xᵀ Y` per term: short
 /// sequences (many batch elements of few steps) still make one large, efficient GEMM. Input
@@ -453,10 +463,19 @@ impl<T: JitReal> Rows<T> {
     /// Adds the gathered rows' products to `grads` and empties the buffers. A large product is
     /// split into blocks of [`TASK_ROWS`] gradient rows computed in parallel; within a block,
     /// input segments are added in order (the same sums for any number of threads).
-    fn flush(&mut self, terms: &[super::compile::SequenceTerm], grads: &mut [Vec<T>], input: &[T], channels: usize) {
+    fn flush(&mut self, terms: &[super::compile::SequenceTerm], grads: &mut [Vec<T>], source: Source<'_, T>) {
+        let Source { input, channels, params } = source;
         for term in terms {
             let (m, n) = (term.rows, term.cols);
-            let grad = &mut grads[term.param as usize];
+            // A contracted term's `Xᵀ Y` goes to a scratch matrix first.
+            let mut product = match term.contract {
+                Some(_) => vec![T::zero(); m * n],
+                None => Vec::new(),
+            };
+            let grad = match term.contract {
+                Some(_) => &mut product,
+                None => &mut grads[term.param as usize],
+            };
             if n == 0 || m * n > grad.len() {
                 continue;
             }
@@ -485,6 +504,17 @@ impl<T: JitReal> Rows<T> {
                     add_transposed_product(part.len() / n, *k, n, &x[first.min(x.len())..], m, y, part);
                 }
             });
+            if let Some(weight) = term.contract {
+                // ∂L/∂θ[j] += Σ_i W[i, j] (Xᵀ Y)[i, j], rows in order.
+                let (weight, grad) = (&params[weight as usize], &mut grads[term.param as usize]);
+                if weight.len() == m * n && grad.len() == n {
+                    for (w_row, p_row) in weight.chunks(n).zip(product.chunks(n)) {
+                        for ((g, w), p) in grad.iter_mut().zip(w_row).zip(p_row) {
+                            *g = g.add(w.mul(*p));
+                        }
+                    }
+                }
+            }
         }
         self.segments.clear();
         self.filled = 0;

@@ -351,6 +351,17 @@ pub fn step<T: Real>(program: &StepProgram, inputs: &StepInputs<'_, T>) -> Vec<V
                 }
                 out
             }
+            Op::ScaledProduct(c, x, w) => {
+                let (c, x, w) = (get(c), get(x), get(w));
+                let cols = inst.shape.len();
+                let mut out = vec![T::from_f64(0.0); cols];
+                for (row, xi) in x.iter().enumerate() {
+                    for (col, slot) in out.iter_mut().enumerate() {
+                        *slot = slot.add(xi.mul(w[row * cols + col]));
+                    }
+                }
+                out.iter().enumerate().map(|(col, v)| at(c, col).mul(*v)).collect()
+            }
             Op::VecMatT(x, w) => {
                 let (x, w) = (get(x), get(w));
                 let rows = inst.shape.len();

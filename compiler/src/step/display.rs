@@ -86,6 +86,7 @@ impl fmt::Display for StepProgram {
                 Op::Unary(op, a) => format!("{} {}", op.name(), v(a)),
                 Op::Binary(op, a, b) => format!("{} {}, {}", op.name(), v(a), v(b)),
                 Op::Select(c, a, b) => format!("select {}, {}, {}", v(c), v(a), v(b)),
+                Op::ScaledProduct(c, x, w) => format!("scaledproduct {}, {}, {}", v(c), v(x), v(w)),
                 Op::VecMat(a, b) => format!("vecmat {}, {}", v(a), v(b)),
                 Op::VecMatT(a, b) => format!("vecmatT {}, {}", v(a), v(b)),
                 Op::Outer(a, b) => format!("outer {}, {}", v(a), v(b)),

@@ -178,6 +178,9 @@ pub enum Op {
     VecMatT(ValueId, ValueId),
     /// `x[n]ᵀ y[m] → [n, m]` (appears in adjoints).
     Outer(ValueId, ValueId),
+    /// `c ⊙ (x @ W)` (adjoints only: a parameter-gradient term whose time sum the JIT computes
+    /// after the loop as `Σ_i W[i, j] (Xᵀ C)[i, j]`, with no product per step).
+    ScaledProduct(ValueId, ValueId, ValueId),
     /// Sum of all elements → scalar.
     Sum(ValueId),
     /// A scalar repeated into the instruction's shape.
@@ -198,7 +201,7 @@ impl Op {
             | Op::NextState(_) => vec![],
             Op::Unary(_, a) | Op::Sum(a) | Op::Broadcast(a) => vec![a],
             Op::Binary(_, a, b) | Op::VecMat(a, b) | Op::VecMatT(a, b) | Op::Outer(a, b) => vec![a, b],
-            Op::Select(c, a, b) => vec![c, a, b],
+            Op::Select(c, a, b) | Op::ScaledProduct(c, a, b) => vec![c, a, b],
         }
     }
 
@@ -221,6 +224,7 @@ impl Op {
             Op::VecMatT(a, b) => Op::VecMatT(map(a), map(b)),
             Op::Outer(a, b) => Op::Outer(map(a), map(b)),
             Op::Select(c, a, b) => Op::Select(map(c), map(a), map(b)),
+            Op::ScaledProduct(c, x, w) => Op::ScaledProduct(map(c), map(x), map(w)),
         }
     }
 }

@@ -30,6 +30,12 @@ pub fn verify(program: &StepProgram) -> Result<(), String> {
                 (Shape::Vector(n), Shape::Matrix(rows, cols)) if n == rows => Some(Shape::Vector(cols)),
                 _ => None,
             },
+            Op::ScaledProduct(..) => match (shapes[1], shapes[2]) {
+                (Shape::Vector(n), Shape::Matrix(rows, cols)) if n == rows => {
+                    Shape::broadcast(shapes[0], Shape::Vector(cols))
+                }
+                _ => None,
+            },
             Op::VecMatT(..) => match (shapes[0], shapes[1]) {
                 (Shape::Vector(m), Shape::Matrix(rows, cols)) if m == cols => Some(Shape::Vector(rows)),
                 _ => None,

@@ -37,6 +37,7 @@ fn key(op: &Op, shape: Shape) -> Key {
         Op::Outer(..) => (12, 0, 0),
         Op::Sum(_) => (13, 0, 0),
         Op::Broadcast(_) => (14, 0, 0),
+        Op::ScaledProduct(..) => (16, 0, 0),
     };
     Key { tag, sub, operands, bits, shape }
 }

@@ -128,6 +128,9 @@ impl Printer<'_> {
                 (format!("select({}, {}, {})", self.expr(c, 0), self.expr(a, 0), self.expr(b, 0)), 9)
             }
             Op::VecMat(x, w) => (format!("{} @ {}", self.expr(x, 2), self.expr(w, 3)), 2),
+            Op::ScaledProduct(c, x, w) => {
+                (format!("{} * ({} @ {})", self.expr(c, 2), self.expr(x, 2), self.expr(w, 3)), 2)
+            }
             Op::VecMatT(x, w) => (format!("{} @ {}ᵀ", self.expr(x, 2), self.expr(w, 9)), 2),
             Op::Outer(x, y) => (format!("outer({}, {})", self.expr(x, 0), self.expr(y, 0)), 9),
             Op::Sum(a) => (format!("sum({})", self.expr(a, 0)), 9),

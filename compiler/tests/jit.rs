@@ -154,6 +154,34 @@ fn jit_equals_interpreter_on_every_prelude_model_and_op() {
     }
 }
 
+/// A gradient term linear in a recurrent product is deferred (`ScaledProduct`, summed after
+/// the loop); one that is not linear keeps the product per step. Both equal the interpreter.
+#[test]
+fn gradient_terms_linear_in_a_product_are_deferred_only_when_linear() {
+    let model = |update: &str| {
+        format!(
+            "model M(n: size) {{
+                param w[n, n] = kaiming(n)
+                param tau[n] = 20 ms
+                state s[n] = 0.1
+                input x[n]
+                s <- {update}
+                output s
+            }}
+            network N(dt = 1 ms) = Sequential(Linear(2, 6), M(6), Linear(6, 1))"
+        )
+    };
+    let scaled = |text: &str| {
+        let network = compile(text);
+        let adjoint = reef_compiler::adjoint::derive(&network.program);
+        compare::<f64>(&network, 1e-12, text);
+        compare::<f32>(&network, 1e-5, text);
+        adjoint.program.insts.iter().any(|inst| matches!(inst.op, reef_compiler::step::Op::ScaledProduct(..)))
+    };
+    assert!(scaled(&model("s + (x - s + s @ w) * dt / tau")));
+    assert!(!scaled(&model("s + tanh(x - s + s @ w) * dt / tau")));
+}
+
 #[test]
 fn wrong_buffers_are_refused_before_generated_code_runs() {
     let network = compile("network N(dt = 1 ms) = Sequential(Linear(2, 3), Rate(3), Linear(3, 1))");

@@ -112,13 +112,15 @@ impl<T: JitReal> JitNetwork<T> {
     }
 }
 
-/// Runs `work` on a pool of `threads` threads (0: rayon's default pool), on one of the pool's
-/// threads: parallel loops inside it, and the matrix–vector kernel's two-thread split called
-/// from generated code at every step, then start without a hop between threads (run from the
-/// calling thread instead, A1000's value_and_grad took 1.7× and D's 3.5× as long).
-fn in_pool<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) -> R {
+/// Runs `work` on a pool of `threads` threads (0: rayon's default pool). With `parallel` work
+/// inside, it runs on one of the pool's threads: parallel loops, and the matrix–vector kernel's
+/// two-thread split called from generated code at every step, then start without a hop between
+/// threads (run from the calling thread instead, A1000's value_and_grad took 1.7× and D's 3.5×
+/// as long). Without, it runs on the calling thread: the hop to the pool and back costs ≈ 10%
+/// of A's forward pass on this VM.
+fn in_pool<R: Send>(threads: usize, parallel: bool, work: impl FnOnce() -> R + Send) -> R {
     if threads == 0 {
-        return rayon::scope(|_| work());
+        return if parallel { rayon::scope(|_| work()) } else { work() };
     }
     match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool.install(work),

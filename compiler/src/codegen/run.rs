@@ -51,6 +51,9 @@ const BLOCK: usize = 8;
 /// order): enough to keep the cores busy, few enough to bound the buffers alive at once.
 const WAVE: usize = 4;
 
+/// Matrices from this many elements may be multiplied on two threads at every step.
+const PARALLEL_MATRIX: usize = 1 << 16;
+
 /// Rows per task of a matrix product split across threads. Fixed (not derived from the thread
 /// count), so every element of a result is computed the same way with any number of threads.
 const TASK_ROWS: usize = 64;
@@ -232,6 +235,14 @@ impl<T: JitReal> JitNetwork<T> {
         ForwardRun { output, tape, tape_stride, products: kept }
     }
 
+    /// Whether a call over `batch` elements has parallel work: several elements, products
+    /// computed by GEMM, or a matrix large enough for the kernels' two-thread split.
+    fn parallel(&self, batch: usize) -> bool {
+        batch > 1
+            || !self.compiled.precomputed.is_empty()
+            || self.forward_program.params.iter().any(|p| p.shape.len() >= PARALLEL_MATRIX)
+    }
+
     /// Runs the network over `input` (`[batch, steps, channels]`) on `threads` threads
     /// (0: all); returns the output `[batch, steps, outputs]`.
     pub fn evolve(
@@ -244,7 +255,7 @@ impl<T: JitReal> JitNetwork<T> {
         seed: u64,
     ) -> Result<Vec<T>, InterpError> {
         self.check(params, input, batch, steps)?;
-        Ok(in_pool(threads, || self.forward(params, input, batch, steps, seed, false).output))
+        Ok(in_pool(threads, self.parallel(batch), || self.forward(params, input, batch, steps, seed, false).output))
     }
 
     /// The loss against `target` (`[batch, steps, outputs]`) and its gradient, like
@@ -271,7 +282,9 @@ impl<T: JitReal> JitNetwork<T> {
         if self.compiled.backward.is_none() {
             return Err(InterpError::NoAdjoint);
         }
-        in_pool(threads, || Ok(self.gradient(loss, bounds, params, input, target, batch, steps, seed)))
+        in_pool(threads, self.parallel(batch), || {
+            Ok(self.gradient(loss, bounds, params, input, target, batch, steps, seed))
+        })
     }
 
     /// [`JitNetwork::value_and_grad`] after its checks, on the current pool.

@@ -42,7 +42,7 @@ type BackwardFn<T> = unsafe extern "C" fn(
 
 /// Steps per call of generated code: buffers of precomputed products and weight-gradient rows
 /// hold one chunk, so memory beyond the state tape does not grow with the sequence length.
-const CHUNK: usize = 256;
+const CHUNK: usize = 128;
 
 /// Batch elements per gradient block (see `value_and_grad`).
 const BLOCK: usize = 8;
@@ -306,7 +306,7 @@ impl<T: JitReal> JitNetwork<T> {
         let size = self.output_size();
         let run = self.forward(params, input, batch, steps, seed, true);
         let output_f64: Vec<f64> = run.output.iter().map(|v| v.to_f64()).collect();
-        let params_f64: Vec<Vec<f64>> = params.iter().map(|p| p.iter().map(|v| v.to_f64()).collect()).collect();
+        let params_f64 = loss.param_values(params);
         let value = evaluate(loss, &bounds_in::<T>(bounds), &output_f64, target, [batch, steps, size], &params_f64);
         // SAFETY: the pointer is the finalised backward function compiled with exactly this
         // signature for element type T.

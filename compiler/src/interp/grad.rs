@@ -61,7 +61,7 @@ pub fn value_and_grad<T: Real>(
     }
     // The loss and its seeds, in f64.
     let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();
-    let params_f64: Vec<Vec<f64>> = params.iter().map(|p| p.iter().map(|v| v.to_f64()).collect()).collect();
+    let params_f64 = loss.param_values(params);
     let value = evaluate(loss, &bounds_in::<T>(bounds), &output_f64, target, [batch, steps, size], &params_f64);
     let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
     // Backward.

@@ -22,6 +22,23 @@ pub struct Loss {
     pub terms: Vec<Term>,
 }
 
+impl Loss {
+    /// Whether a term reads parameter values (norms, `bounds_cost`); if none does, evaluating
+    /// the loss needs no copy of the parameters.
+    pub fn reads_params(&self) -> bool {
+        self.terms
+            .iter()
+            .any(|t| matches!(t.kind, TermKind::L2SqrNorm(_) | TermKind::L0NormApprox(..) | TermKind::BoundsCost))
+    }
+
+    /// The parameters in f64 for [`evaluate`] (empty buffers when no term reads them:
+    /// a copy of a large network's weights per call is not free).
+    pub fn param_values<T: crate::interp::Real>(&self, params: &[Vec<T>]) -> Vec<Vec<f64>> {
+        let reads = self.reads_params();
+        params.iter().map(|p| if reads { p.iter().map(|v| v.to_f64()).collect() } else { Vec::new() }).collect()
+    }
+}
+
 /// One weighted term.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Term {

@@ -247,7 +247,7 @@ fn register_kernels(jit: &mut JITBuilder) {
         jit.symbol("reef_vecmat_f64", super::matvec::vecmat_f64 as *const u8);
         jit.symbol("reef_vecmat_t_f64", super::matvec::vecmat_t_f64 as *const u8);
     }
-    let symbols: [(&str, *const u8); 16] = [
+    let symbols: [(&str, *const u8); 14] = [
         ("reef_exp_f32", kernels::exp_f32 as *const u8),
         ("reef_log_f32", kernels::log_f32 as *const u8),
         ("reef_tanh_f32", kernels::tanh_f32 as *const u8),
@@ -262,8 +262,6 @@ fn register_kernels(jit: &mut JITBuilder) {
         ("reef_cos_f64", kernels::cos_f64 as *const u8),
         ("reef_pow_f64", kernels::pow_f64 as *const u8),
         ("reef_noise_f64", kernels::noise_f64 as *const u8),
-        ("reef_transpose_f32", kernels::transpose_f32 as *const u8),
-        ("reef_transpose_f64", kernels::transpose_f64 as *const u8),
     ];
     for (name, pointer) in symbols {
         jit.symbol(name, pointer);
@@ -450,8 +448,10 @@ fn build(
             }
             None => Vec::new(),
         };
-        let params: Vec<Value> =
-            (0..program.params.len()).map(|p| b.ins().load(pointer, flags, params_array, (p * 8) as i32)).collect();
+        // The parameters, then the transposed ones (see `Layout::transposes`).
+        let params: Vec<Value> = (0..program.params.len() + program_layout.transposes.len())
+            .map(|p| b.ins().load(pointer, flags, params_array, (p * 8) as i32))
+            .collect();
         let grads: Vec<Value> = match grads_array {
             Some(array) => {
                 (0..program.params.len()).map(|p| b.ins().load(pointer, flags, array, (p * 8) as i32)).collect()
@@ -462,7 +462,7 @@ fn build(
         // time loop; their scratch slots keep them for every step.
         {
             let bases = Bases::uniform(scratch, scratch, params.clone());
-            let mut invariant = emitter(&mut b, element, program_layout, bases, host, noise, steps, steps);
+            let mut invariant = emitter(&mut b, element, program_layout, bases, host, noise, steps);
             body(&mut invariant, Phase::Invariant);
         }
         let head = b.create_block();
@@ -515,7 +515,7 @@ fn build(
             precomputed,
             sequences,
         };
-        body(&mut emitter(&mut b, element, program_layout, bases, host, noise, step, steps), Phase::Step);
+        body(&mut emitter(&mut b, element, program_layout, bases, host, noise, step), Phase::Step);
         // Next step (forward counts up, backward down); the buffers swap roles.
         let (next_step, more) = match kind {
             Kind::Forward => {
@@ -540,7 +540,7 @@ fn build(
             // Copy from the final buffer (read as `State`) to `out` (written as `Output`).
             let mut bases = Bases::uniform(out, scratch, Vec::new());
             bases.state = final_state;
-            let mut copy = emitter(&mut b, element, program_layout, bases, host, noise, steps, steps);
+            let mut copy = emitter(&mut b, element, program_layout, bases, host, noise, steps);
             let size = program_layout.state_size;
             if size > 0 {
                 copy.copy(
@@ -590,7 +590,6 @@ fn declare_host(
         cos: declare("cos", &vector, &[])?,
         pow: declare("pow", &[scalar, scalar], &[scalar])?,
         noise: declare("noise", &[pointer, types::I64, pointer, types::I64, types::I64], &[])?,
-        transpose: declare("transpose", &[pointer, pointer, types::I64, types::I64], &[])?,
         matvec: if kernels && super::matvec::available() {
             let kernel = [pointer, pointer, pointer, types::I64, types::I64];
             Some((declare("vecmat", &kernel, &[])?, declare("vecmat_t", &kernel, &[])?))
@@ -604,7 +603,6 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool],
     let roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
     if phase == Phase::Invariant {
         emit_values(e, program, needed, |index| invariant[index], &roots);
-        e.transposes(program);
         return;
     }
     // The state this step starts from goes on the tape first.
@@ -753,7 +751,6 @@ fn emit_backward(
     roots.extend(plan.roots());
     emit_values(e, program, needed, |index| invariant[index] == (phase == Phase::Invariant), &roots);
     if phase == Phase::Invariant {
-        e.transposes(program);
         return;
     }
     let mut copied = vec![false; e.bases.sequences.len()];
@@ -810,7 +807,6 @@ fn emit_values(
 }
 
 /// An emitter for `element` over `layout` writing through `bases`.
-#[allow(clippy::too_many_arguments)]
 fn emitter<'a, 'f>(
     b: &'a mut FunctionBuilder<'f>,
     element: Element,
@@ -819,7 +815,6 @@ fn emitter<'a, 'f>(
     host: HostFunctions,
     noise_context: Value,
     step: Value,
-    steps: Value,
 ) -> Emitter<'a, 'f> {
     Emitter {
         b,
@@ -831,6 +826,5 @@ fn emitter<'a, 'f>(
         host,
         noise_context,
         step,
-        steps,
     }
 }

@@ -29,8 +29,6 @@ pub struct HostFunctions {
     pub pow: FuncRef,
     /// `(dst, n, context, step, stream)`.
     pub noise: FuncRef,
-    /// `(src, dst, rows, cols)`: a matrix transposed (before the loop).
-    pub transpose: FuncRef,
     /// `(x, w, y, rows, cols)` AVX2 kernels for `x @ W` and `x @ Wᵀ`, when the CPU has them.
     pub matvec: Option<(FuncRef, FuncRef)>,
 }
@@ -113,14 +111,7 @@ pub struct Emitter<'a, 'f> {
     pub noise_context: Value,
     /// The step number (i64).
     pub step: Value,
-    /// The number of steps of this call (i64).
-    pub steps: Value,
 }
-
-/// Calls of at least this many steps transpose `W` once for `x @ Wᵀ` (then run the faster
-/// `x @ W` kernel); shorter calls use the `x @ Wᵀ` kernel directly, as the transpose would
-/// cost more than it saves (measured: break-even near 20 steps at N = 100).
-pub const MIN_TRANSPOSE_STEPS: i64 = 64;
 
 fn flags() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
@@ -396,26 +387,12 @@ impl Emitter<'_, '_> {
             }
             Op::VecMatT(x, w) => {
                 let cols = program.shape(x).len();
-                if let Some(offset) = self.layout.transposed[value.index()] {
-                    // `x @ Wᵀ` as `x @ (Wᵀ)` with `Wᵀ` transposed before the loop, in calls
-                    // long enough to have transposed it.
-                    let transposed = Loc::Mem { base: Base::Scratch, offset, scalar: false };
-                    let long =
-                        self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, self.steps, MIN_TRANSPOSE_STEPS);
-                    let (then, otherwise, merge) =
-                        (self.b.create_block(), self.b.create_block(), self.b.create_block());
-                    self.b.ins().brif(long, then, &[], otherwise, &[]);
-                    self.b.switch_to_block(then);
+                if let Some(slot) = self.layout.transposed[value.index()] {
+                    // `x @ Wᵀ` as `x @ (Wᵀ)` with `Wᵀ` transposed by the caller.
+                    let transposed = Loc::Mem { base: Base::Param(slot as u32), offset: 0, scalar: false };
                     if !self.kernel(0, loc(x), transposed, dest, cols, len) {
                         self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
                     }
-                    self.b.ins().jump(merge, &[]);
-                    self.b.switch_to_block(otherwise);
-                    if !self.kernel(1, loc(x), loc(w), dest, len, cols) {
-                        self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
-                    }
-                    self.b.ins().jump(merge, &[]);
-                    self.b.switch_to_block(merge);
                 } else if cols == 1 {
                     // `x[1] @ Wᵀ` for `W[rows, 1]` is the column scaled by the one element.
                     let scalar = match loc(x) {
@@ -499,28 +476,6 @@ impl Emitter<'_, '_> {
             q = self.b.ins().fadd(product, c);
         }
         self.b.ins().fdiv(p, q)
-    }
-
-    /// Transposes, once before the loop, every parameter the layout keeps transposed.
-    pub fn transposes(&mut self, program: &StepProgram) {
-        if self.layout.transposed.iter().all(Option::is_none) {
-            return;
-        }
-        let long = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, self.steps, MIN_TRANSPOSE_STEPS);
-        let (then, merge) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(long, then, &[], merge, &[]);
-        self.b.switch_to_block(then);
-        for (index, slot) in self.layout.transposed.iter().enumerate() {
-            let (Some(offset), Op::VecMatT(_, w)) = (slot, program.insts[index].op) else { continue };
-            let crate::step::Shape::Matrix(rows, cols) = program.shape(w) else { continue };
-            let source = self.pointer(self.layout.locs[w.index()]);
-            let target = self.pointer(Loc::Mem { base: Base::Scratch, offset: *offset, scalar: false });
-            let r = self.b.ins().iconst(types::I64, rows as i64);
-            let c = self.b.ins().iconst(types::I64, cols as i64);
-            self.b.ins().call(self.host.transpose, &[source, target, r, c]);
-        }
-        self.b.ins().jump(merge, &[]);
-        self.b.switch_to_block(merge);
     }
 
     /// `dest[cols] = x[rows] @ W[rows, cols]`, by the kernel where it applies.

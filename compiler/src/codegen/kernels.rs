@@ -27,27 +27,6 @@ vector_kernels!(f32,
 vector_kernels!(f64,
     exp_f64 => f64::exp, log_f64 => f64::ln, tanh_f64 => f64::tanh, sin_f64 => f64::sin, cos_f64 => f64::cos);
 
-macro_rules! transpose_kernel {
-    ($name:ident, $t:ty) => {
-        /// `dst[cols, rows] = srcᵀ` for a row-major `src[rows, cols]`.
-        ///
-        /// # Safety
-        /// `src` and `dst` must be valid for `rows × cols` elements and must not overlap.
-        pub unsafe extern "C" fn $name(src: *const $t, dst: *mut $t, rows: i64, cols: i64) {
-            let (rows, cols) = (rows.max(0) as usize, cols.max(0) as usize);
-            for i in 0..rows {
-                for j in 0..cols {
-                    // SAFETY: i < rows, j < cols within both buffers.
-                    unsafe { *dst.add(j * rows + i) = *src.add(i * cols + j) };
-                }
-            }
-        }
-    };
-}
-
-transpose_kernel!(transpose_f32, f32);
-transpose_kernel!(transpose_f64, f64);
-
 /// `x.powf(y)` for one element pair.
 pub extern "C" fn pow_f32(x: f32, y: f32) -> f32 {
     x.powf(y)

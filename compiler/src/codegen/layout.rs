@@ -63,13 +63,16 @@ pub struct Layout {
     pub output_offsets: Vec<usize>,
     /// Elements of an output row.
     pub output_size: usize,
-    /// For `x @ Wᵀ` with a parameter `W`: the scratch offset of `Wᵀ`, transposed once before
-    /// the loop so the product runs as the faster `x @ W` kernel (only when kernels are used).
+    /// For `x @ Wᵀ` with a parameter `W`: the slot of `Wᵀ` in the parameter-pointer table
+    /// (after the parameters), so the product runs as the faster `x @ W` kernel (only when
+    /// kernels are used). The caller transposes once per call of `value_and_grad`.
     pub transposed: Vec<Option<usize>>,
+    /// The parameters whose transposes follow the parameters in the pointer table, in order.
+    pub transposes: Vec<u32>,
 }
 
-/// Matrices up to this many elements are transposed before the loop; larger ones are
-/// bandwidth-bound either way and a transpose per call would cost more than it saves.
+/// Matrices up to this many elements are used transposed; larger ones are bandwidth-bound
+/// either way (measured equal at 1000 × 1000) and the copy would double their memory.
 const MAX_TRANSPOSED: usize = 1 << 16;
 
 /// Assigns locations to the values `needed` (others get none and are not computed); values in
@@ -135,17 +138,24 @@ pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], tr
         locs.push(loc);
     }
     let mut transposed = vec![None; program.insts.len()];
+    let mut transposes: Vec<u32> = Vec::new();
     if transpose {
         for (index, inst) in program.insts.iter().enumerate() {
             if let Op::VecMatT(_, w) = inst.op
                 && needed[index]
-                && matches!(program.inst(w).op, Op::Param(_))
+                && let Op::Param(param) = program.inst(w).op
                 && program.shape(w).len() <= MAX_TRANSPOSED
             {
-                transposed[index] = Some(scratch);
-                scratch += program.shape(w).len().div_ceil(4) * 4;
+                let slot = match transposes.iter().position(|p| *p == param.0) {
+                    Some(t) => t,
+                    None => {
+                        transposes.push(param.0);
+                        transposes.len() - 1
+                    }
+                };
+                transposed[index] = Some(program.params.len() + slot);
             }
         }
     }
-    Layout { locs, scratch, state_offsets, state_size, output_offsets, output_size, transposed }
+    Layout { locs, scratch, state_offsets, state_size, output_offsets, output_size, transposed, transposes }
 }

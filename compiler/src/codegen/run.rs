@@ -108,7 +108,33 @@ fn element_rows<T>(
         .collect()
 }
 
+/// The parameter-pointer table of a generated function: the parameters, then the transposed
+/// copies its layout lists (`Layout::transposes`).
+fn pointer_table<T>(params: &[Vec<T>], transposed: &[Vec<T>]) -> Vec<*const T> {
+    params.iter().chain(transposed).map(|p| p.as_ptr()).collect()
+}
+
 impl<T: JitReal> JitNetwork<T> {
+    /// `Wᵀ` of each listed parameter (`[cols, rows]` for `W[rows, cols]`).
+    fn transposed(&self, params: &[Vec<T>], list: &[u32]) -> Vec<Vec<T>> {
+        list.iter()
+            .map(|param| {
+                let w = &params[*param as usize];
+                let (rows, cols) = match self.forward_program.params[*param as usize].shape {
+                    crate::step::Shape::Matrix(rows, cols) => (rows, cols),
+                    shape => (1, shape.len()),
+                };
+                let mut out = vec![T::zero(); w.len()];
+                for (i, row) in w.chunks(cols.max(1)).enumerate().take(rows) {
+                    for (j, value) in row.iter().enumerate() {
+                        out[j * rows + i] = *value;
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
     /// `input @ W` for the `wanted` precomputed products over steps `start..start + length` of
     /// every batch element: one `[batch, length, cols]` buffer per product (empty if not
     /// wanted), computed in blocks of [`TASK_ROWS`] rows in parallel.
@@ -175,7 +201,8 @@ impl<T: JitReal> JitNetwork<T> {
             .map(|(forward, backward)| *forward || (for_backward && *backward))
             .collect();
         let mut kept = Vec::new();
-        let pointers: Vec<*const T> = params.iter().map(|p| p.as_ptr()).collect();
+        let transposed = self.transposed(params, &layout.transposes);
+        let pointers = pointer_table(params, &transposed);
         let pointers = Shared(pointers.as_ptr() as *mut *const T);
         // SAFETY: the pointer is the finalised forward function compiled with this signature.
         let function: ForwardFn<T> = unsafe { std::mem::transmute(self.compiled.forward) };
@@ -192,8 +219,9 @@ impl<T: JitReal> JitNetwork<T> {
                     let first = (b * steps + start) * channels;
                     let context = [seed, b as u64, start as u64];
                     // SAFETY: `check` verified that `params` match the parameter table (each
-                    // buffer has its shape's length; `pointers` lives until the end of this
-                    // function) and that `input` holds `batch × steps` rows of `channels`;
+                    // buffer has its shape's length; the pointer table adds the transposed
+                    // copies the layout lists, each as long as its parameter, and lives until
+                    // the end of this function) and that `input` holds `batch × steps` rows of `channels`;
                     // this call reads rows `start..start + length` of element `b` and writes
                     // the same rows of its `output` (`steps × outputs`) and `length` rows of
                     // its tape from `tape_row` (the tape has `steps` rows when kept, else
@@ -313,6 +341,8 @@ impl<T: JitReal> JitNetwork<T> {
         let backward_function: BackwardFn<T> = unsafe { std::mem::transmute(*backward) };
         let state_size = backward_layout.state_size;
         let channels = self.channels();
+        // Transposed weights for `x @ Wᵀ`, once per call (not per element or chunk).
+        let transposed = self.transposed(params, &backward_layout.transposes);
         let rows = steps * channels;
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         // Adds batch element `b`'s gradient into `grads`.
@@ -325,7 +355,7 @@ impl<T: JitReal> JitNetwork<T> {
             let mut other = vec![T::zero(); state_size.max(1)];
             let mut lambda_out = vec![T::zero(); state_size.max(1)];
             let mut scratch = vec![T::zero(); backward_layout.scratch.max(1)];
-            let pointers: Vec<*const T> = params.iter().map(|p| p.as_ptr()).collect();
+            let pointers = pointer_table(params, &transposed);
             let tape = &run.tape[b * run.tape_stride..];
             for (start, length) in chunks(steps).into_iter().rev() {
                 let chunk_input = &element_input[start * channels..(start + length) * channels];

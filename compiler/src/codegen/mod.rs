@@ -112,6 +112,24 @@ impl<T: JitReal> JitNetwork<T> {
     }
 }
 
+/// A raw pointer that may cross to another thread for the duration of a parallel section:
+/// either only read there (the parameter-pointer table) or written on disjoint ranges (the
+/// halves of a matrix–vector product); each use says which.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: see the type's contract; every use is inside a `rayon` section that ends before the
+// pointed-to buffers do, with read-only or disjoint access.
+unsafe impl<T> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The pointer (a method, so closures capture the whole `Shared`, not its field).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 /// Runs `work` on a pool of `threads` threads (0: rayon's default pool). With `parallel` work
 /// inside, it runs on one of the pool's threads: parallel loops, and the matrix–vector kernel's
 /// two-thread split called from generated code at every step, then start without a hop between

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::compile::Side;
 use super::gemm::{add_transposed_product, multiply};
-use super::{JitNetwork, JitReal, in_pool};
+use super::{JitNetwork, JitReal, Shared, in_pool};
 use crate::interp::{Gradient, InterpError, bounds_in, initial_states};
 use crate::loss::{Bound, Loss, evaluate};
 use crate::step::StateInit;
@@ -203,6 +203,7 @@ impl<T: JitReal> JitNetwork<T> {
         let mut kept = Vec::new();
         let transposed = self.transposed(params, &layout.transposes);
         let pointers = pointer_table(params, &transposed);
+        // Shared read-only: generated code only reads the pointer table.
         let pointers = Shared(pointers.as_ptr() as *mut *const T);
         // SAFETY: the pointer is the finalised forward function compiled with this signature.
         let function: ForwardFn<T> = unsafe { std::mem::transmute(self.compiled.forward) };
@@ -450,21 +451,6 @@ impl<T: JitReal> JitNetwork<T> {
             }
         }
         Gradient { loss: value.value, terms: value.terms, grads, output: run.output }
-    }
-}
-
-/// A raw pointer shared by the batch elements' calls (read only).
-#[derive(Clone, Copy)]
-struct Shared<T>(*mut T);
-// SAFETY: only the parameter-pointer table is shared, and generated code only reads it.
-unsafe impl<T> Send for Shared<T> {}
-// SAFETY: as above.
-unsafe impl<T> Sync for Shared<T> {}
-
-impl<T> Shared<T> {
-    /// The pointer (a method, so closures capture the whole `Shared`, not its field).
-    fn get(self) -> *const T {
-        self.0
     }
 }
 

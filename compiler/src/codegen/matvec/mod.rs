@@ -28,24 +28,12 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 use std::sync::atomic::{AtomicU8, Ordering};
 
+#[cfg(target_arch = "x86_64")]
+use super::Shared;
+
 /// Products at least this large (multiply-adds) are split across two threads: a large matrix
 /// is read from memory at every step, and one core cannot saturate the bandwidth.
 const PARALLEL_WORK: usize = 1 << 18;
-
-/// A raw pointer that may cross to another thread for the duration of a `rayon::join`.
-#[derive(Clone, Copy)]
-struct Shared<T>(*mut T);
-// SAFETY: used only inside `rayon::join` on disjoint ranges of buffers the caller guarantees.
-unsafe impl<T> Send for Shared<T> {}
-// SAFETY: as above.
-unsafe impl<T> Sync for Shared<T> {}
-
-impl<T> Shared<T> {
-    /// The pointer (a method, so closures capture the whole `Shared`, not its field).
-    fn get(self) -> *mut T {
-        self.0
-    }
-}
 
 /// Whether the kernels can run on this CPU.
 pub fn available() -> bool {

@@ -109,15 +109,9 @@ fn split(builder: &mut Builder, value: ValueId, path: &[ValueId]) -> (ValueId, V
     }
 }
 
-/// Users of each value among those `roots` need.
+/// Users of each value among those `roots` need (liveness as dead-code elimination sees it).
 pub fn live_uses(program: &StepProgram, roots: &[ValueId]) -> Vec<usize> {
-    let mut live = vec![false; program.insts.len()];
-    let mut stack = roots.to_vec();
-    while let Some(v) = stack.pop() {
-        if !std::mem::replace(&mut live[v.index()], true) {
-            stack.extend(program.inst(v).op.operands());
-        }
-    }
+    let live = crate::sym::live_values(program, roots);
     let mut uses = vec![0; program.insts.len()];
     for (index, inst) in program.insts.iter().enumerate() {
         if live[index] {

@@ -6,8 +6,8 @@ use rayon::prelude::*;
 use super::compile::Side;
 use super::gemm::{add_transposed_product, multiply};
 use super::{JitNetwork, JitReal, Shared, in_pool};
-use crate::interp::{Gradient, InterpError, bounds_in, initial_states};
-use crate::loss::{Bound, Loss, evaluate};
+use crate::interp::{Gradient, InterpError, add_loss_param_grads, initial_states, loss_value};
+use crate::loss::{Bound, Loss};
 use crate::step::StateInit;
 
 type ForwardFn<T> = unsafe extern "C" fn(
@@ -334,9 +334,7 @@ impl<T: JitReal> JitNetwork<T> {
         };
         let size = self.output_size();
         let run = self.forward(params, input, batch, steps, seed, true);
-        let output_f64: Vec<f64> = run.output.iter().map(|v| v.to_f64()).collect();
-        let params_f64 = loss.param_values(params);
-        let value = evaluate(loss, &bounds_in::<T>(bounds), &output_f64, target, [batch, steps, size], &params_f64);
+        let value = loss_value(loss, bounds, &run.output, target, [batch, steps, size], params);
         // SAFETY: the pointer is the finalised backward function compiled with exactly this
         // signature for element type T.
         let backward_function: BackwardFn<T> = unsafe { std::mem::transmute(*backward) };
@@ -445,11 +443,7 @@ impl<T: JitReal> JitNetwork<T> {
                 }
             }
         }
-        for (grad, direct) in grads.iter_mut().zip(&value.param_grads) {
-            for (g, d) in grad.iter_mut().zip(direct) {
-                *g = g.add(T::from_f64(*d));
-            }
-        }
+        add_loss_param_grads(&mut grads, &value);
         Gradient { loss: value.value, terms: value.terms, grads, output: run.output }
     }
 }

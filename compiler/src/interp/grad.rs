@@ -3,7 +3,7 @@
 
 use super::{InterpError, NoiseKey, Real, StepInputs, check_params, forward_element, initial_states, step};
 use crate::adjoint::AdjointProgram;
-use crate::loss::{Bound, Loss, evaluate};
+use crate::loss::{Bound, Loss, LossValue, evaluate};
 use crate::step::{StateInit, StepProgram};
 
 /// A loss, its gradients and the output it was computed from.
@@ -59,10 +59,7 @@ pub fn value_and_grad<T: Real>(
         });
         tape.push(last);
     }
-    // The loss and its seeds, in f64.
-    let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();
-    let params_f64 = loss.param_values(params);
-    let value = evaluate(loss, &bounds_in::<T>(bounds), &output_f64, target, [batch, steps, size], &params_f64);
+    let value = loss_value(loss, bounds, &output, target, [batch, steps, size], params);
     let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
     // Backward.
     for b in 0..batch {
@@ -96,12 +93,30 @@ pub fn value_and_grad<T: Real>(
             }
         }
     }
+    add_loss_param_grads(&mut grads, &value);
+    Ok(Gradient { loss: value.value, terms: value.terms, grads, output })
+}
+
+/// The loss of `output` against `target` and its seeds, in f64 (both engines evaluate it so).
+pub fn loss_value<T: Real>(
+    loss: &Loss,
+    bounds: &[Bound],
+    output: &[T],
+    target: &[f64],
+    dims: [usize; 3],
+    params: &[Vec<T>],
+) -> LossValue {
+    let output_f64: Vec<f64> = output.iter().map(|v| v.to_f64()).collect();
+    evaluate(loss, &bounds_in::<T>(bounds), &output_f64, target, dims, &loss.param_values(params))
+}
+
+/// Adds the loss's own parameter terms (norms, bounds cost) to the gradients.
+pub fn add_loss_param_grads<T: Real>(grads: &mut [Vec<T>], value: &LossValue) {
     for (grad, direct) in grads.iter_mut().zip(&value.param_grads) {
         for (g, d) in grad.iter_mut().zip(direct) {
             *g = g.add(T::from_f64(*d));
         }
     }
-    Ok(Gradient { loss: value.value, terms: value.terms, grads, output })
 }
 
 /// `into += values` (a scalar broadcasts).

@@ -5,7 +5,7 @@
 use std::fmt;
 
 mod grad;
-pub use grad::{Gradient, bounds_in, value_and_grad};
+pub use grad::{Gradient, add_loss_param_grads, bounds_in, loss_value, value_and_grad};
 
 use crate::step::{BinaryOp, Op, StateInit, StepProgram, UnaryOp, ValueId};
 

@@ -5,9 +5,8 @@ use std::collections::HashMap;
 
 use crate::step::{StepProgram, ValueId};
 
-/// Removes instructions nothing needs. `extra_roots` are values the caller keeps (for example
-/// parameter gradients); their new ids are returned in the same order.
-pub fn eliminate_dead_code(program: &StepProgram, extra_roots: &[ValueId]) -> (StepProgram, Vec<ValueId>) {
+/// Which values outputs, state updates, records, needed custom calls and `extra_roots` need.
+pub fn live_values(program: &StepProgram, extra_roots: &[ValueId]) -> Vec<bool> {
     let mut live = vec![false; program.insts.len()];
     let mut stack: Vec<ValueId> = program
         .outputs
@@ -41,6 +40,13 @@ pub fn eliminate_dead_code(program: &StepProgram, extra_roots: &[ValueId]) -> (S
             break;
         }
     }
+    live
+}
+
+/// Removes instructions nothing needs. `extra_roots` are values the caller keeps (for example
+/// parameter gradients); their new ids are returned in the same order.
+pub fn eliminate_dead_code(program: &StepProgram, extra_roots: &[ValueId]) -> (StepProgram, Vec<ValueId>) {
+    let live = live_values(program, extra_roots);
     let mut map: HashMap<ValueId, ValueId> = HashMap::new();
     let mut out = StepProgram {
         params: program.params.clone(),
@@ -61,9 +67,8 @@ pub fn eliminate_dead_code(program: &StepProgram, extra_roots: &[ValueId]) -> (S
     out.custom_calls = program
         .custom_calls
         .iter()
-        .zip(&calls)
-        .filter(|(_, kept)| **kept)
-        .map(|(call, _)| call)
+        // A call is kept when its result is (`live_values` then kept its arguments too).
+        .filter(|call| live[call.result.index()])
         .map(|c| crate::step::CustomCall {
             function: c.function.clone(),
             result: remap(&c.result),

@@ -8,7 +8,7 @@ mod print;
 mod simplify;
 
 pub use builder::Builder;
-pub use dce::eliminate_dead_code;
+pub use dce::{eliminate_dead_code, live_values};
 pub use print::{Naming, print_equations};
 
 #[cfg(test)]

@@ -230,6 +230,34 @@ fn gradients_are_identical_for_any_thread_count() {
     }
 }
 
+/// One sequence on two threads: full weight-gradient rows are multiplied on the second thread
+/// while the backward loop goes on (several flushes, a contracted term, and a parameter with
+/// both per-step and flushed terms): equal to the interpreter, bit-identical for 1–3 threads.
+#[test]
+fn flushes_beside_the_backward_loop_equal_the_interpreter() {
+    let network = compile(
+        "network N(dt = 1 ms) = Sequential(Linear(3, 12), Rate(12, rec = true, activation = tanh), Linear(12, 2))",
+    );
+    let adjoint = reef_compiler::adjoint::derive(&network.program);
+    let jit = JitNetwork::<f64>::compile(&network.program, Some(&adjoint)).unwrap();
+    let p = params(&network);
+    let steps = 700;
+    let input = numbers(steps * 3, 21, 1.0);
+    let target = numbers(steps * 2, 22, 0.5);
+    let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
+    let bounds = vec![(None, None); p.len()];
+    let reference =
+        interp::value_and_grad(&network.program, &adjoint, &loss, &bounds, &p, &input, &target, 1, steps, 0).unwrap();
+    let one = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 1, steps, 1, 0).unwrap();
+    for (name, (a, b)) in network.graph.params.iter().map(|q| &q.name).zip(one.grads.iter().zip(&reference.grads)) {
+        assert!(worst(a, b) <= 1e-11, "{name}: {:e}", worst(a, b));
+    }
+    for threads in [2, 3] {
+        let many = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 1, steps, threads, 0).unwrap();
+        assert_eq!(one.grads, many.grads, "{threads} threads");
+    }
+}
+
 /// Input products (≥ 16 channels) computed for the whole batch before the loop and kept for the
 /// backward pass, over several chunks and gradient blocks, with weight gradients split into
 /// row blocks: equal to the interpreter, and bit-identical for 1, 2 and 3 threads.

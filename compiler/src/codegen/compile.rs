@@ -110,6 +110,9 @@ pub struct Compiled {
     pub sequences: Vec<SequenceTerm>,
     /// Row length of each sequence buffer (`seq` argument, in this order).
     pub sequence_lengths: Vec<usize>,
+    /// Per parameter: whether the backward function adds to its gradient at every step (the
+    /// others it never touches; their gradients come only from the sequence products).
+    pub step_gradients: Vec<bool>,
 }
 
 /// Compiles `forward` (and `adjoint`) for element type `element`.
@@ -157,6 +160,10 @@ pub fn compile(
             Some((adjoint, plan, emit, backward_layout, reads(&needed, &backward_fixed)))
         }
         None => None,
+    };
+    let step_gradients = match &backward_parts {
+        Some(parts) => parts.1.step_gradients(),
+        None => Vec::new(),
     };
     let products = precomputed.len();
     let forward_products = used(&reads(&forward_needed, &forward_fixed), products);
@@ -215,6 +222,7 @@ pub fn compile(
         backward_products,
         sequences,
         sequence_lengths,
+        step_gradients,
     })
 }
 
@@ -704,6 +712,11 @@ impl GradientPlan {
             terms.push(list);
         }
         GradientPlan { terms }
+    }
+
+    /// Per parameter: whether any of its terms is added at every step.
+    fn step_gradients(&self) -> Vec<bool> {
+        self.terms.iter().map(|terms| terms.iter().any(|term| matches!(term, Term::Value(_)))).collect()
     }
 
     fn roots(&self) -> Vec<ValueId> {

@@ -14,6 +14,7 @@ mod kernels;
 mod layout;
 mod matvec;
 mod narrow;
+mod rows;
 mod run;
 
 use std::fmt;

@@ -3,8 +3,8 @@
 
 use rayon::prelude::*;
 
-use super::compile::Side;
-use super::gemm::{add_transposed_product, multiply};
+use super::gemm::multiply;
+use super::rows::{Pipeline, Source, flush_sent};
 use super::{JitNetwork, JitReal, Shared, in_pool};
 use crate::interp::{Gradient, InterpError, add_loss_param_grads, initial_states, loss_value};
 use crate::loss::{Bound, Loss};
@@ -56,7 +56,7 @@ const PARALLEL_MATRIX: usize = 1 << 16;
 
 /// Rows per task of a matrix product split across threads. Fixed (not derived from the thread
 /// count), so every element of a result is computed the same way with any number of threads.
-const TASK_ROWS: usize = 64;
+pub(super) const TASK_ROWS: usize = 64;
 
 /// The chunks `(start, length)` of `0..steps`.
 fn chunks(steps: usize) -> Vec<(usize, usize)> {
@@ -264,6 +264,33 @@ impl<T: JitReal> JitNetwork<T> {
         ForwardRun { output, tape, tape_stride, products: kept }
     }
 
+    /// Where the flushes of a gradient block add the sequence products: a parameter's gradient
+    /// buffer itself, moved out of `grads`, if nothing else adds to it during the backward
+    /// pass; else a buffer of its own, added to `grads` at the end (see `merge_flushed`).
+    /// Parameters without sequence terms get an empty buffer. Flushes may then run on another
+    /// thread while generated code adds to `grads`, with the same sums for any thread count.
+    fn flush_targets(&self, grads: &mut [Vec<T>]) -> Vec<Vec<T>> {
+        let compiled = &self.compiled;
+        let mut shared = compiled.step_gradients.clone();
+        shared.resize(grads.len(), true);
+        for state in &self.forward_program.states {
+            if let StateInit::Param(param) = state.init {
+                shared[param.0 as usize] = true;
+            }
+        }
+        (0..grads.len())
+            .map(|param| {
+                if !compiled.sequences.iter().any(|term| term.param as usize == param) {
+                    Vec::new()
+                } else if shared[param] {
+                    vec![T::zero(); grads[param].len()]
+                } else {
+                    std::mem::take(&mut grads[param])
+                }
+            })
+            .collect()
+    }
+
     /// Whether a call over `batch` elements has parallel work: several elements, products
     /// computed by GEMM, or a matrix large enough for the kernels' two-thread split.
     fn parallel(&self, batch: usize) -> bool {
@@ -311,9 +338,9 @@ impl<T: JitReal> JitNetwork<T> {
         if self.compiled.backward.is_none() {
             return Err(InterpError::NoAdjoint);
         }
-        in_pool(threads, self.parallel(batch), || {
-            Ok(self.gradient(loss, bounds, params, input, target, batch, steps, seed))
-        })
+        // Sequence products may run beside the backward loop (see `Pipeline`).
+        let parallel = self.parallel(batch) || !self.compiled.sequences.is_empty();
+        in_pool(threads, parallel, || Ok(self.gradient(loss, bounds, params, input, target, batch, steps, seed)))
     }
 
     /// [`JitNetwork::value_and_grad`] after its checks, on the current pool.
@@ -342,11 +369,14 @@ impl<T: JitReal> JitNetwork<T> {
         let channels = self.channels();
         // Transposed weights for `x @ Wᵀ`, once per call (not per element or chunk).
         let transposed = self.transposed(params, &backward_layout.transposes);
-        let rows = steps * channels;
+        let rows_len = steps * channels;
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
-        // Adds batch element `b`'s gradient into `grads`.
-        let backward_one = |b: usize, grads: &mut Vec<Vec<T>>, rows_buffer: &mut Rows<T>| {
-            let element_input = &input[b * rows..(b + 1) * rows];
+        let terms = &self.compiled.sequences;
+        let source = Source { input, channels, params };
+        // Adds batch element `b`'s gradient into `grads` (terms added at every step) and
+        // `flushed` (the sequence products).
+        let backward_one = |b: usize, grads: &mut Vec<Vec<T>>, rows: &mut Pipeline<T>| {
+            let element_input = &input[b * rows_len..(b + 1) * rows_len];
             let mut seeds: Vec<T> =
                 value.output_grad[b * steps * size..(b + 1) * steps * size].iter().map(|g| T::from_f64(*g)).collect();
             seeds.resize((steps * size).max(1), T::zero());
@@ -359,11 +389,10 @@ impl<T: JitReal> JitNetwork<T> {
             for (start, length) in chunks(steps).into_iter().rev() {
                 let chunk_input = &element_input[start * channels..(start + length) * channels];
                 let pre = element_rows(&run.products[start / CHUNK], b, length, cols());
-                if rows_buffer.filled + length > rows_buffer.capacity {
-                    rows_buffer.flush(&self.compiled.sequences, grads, Source { input, channels, params });
-                }
-                let filled = rows_buffer.filled;
-                let seq: Vec<*mut T> = rows_buffer
+                rows.make_room(length);
+                let filling = &mut rows.filling;
+                let filled = filling.filled;
+                let seq: Vec<*mut T> = filling
                     .buffers
                     .iter_mut()
                     .zip(&self.compiled.sequence_lengths)
@@ -371,16 +400,18 @@ impl<T: JitReal> JitNetwork<T> {
                     .map(|(buffer, len)| buffer[filled * len..].as_mut_ptr())
                     .collect();
                 // Fresh pointers each chunk: the gradients are also updated through `&mut` below.
+                // A gradient the function never adds to (`step_gradients`) may be an empty buffer.
                 let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
                 let context = [seed, b as u64, start as u64];
                 // SAFETY: as for the forward call, for rows `start..start + length`: the tape
                 // has `(steps + 1) × state_size` elements per batch element (written by the
-                // forward pass; the function reads rows `start..=start + length`), seeds `steps × outputs`, every gradient buffer
-                // its parameter's length, the λ buffers `state_size`, scratch the backward
-                // layout's size, each product the function reads `length × cols` elements from
-                // the element's row (kept by the forward pass), each sequence buffer
+                // forward pass; the function reads rows `start..=start + length`), seeds
+                // `steps × outputs`, every gradient buffer the function adds to its
+                // parameter's length, the λ buffers `state_size`, scratch the backward
+                // layout's size, each product the function reads `length × cols` elements
+                // from the element's row (kept by the forward pass), each sequence buffer
                 // `capacity × its row length`, written from row `filled` with
-                // `filled + length <= capacity`.
+                // `filled + length <= capacity`. A concurrent flush touches other buffers.
                 unsafe {
                     backward_function(
                         pointers.as_ptr(),
@@ -399,8 +430,8 @@ impl<T: JitReal> JitNetwork<T> {
                     );
                 }
                 lambda.copy_from_slice(&lambda_out);
-                rows_buffer.segments.push((b * rows + start * channels, length));
-                rows_buffer.filled += length;
+                filling.segments.push((b * rows_len + start * channels, length));
+                filling.filled += length;
             }
             // A state that starts from a parameter passes its adjoint on to it.
             let mut offset = 0;
@@ -419,19 +450,42 @@ impl<T: JitReal> JitNetwork<T> {
         let blocks: Vec<(usize, usize)> =
             (0..batch).step_by(BLOCK).map(|start| (start, BLOCK.min(batch - start))).collect();
         let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+        // With a core to spare (fewer blocks than threads, and no matrix–vector products split
+        // across threads at every step), a block's rows are multiplied on a second thread while
+        // its backward loop goes on.
+        let overlap = !terms.is_empty()
+            && blocks.len() < rayon::current_num_threads()
+            && !self.forward_program.params.iter().any(|p| p.shape.len() >= PARALLEL_MATRIX);
         // Waves of a fixed number of blocks bound the gradient buffers alive at once.
         for wave in blocks.chunks(WAVE) {
             let per_block: Vec<Vec<Vec<T>>> = wave
                 .par_iter()
                 .map(|(start, length)| {
                     let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
+                    let mut flushed = self.flush_targets(&mut grads);
                     // Rows for the whole block if it has fewer than `CHUNK` steps in all.
                     let capacity = CHUNK.min(length * steps).max(1);
-                    let mut rows_buffer = Rows::new(&self.compiled.sequence_lengths, capacity);
-                    for b in *start..start + length {
-                        backward_one(b, &mut grads, &mut rows_buffer);
+                    let lengths = &self.compiled.sequence_lengths;
+                    let elements = *start..start + length;
+                    if overlap {
+                        let (mut rows, full, empty) = Pipeline::sending(lengths, capacity);
+                        rayon::join(
+                            || {
+                                for b in elements {
+                                    backward_one(b, &mut grads, &mut rows);
+                                }
+                                rows.finish();
+                            },
+                            || flush_sent(full, empty, terms, &mut flushed, source),
+                        );
+                    } else {
+                        let mut rows = Pipeline::here(lengths, capacity, terms, &mut flushed, source);
+                        for b in elements {
+                            backward_one(b, &mut grads, &mut rows);
+                        }
+                        rows.finish();
                     }
-                    rows_buffer.flush(&self.compiled.sequences, &mut grads, Source { input, channels, params });
+                    merge_flushed(&mut grads, flushed);
                     grads
                 })
                 .collect();
@@ -448,98 +502,16 @@ impl<T: JitReal> JitNetwork<T> {
     }
 }
 
-/// What a flush reads besides the row buffers.
-#[derive(Clone, Copy)]
-struct Source<'a, T> {
-    /// The network input `[batch, steps, channels]`.
-    input: &'a [T],
-    channels: usize,
-    /// Parameters (the weights of contracted terms).
-    params: &'a [Vec<T>],
-}
-
-/// Rows of the weight-gradient sequences, gathered over chunks and batch elements until
-/// `CHUNK` rows are full, then added to the gradients as one product `Xᵀ Y` per term: short
-/// sequences (many batch elements of few steps) still make one large, efficient GEMM. Input
-/// rows are not copied: a term whose `x` is the input runs one product per input segment.
-struct Rows<T> {
-    /// One buffer of `capacity` rows per sequence.
-    buffers: Vec<Vec<T>>,
-    /// Rows per buffer (at most `CHUNK`).
-    capacity: usize,
-    /// The input rows of the gathered steps: (first element in the input, rows), in order.
-    segments: Vec<(usize, usize)>,
-    /// Rows filled so far.
-    filled: usize,
-}
-
-impl<T: JitReal> Rows<T> {
-    fn new(lengths: &[usize], capacity: usize) -> Self {
-        Rows {
-            buffers: lengths.iter().map(|len| vec![T::zero(); (capacity * len).max(1)]).collect(),
-            capacity,
-            segments: Vec::new(),
-            filled: 0,
-        }
-    }
-
-    /// Adds the gathered rows' products to `grads` and empties the buffers. A large product is
-    /// split into blocks of [`TASK_ROWS`] gradient rows computed in parallel; within a block,
-    /// input segments are added in order (the same sums for any number of threads).
-    fn flush(&mut self, terms: &[super::compile::SequenceTerm], grads: &mut [Vec<T>], source: Source<'_, T>) {
-        let Source { input, channels, params } = source;
-        for term in terms {
-            let (m, n) = (term.rows, term.cols);
-            // A contracted term's `Xᵀ Y` goes to a scratch matrix first.
-            let mut product = match term.contract {
-                Some(_) => vec![T::zero(); m * n],
-                None => Vec::new(),
-            };
-            let grad = match term.contract {
-                Some(_) => &mut product,
-                None => &mut grads[term.param as usize],
-            };
-            if n == 0 || m * n > grad.len() {
-                continue;
-            }
-            // The (x, y) row ranges of each product: the whole buffers, or one per segment.
-            let mut parts: Vec<(&[T], &[T], usize)> = Vec::new();
-            let buffer = |side: Side, row: usize| match side {
-                Side::Buffer(k, len) => &self.buffers[k][row * len..],
-                Side::Input => &[][..],
-            };
-            if term.x == Side::Input || term.y == Side::Input {
-                let mut row = 0;
-                for (offset, length) in &self.segments {
-                    let rows = &input[*offset..*offset + length * channels];
-                    let pick = |side: Side| if side == Side::Input { rows } else { buffer(side, row) };
-                    parts.push((pick(term.x), pick(term.y), *length));
-                    row += length;
-                }
-            } else {
-                parts.push((buffer(term.x, 0), buffer(term.y, 0), self.filled));
-            }
-            grad[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(block, part)| {
-                // Columns `block · TASK_ROWS ..` of x's `k` rows (row length m) give these rows
-                // of the gradient; `add_transposed_product` checks the lengths.
-                let first = block * TASK_ROWS;
-                for (x, y, k) in &parts {
-                    add_transposed_product(part.len() / n, *k, n, &x[first.min(x.len())..], m, y, part);
-                }
-            });
-            if let Some(weight) = term.contract {
-                // ∂L/∂θ[j] += Σ_i W[i, j] (Xᵀ Y)[i, j], rows in order.
-                let (weight, grad) = (&params[weight as usize], &mut grads[term.param as usize]);
-                if weight.len() == m * n && grad.len() == n {
-                    for (w_row, p_row) in weight.chunks(n).zip(product.chunks(n)) {
-                        for ((g, w), p) in grad.iter_mut().zip(w_row).zip(p_row) {
-                            *g = g.add(w.mul(*p));
-                        }
-                    }
-                }
+/// Puts the flushed sequence products (see `JitNetwork::flush_targets`) into `grads`: a moved
+/// buffer goes back, a separate one is added.
+fn merge_flushed<T: JitReal>(grads: &mut [Vec<T>], flushed: Vec<Vec<T>>) {
+    for (grad, part) in grads.iter_mut().zip(flushed) {
+        if grad.is_empty() {
+            *grad = part;
+        } else {
+            for (g, p) in grad.iter_mut().zip(&part) {
+                *g = g.add(*p);
             }
         }
-        self.segments.clear();
-        self.filled = 0;
     }
 }

@@ -1,0 +1,222 @@
+//! Weight-gradient rows: the values of `Σ_t x[t]ᵀ y[t]` terms that generated code stores at every
+//! step, gathered in buffers and added to the gradients as matrix products ("flushes"), on the
+//! backward loop's thread or on a second thread while the loop goes on.
+
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, channel, sync_channel};
+
+use rayon::prelude::*;
+
+use super::JitReal;
+use super::compile::{SequenceTerm, Side};
+use super::gemm::add_transposed_product;
+use super::run::TASK_ROWS;
+
+/// Full row buffers a block may have waiting for (or in) a flush on the second thread: enough
+/// to absorb a late start of that thread, few enough to bound memory.
+const IN_FLIGHT: usize = 2;
+
+/// What a flush reads besides the row buffers.
+#[derive(Clone, Copy)]
+pub(super) struct Source<'a, T> {
+    /// The network input `[batch, steps, channels]`.
+    pub input: &'a [T],
+    /// Input channels per step.
+    pub channels: usize,
+    /// Parameters (the weights of contracted terms).
+    pub params: &'a [Vec<T>],
+}
+
+/// Rows of the weight-gradient sequences, gathered over chunks and batch elements until
+/// `CHUNK` rows are full, then added to the gradients as one product `Xᵀ Y` per term: short
+/// sequences (many batch elements of few steps) still make one large, efficient GEMM. Input
+/// rows are not copied: a term whose `x` is the input runs one product per input segment.
+pub(super) struct Rows<T> {
+    /// One buffer of `capacity` rows per sequence.
+    pub buffers: Vec<Vec<T>>,
+    /// Rows per buffer (at most `CHUNK`).
+    pub capacity: usize,
+    /// The input rows of the gathered steps: (first element in the input, rows), in order.
+    pub segments: Vec<(usize, usize)>,
+    /// Rows filled so far.
+    pub filled: usize,
+}
+
+impl<T: JitReal> Rows<T> {
+    /// Empty buffers of `capacity` rows of each length.
+    pub fn new(lengths: &[usize], capacity: usize) -> Self {
+        Rows {
+            buffers: lengths.iter().map(|len| vec![T::zero(); (capacity * len).max(1)]).collect(),
+            capacity,
+            segments: Vec::new(),
+            filled: 0,
+        }
+    }
+
+    /// Adds the gathered rows' products to `grads` and empties the buffers. A large product is
+    /// split into blocks of [`TASK_ROWS`] gradient rows computed in parallel; within a block,
+    /// input segments are added in order (the same sums for any number of threads).
+    pub fn flush(&mut self, terms: &[SequenceTerm], grads: &mut [Vec<T>], source: Source<'_, T>) {
+        let Source { input, channels, params } = source;
+        for term in terms {
+            let (m, n) = (term.rows, term.cols);
+            // A contracted term's `Xᵀ Y` goes to a scratch matrix first.
+            let mut product = match term.contract {
+                Some(_) => vec![T::zero(); m * n],
+                None => Vec::new(),
+            };
+            let grad = match term.contract {
+                Some(_) => &mut product,
+                None => &mut grads[term.param as usize],
+            };
+            if n == 0 || m * n > grad.len() {
+                continue;
+            }
+            // The (x, y) row ranges of each product: the whole buffers, or one per segment.
+            let mut parts: Vec<(&[T], &[T], usize)> = Vec::new();
+            let buffer = |side: Side, row: usize| match side {
+                Side::Buffer(k, len) => &self.buffers[k][row * len..],
+                Side::Input => &[][..],
+            };
+            if term.x == Side::Input || term.y == Side::Input {
+                let mut row = 0;
+                for (offset, length) in &self.segments {
+                    let rows = &input[*offset..*offset + length * channels];
+                    let pick = |side: Side| if side == Side::Input { rows } else { buffer(side, row) };
+                    parts.push((pick(term.x), pick(term.y), *length));
+                    row += length;
+                }
+            } else {
+                parts.push((buffer(term.x, 0), buffer(term.y, 0), self.filled));
+            }
+            grad[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(block, part)| {
+                // Columns `block · TASK_ROWS ..` of x's `k` rows (row length m) give these rows
+                // of the gradient; `add_transposed_product` checks the lengths.
+                let first = block * TASK_ROWS;
+                for (x, y, k) in &parts {
+                    add_transposed_product(part.len() / n, *k, n, &x[first.min(x.len())..], m, y, part);
+                }
+            });
+            if let Some(weight) = term.contract {
+                // ∂L/∂θ[j] += Σ_i W[i, j] (Xᵀ Y)[i, j], rows in order.
+                let (weight, grad) = (&params[weight as usize], &mut grads[term.param as usize]);
+                if weight.len() == m * n && grad.len() == n {
+                    for (w_row, p_row) in weight.chunks(n).zip(product.chunks(n)) {
+                        for ((g, w), p) in grad.iter_mut().zip(w_row).zip(p_row) {
+                            *g = g.add(w.mul(*p));
+                        }
+                    }
+                }
+            }
+        }
+        self.segments.clear();
+        self.filled = 0;
+    }
+}
+
+/// Where a gradient block's full row buffers go.
+enum Target<'a, T> {
+    /// Flushed on the backward loop's thread, into these gradients.
+    Here { terms: &'a [SequenceTerm], flushed: &'a mut [Vec<T>], source: Source<'a, T> },
+    /// Sent to the flushing thread (see [`flush_sent`]); emptied buffers come back.
+    Thread { full: SyncSender<Rows<T>>, empty: Receiver<Rows<T>>, unallocated: usize },
+}
+
+/// The row buffers of one gradient block: the one being filled, and where full ones go.
+pub(super) struct Pipeline<'a, T> {
+    /// The buffer generated code writes to.
+    pub filling: Rows<T>,
+    lengths: &'a [usize],
+    target: Target<'a, T>,
+}
+
+impl<'a, T: JitReal> Pipeline<'a, T> {
+    /// Flushes on this thread, into `flushed`.
+    pub fn here(
+        lengths: &'a [usize],
+        capacity: usize,
+        terms: &'a [SequenceTerm],
+        flushed: &'a mut [Vec<T>],
+        source: Source<'a, T>,
+    ) -> Self {
+        Pipeline { filling: Rows::new(lengths, capacity), lengths, target: Target::Here { terms, flushed, source } }
+    }
+
+    /// Sends full buffers to [`flush_sent`] running on another thread with the other ends.
+    pub fn sending(
+        lengths: &'a [usize],
+        capacity: usize,
+    ) -> (Self, Receiver<Rows<T>>, std::sync::mpsc::Sender<Rows<T>>) {
+        let (full, full_end) = sync_channel(IN_FLIGHT);
+        let (empty_end, empty) = channel();
+        let target = Target::Thread { full, empty, unallocated: IN_FLIGHT };
+        (Pipeline { filling: Rows::new(lengths, capacity), lengths, target }, full_end, empty_end)
+    }
+
+    /// Makes room for `length` more rows: hands the buffer over if they would not fit.
+    pub fn make_room(&mut self, length: usize) {
+        if self.filling.filled + length > self.filling.capacity {
+            self.hand_over();
+        }
+    }
+
+    /// Hands the remaining rows over; a sending pipeline then closes its channel.
+    pub fn finish(mut self) {
+        if self.filling.filled > 0 {
+            self.hand_over();
+        }
+    }
+
+    fn hand_over(&mut self) {
+        let capacity = self.filling.capacity;
+        match &mut self.target {
+            Target::Here { terms, flushed, source } => self.filling.flush(terms, flushed, *source),
+            Target::Thread { full, empty, unallocated } => {
+                // An emptied buffer, a new one while fewer than `IN_FLIGHT` exist, else wait
+                // for one (a flushing thread that ended early leaves a new one).
+                let next = match empty.try_recv() {
+                    Ok(rows) => rows,
+                    Err(_) if *unallocated > 0 => {
+                        *unallocated -= 1;
+                        Rows::new(self.lengths, capacity)
+                    }
+                    Err(_) => empty.recv().unwrap_or_else(|_| Rows::new(self.lengths, capacity)),
+                };
+                let rows = std::mem::replace(&mut self.filling, next);
+                // The flushing thread only stops early by panicking, which the enclosing
+                // `rayon::join` passes on; the rows are then lost with the call.
+                let _ = full.send(rows);
+            }
+        }
+    }
+}
+
+/// The flushing thread's loop: flushes the buffers `full` brings, in order, into `flushed`, and
+/// returns them emptied, until the pipeline finishes. It polls (spinning, then yielding) rather
+/// than sleeping: a woken thread starts tens of µs late, as long as a flush takes.
+pub(super) fn flush_sent<T: JitReal>(
+    full: Receiver<Rows<T>>,
+    empty: std::sync::mpsc::Sender<Rows<T>>,
+    terms: &[SequenceTerm],
+    flushed: &mut [Vec<T>],
+    source: Source<'_, T>,
+) {
+    let mut idle = 0u32;
+    loop {
+        match full.try_recv() {
+            Ok(mut rows) => {
+                rows.flush(terms, flushed, source);
+                let _ = empty.send(rows);
+                idle = 0;
+            }
+            Err(TryRecvError::Empty) => {
+                idle += 1;
+                if idle < 100 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            Err(TryRecvError::Disconnected) => return,
+        }
+    }
+}

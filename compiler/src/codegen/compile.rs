@@ -839,5 +839,6 @@ fn emitter<'a, 'f>(
         host,
         noise_context,
         step,
+        fma: super::emit::host_has_fma(),
     }
 }

@@ -111,6 +111,25 @@ pub struct Emitter<'a, 'f> {
     pub noise_context: Value,
     /// The step number (i64).
     pub step: Value,
+    /// Whether the CPU has fused multiply–add (see [`Emitter::mul_add`]).
+    pub fma: bool,
+}
+
+/// Whether this CPU has fused multiply–add instructions (Cranelift then emits `vfmadd`; without
+/// them its `fma` would be a library call per element).
+pub fn host_has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        true
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
 }
 
 fn flags() -> MemFlagsData {
@@ -465,17 +484,27 @@ impl Emitter<'_, '_> {
         let mut p = self.splat_constant(ALPHA[0], vector);
         for alpha in &ALPHA[1..] {
             let c = self.splat_constant(*alpha, vector);
-            let product = self.b.ins().fmul(p, x2);
-            p = self.b.ins().fadd(product, c);
+            p = self.mul_add(p, x2, c);
         }
         p = self.b.ins().fmul(p, x);
         let mut q = self.splat_constant(BETA[0], vector);
         for beta in &BETA[1..] {
             let c = self.splat_constant(*beta, vector);
-            let product = self.b.ins().fmul(q, x2);
-            q = self.b.ins().fadd(product, c);
+            q = self.mul_add(q, x2, c);
         }
         self.b.ins().fdiv(p, q)
+    }
+
+    /// `a · b + c`: one fused instruction (rounded once) where the CPU has it, else two. Only
+    /// for code with its own accuracy bound (the tanh polynomial): the interpreter's arithmetic
+    /// rounds products separately.
+    fn mul_add(&mut self, a: Value, b: Value, c: Value) -> Value {
+        if self.fma {
+            self.b.ins().fma(a, b, c)
+        } else {
+            let product = self.b.ins().fmul(a, b);
+            self.b.ins().fadd(product, c)
+        }
     }
 
     /// `dest[cols] = x[rows] @ W[rows, cols]`, by the kernel where it applies.

@@ -12,6 +12,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 
 use super::CodegenError;
+use super::carry::{Carry, carries};
 use super::emit::{Bases, Emitter, HostFunctions};
 use super::fuse::{Piece, escapes, pieces};
 use super::kernels;
@@ -141,11 +142,10 @@ pub fn compile(
     let mut precomputed: Vec<Precomputed> = Vec::new();
     let forward_fixed = precomputed_products(forward, &mut precomputed);
     let forward_roots: Vec<ValueId> = forward.outputs.iter().chain(&forward.state_updates).copied().collect();
-    let forward_needed = needed(forward, &forward_roots, &forward_fixed);
+    let forward_values = LoopValues::new(forward, &forward_roots, &forward_fixed, true);
+    let forward_needed = &forward_values.needed;
     let kernels = kernels && super::matvec::available();
-    let forward_layout = layout(forward, &forward_needed, &forward_fixed, kernels);
-    let forward_emit = emitted(&forward_needed, &forward_fixed);
-    let forward_invariant = invariant(forward);
+    let forward_layout = layout(forward, forward_needed, &forward_fixed, kernels);
     let mut sequences = Vec::new();
     let mut sequence_lengths = Vec::new();
     let backward_parts = match adjoint {
@@ -154,10 +154,10 @@ pub fn compile(
             let plan = GradientPlan::new(adjoint, &mut sequences, &mut sequence_lengths);
             let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
             roots.extend(plan.roots());
-            let needed = needed(&adjoint.program, &roots, &backward_fixed);
-            let backward_layout = layout(&adjoint.program, &needed, &backward_fixed, kernels);
-            let emit = emitted(&needed, &backward_fixed);
-            Some((adjoint, plan, emit, backward_layout, reads(&needed, &backward_fixed)))
+            let values = LoopValues::new(&adjoint.program, &roots, &backward_fixed, false);
+            let backward_layout = layout(&adjoint.program, &values.needed, &backward_fixed, kernels);
+            let reads = reads(&values.needed, &backward_fixed);
+            Some((adjoint, plan, values, backward_layout, reads))
         }
         None => None,
     };
@@ -166,7 +166,7 @@ pub fn compile(
         None => Vec::new(),
     };
     let products = precomputed.len();
-    let forward_products = used(&reads(&forward_needed, &forward_fixed), products);
+    let forward_products = used(&reads(forward_needed, &forward_fixed), products);
     let backward_products = match &backward_parts {
         Some(parts) => used(&parts.4, products),
         None => vec![false; products],
@@ -182,7 +182,7 @@ pub fn compile(
         "reef_forward",
         element,
         |e, phase| {
-            emit_forward(e, forward, &forward_emit, &forward_invariant, phase);
+            emit_forward(e, forward, &forward_values, phase);
         },
         Kind::Forward,
         forward,
@@ -190,15 +190,14 @@ pub fn compile(
         &shapes,
     )?;
     let backward = match backward_parts {
-        Some((adjoint, plan, emit, backward_layout, _)) => {
-            let backward_invariant = invariant(&adjoint.program);
+        Some((adjoint, plan, values, backward_layout, _)) => {
             let id = build(
                 &mut module,
                 &mut context,
                 "reef_backward",
                 element,
                 |e, phase| {
-                    emit_backward(e, adjoint, &plan, &emit, &backward_invariant, phase);
+                    emit_backward(e, adjoint, &plan, &values, phase);
                 },
                 Kind::Backward,
                 &adjoint.program,
@@ -276,9 +275,9 @@ fn register_kernels(jit: &mut JITBuilder) {
     }
 }
 
-/// Which values must be computed for `roots` (custom calls' partials included when their
-/// result is).
-fn needed(program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)]) -> Vec<bool> {
+/// Which values must be computed for `roots`; `fixed` values and `leaves` are read from memory,
+/// so their operands are not needed for them.
+fn needed(program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)], leaves: &[ValueId]) -> Vec<bool> {
     let mut live = vec![false; program.insts.len()];
     let mut stack: Vec<ValueId> = roots.to_vec();
     while let Some(value) = stack.pop() {
@@ -287,16 +286,66 @@ fn needed(program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)]) -> V
         }
         live[value.index()] = true;
         // A precomputed product is read from memory: its operands are not needed in the loop.
-        if !fixed.iter().any(|(index, _)| *index == value.index()) {
+        if !fixed.iter().any(|(index, _)| *index == value.index()) && !leaves.contains(&value) {
             stack.extend(program.inst(value).op.operands());
         }
     }
     live
 }
 
-/// The values the loop computes: needed and not precomputed.
-fn emitted(needed: &[bool], fixed: &[(usize, Loc)]) -> Vec<bool> {
-    needed.iter().enumerate().map(|(index, live)| *live && !fixed.iter().any(|(i, _)| *i == index)).collect()
+/// Which values a generated function computes, and where.
+struct LoopValues {
+    /// Every value with a location: computed by some phase, or read.
+    needed: Vec<bool>,
+    /// Computed at every step (or before the loop, if invariant).
+    emit: Vec<bool>,
+    /// Computed by the prologue, before the first step: the carried values and what they need.
+    prologue: Vec<bool>,
+    /// Loop invariants (see [`invariant`]).
+    invariant: Vec<bool>,
+    /// Values carried from step to step (see [`super::carry`]).
+    carries: Vec<Carry>,
+}
+
+impl LoopValues {
+    /// The values for `roots` of a forward (`forward`) or backward loop; `fixed` values are
+    /// precomputed.
+    fn new(program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)], forward: bool) -> Self {
+        let invariant = invariant(program);
+        let plain = needed(program, roots, fixed, &[]);
+        let carries = carries(program, &invariant, &plain, forward);
+        let carried: Vec<ValueId> = carries.iter().map(|c| c.carried).collect();
+        let mut loop_roots = roots.to_vec();
+        loop_roots.extend(carries.iter().map(|c| c.produced));
+        let in_loop = needed(program, &loop_roots, fixed, &carried);
+        let for_prologue = needed(program, &carried, fixed, &[]);
+        let is_fixed = |index: usize| fixed.iter().any(|(i, _)| *i == index);
+        let emit = (0..program.insts.len())
+            .map(|index| in_loop[index] && !is_fixed(index) && !carried.iter().any(|c| c.index() == index))
+            .collect();
+        let prologue = (0..program.insts.len()).map(|index| for_prologue[index] && !is_fixed(index)).collect();
+        let needed = in_loop.iter().zip(&for_prologue).map(|(a, b)| *a || *b).collect();
+        LoopValues { needed, emit, prologue, invariant, carries }
+    }
+
+    /// Invariant values either phase computes.
+    fn invariant_values(&self) -> impl Fn(usize) -> bool + '_ {
+        |index| self.invariant[index] && (self.emit[index] || self.prologue[index])
+    }
+
+    /// Copies each produced value into its carried value's slot (the end of a step).
+    fn pass_on(&self, e: &mut Emitter<'_, '_>, program: &StepProgram) {
+        for carry in &self.carries {
+            let (source, dest) = (e.layout.locs[carry.produced.index()], e.layout.locs[carry.carried.index()]);
+            e.copy(dest, source, program.shape(carry.carried).len());
+        }
+    }
+
+    /// Computes the carried values from the first step's states.
+    fn prologue(&self, e: &mut Emitter<'_, '_>, program: &StepProgram) {
+        let carried: Vec<ValueId> = self.carries.iter().map(|c| c.carried).collect();
+        emit_values(e, program, &self.prologue, |index| !self.invariant[index], &carried);
+    }
 }
 
 /// Finds `input @ W` products (adding new ones to `list`) and where their rows live.
@@ -339,6 +388,8 @@ struct Buffers {
 enum Phase {
     /// Before the time loop: loop-invariant values.
     Invariant,
+    /// Before the first step (only when there is one): the carried values.
+    Prologue,
     /// The body of the time loop.
     Step,
 }
@@ -480,19 +531,29 @@ fn build(
         let other = b.append_block_param(head, pointer);
         let final_state = b.append_block_param(exit, pointer);
         let any = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, steps, 0);
+        let prologue = b.create_block();
+        b.ins().brif(any, prologue, &[], exit, &[BlockArg::Value(a)]);
+        b.switch_to_block(prologue);
+        let size = element.scalar().bytes() as i64;
         let first = match kind {
             Kind::Forward => b.ins().iconst(types::I64, 0),
             Kind::Backward => b.ins().iadd_imm_s(steps, -1),
         };
-        b.ins().brif(
-            any,
-            head,
-            &[BlockArg::Value(first), BlockArg::Value(a), BlockArg::Value(next)],
-            exit,
-            &[BlockArg::Value(a)],
-        );
+        {
+            // The first step's states: the start buffer, or the tape's row of the last step.
+            let mut bases = Bases::uniform(scratch, scratch, params.clone());
+            bases.state = match kind {
+                Kind::Forward => a,
+                Kind::Backward => {
+                    let offset = b.ins().imul_imm_s(first, program_layout.state_size as i64 * size);
+                    b.ins().iadd(tape, offset)
+                }
+            };
+            let mut prologue = emitter(&mut b, element, program_layout, bases, host, noise, first);
+            body(&mut prologue, Phase::Prologue);
+        }
+        b.ins().jump(head, &[BlockArg::Value(first), BlockArg::Value(a), BlockArg::Value(next)]);
         b.switch_to_block(head);
-        let size = element.scalar().bytes() as i64;
         let row = |b: &mut FunctionBuilder<'_>, base: Value, width: usize| {
             let offset = b.ins().imul_imm_s(step, width as i64 * size);
             b.ins().iadd(base, offset)
@@ -607,11 +668,13 @@ fn declare_host(
     })
 }
 
-fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool], invariant: &[bool], phase: Phase) {
-    let roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
-    if phase == Phase::Invariant {
-        emit_values(e, program, needed, |index| invariant[index], &roots);
-        return;
+fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopValues, phase: Phase) {
+    let mut roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
+    roots.extend(values.carries.iter().map(|c| c.produced));
+    match phase {
+        Phase::Invariant => return emit_values(e, program, &values.needed, values.invariant_values(), &roots),
+        Phase::Prologue => return values.prologue(e, program),
+        Phase::Step => {}
     }
     // The state this step starts from goes on the tape first.
     let state_size = e.layout.state_size;
@@ -622,7 +685,7 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool],
             state_size,
         );
     }
-    emit_values(e, program, needed, |index| !invariant[index], &roots);
+    emit_values(e, program, &values.emit, |index| !values.invariant[index], &roots);
     for (output, offset) in program.outputs.iter().zip(e.layout.output_offsets.clone()) {
         let source = e.layout.locs[output.index()];
         e.copy(Loc::Mem { base: Base::Output, offset, scalar: false }, source, program.shape(*output).len());
@@ -632,6 +695,7 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, needed: &[bool],
         let offset = e.layout.state_offsets[state];
         e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
     }
+    values.pass_on(e, program);
 }
 
 /// How each parameter gradient is accumulated: the root's sum is split into terms; an outer
@@ -755,16 +819,17 @@ fn emit_backward(
     e: &mut Emitter<'_, '_>,
     adjoint: &AdjointProgram,
     plan: &GradientPlan,
-    needed: &[bool],
-    invariant: &[bool],
+    values: &LoopValues,
     phase: Phase,
 ) {
     let program = &adjoint.program;
     let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
     roots.extend(plan.roots());
-    emit_values(e, program, needed, |index| invariant[index] == (phase == Phase::Invariant), &roots);
-    if phase == Phase::Invariant {
-        return;
+    roots.extend(values.carries.iter().map(|c| c.produced));
+    match phase {
+        Phase::Invariant => return emit_values(e, program, &values.needed, values.invariant_values(), &roots),
+        Phase::Prologue => return values.prologue(e, program),
+        Phase::Step => emit_values(e, program, &values.emit, |index| !values.invariant[index], &roots),
     }
     let mut copied = vec![false; e.bases.sequences.len()];
     for (param, terms) in plan.terms.iter().enumerate() {
@@ -795,6 +860,7 @@ fn emit_backward(
         let offset = e.layout.state_offsets[state];
         e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
     }
+    values.pass_on(e, program);
 }
 
 /// Emits the needed values that `select` picks, fusing runs of elementwise instructions.

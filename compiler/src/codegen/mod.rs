@@ -6,6 +6,7 @@
 //! against the layout fixed at compile time before calling it (see `SAFETY` comments), so no
 //! call from safe Rust can make it read or write out of bounds.
 
+mod carry;
 mod compile;
 mod emit;
 mod fuse;

@@ -7,7 +7,7 @@ use crate::step::{BinaryOp, Op, Shape, StepProgram, UnaryOp, ValueId};
 
 /// The identity of an instruction for hash-consing: op, operands, constant bits and shape.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
+pub struct Key {
     tag: u8,
     sub: u8,
     operands: [u32; 3],
@@ -15,7 +15,8 @@ struct Key {
     shape: Shape,
 }
 
-fn key(op: &Op, shape: Shape) -> Key {
+/// The hash-consing identity of `op` with result `shape`: equal keys compute equal values.
+pub fn key(op: &Op, shape: Shape) -> Key {
     let mut operands = [u32::MAX; 3];
     for (slot, value) in operands.iter_mut().zip(op.operands()) {
         *slot = value.0;

@@ -7,7 +7,7 @@ mod dce;
 mod print;
 mod simplify;
 
-pub use builder::Builder;
+pub use builder::{Builder, Key, key};
 pub use dce::{eliminate_dead_code, live_values};
 pub use print::{Naming, print_equations};
 

@@ -139,6 +139,11 @@ pub fn compile(
     let mut module = JITModule::new(jit);
     let mut context = FunctionBuilderContext::new();
 
+    // Divisions by loop invariants become products (see `reciprocal`); the programs keep their
+    // parameter, state and input tables, so the callers' buffers are unchanged.
+    let forward = &super::reciprocal::rewrite_program(forward).0;
+    let adjoint = adjoint.map(super::reciprocal::rewrite_adjoint);
+    let adjoint = adjoint.as_ref();
     let mut precomputed: Vec<Precomputed> = Vec::new();
     let forward_fixed = precomputed_products(forward, &mut precomputed);
     let forward_roots: Vec<ValueId> = forward.outputs.iter().chain(&forward.state_updates).copied().collect();

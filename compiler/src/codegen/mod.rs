@@ -15,6 +15,7 @@ mod kernels;
 mod layout;
 mod matvec;
 mod narrow;
+mod reciprocal;
 mod rows;
 mod run;
 

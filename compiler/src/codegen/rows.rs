@@ -13,7 +13,7 @@ use super::run::TASK_ROWS;
 
 /// Full row buffers a block may have waiting for (or in) a flush on the second thread: enough
 /// to absorb a late start of that thread, few enough to bound memory.
-const IN_FLIGHT: usize = 2;
+const IN_FLIGHT: usize = 1;
 
 /// What a flush reads besides the row buffers.
 #[derive(Clone, Copy)]

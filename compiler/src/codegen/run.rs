@@ -339,7 +339,7 @@ impl<T: JitReal> JitNetwork<T> {
             return Err(InterpError::NoAdjoint);
         }
         // Sequence products may run beside the backward loop (see `Pipeline`).
-        let parallel = self.parallel(batch) || !self.compiled.sequences.is_empty();
+        let parallel = self.parallel(batch) || self.compiled.flush_beside_loop;
         in_pool(threads, parallel, || Ok(self.gradient(loss, bounds, params, input, target, batch, steps, seed)))
     }
 
@@ -453,7 +453,8 @@ impl<T: JitReal> JitNetwork<T> {
         // With a core to spare (fewer blocks than threads, and no matrix–vector products split
         // across threads at every step), a block's rows are multiplied on a second thread while
         // its backward loop goes on.
-        let overlap = !terms.is_empty()
+        let overlap = self.compiled.flush_beside_loop
+            && !terms.is_empty()
             && blocks.len() < rayon::current_num_threads()
             && !self.forward_program.params.iter().any(|p| p.shape.len() >= PARALLEL_MATRIX);
         // Waves of a fixed number of blocks bound the gradient buffers alive at once.

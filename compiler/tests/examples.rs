@@ -40,6 +40,25 @@ fn adjoint_of_every_example() {
     });
 }
 
+/// What code generation makes of every example: work per step, carried values, products moved
+/// out of the loops, how gradients are accumulated.
+#[test]
+fn generated_code_of_every_example() {
+    insta::glob!("../../examples", "*.net", |path| {
+        let text = std::fs::read_to_string(path).expect("example is readable");
+        let mut sources = Sources::with_prelude();
+        let id = sources.add(path.file_name().unwrap().to_string_lossy(), text);
+        let compiled = reef_compiler::compile_source(&sources, id).unwrap();
+        let mut text = String::new();
+        for network in &compiled {
+            let adjoint = reef_compiler::adjoint::derive(&network.program);
+            let jit = reef_compiler::codegen::JitNetwork::<f32>::compile(&network.program, Some(&adjoint)).unwrap();
+            text.push_str(&format!("network {}\n{}", network.graph.name, jit.summary()));
+        }
+        insta::assert_snapshot!(text);
+    });
+}
+
 #[test]
 fn adjoint_of_every_prelude_model() {
     let models = [

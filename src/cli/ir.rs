@@ -1,4 +1,5 @@
-//! `reef ir FILE [--dot]`: the graph IR, parameter table and step program of each network.
+//! `reef ir FILE [--dot]`: the graph IR, parameter table and step program of each network, and
+//! what code generation makes of it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,11 @@ pub fn run(args: &IrArgs) -> Result<ExitCode, String> {
         } else {
             println!("{}", network.graph);
             println!("step program:\n{}", network.program);
+            let adjoint = reef_compiler::adjoint::derive(&network.program);
+            match reef_compiler::codegen::JitNetwork::<f32>::compile(&network.program, Some(&adjoint)) {
+                Ok(jit) => println!("generated code:\n{}", jit.summary()),
+                Err(error) => println!("generated code: {error}"),
+            }
         }
     }
     if shown == 0 {

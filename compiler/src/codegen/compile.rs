@@ -117,6 +117,8 @@ pub struct Compiled {
     /// Whether flushing the sequence products beside the backward loop pays (see
     /// [`flushes_fit_beside_the_loop`]).
     pub flush_beside_loop: bool,
+    /// What code generation made of the network, for people (see [`super::summary`]).
+    pub summary: String,
 }
 
 /// Whether the sequence products' work per row is small enough to hide behind the backward
@@ -197,6 +199,22 @@ pub fn compile(
         }
         None => false,
     };
+    let mut summary = String::new();
+    super::summary::precomputed(&mut summary, forward, &precomputed);
+    super::summary::function(&mut summary, "forward", forward, &forward_values, &forward_fixed, forward_layout.scratch);
+    if let Some((adjoint, plan, values, backward_layout, _)) = &backward_parts {
+        let fixed = precomputed_products(&adjoint.program, &mut precomputed.clone());
+        super::summary::function(&mut summary, "backward", &adjoint.program, values, &fixed, backward_layout.scratch);
+        let stored = plan.stored_values(sequence_lengths.len());
+        super::summary::gradients(
+            &mut summary,
+            &adjoint.program,
+            &sequences,
+            &stored,
+            &step_gradients,
+            flush_beside_loop,
+        );
+    }
     let products = precomputed.len();
     let forward_products = used(&reads(forward_needed, &forward_fixed), products);
     let backward_products = match &backward_parts {
@@ -255,6 +273,7 @@ pub fn compile(
         sequence_lengths,
         step_gradients,
         flush_beside_loop,
+        summary,
     })
 }
 
@@ -327,17 +346,17 @@ fn needed(program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)], leav
 }
 
 /// Which values a generated function computes, and where.
-struct LoopValues {
+pub(super) struct LoopValues {
     /// Every value with a location: computed by some phase, or read.
-    needed: Vec<bool>,
+    pub needed: Vec<bool>,
     /// Computed at every step (or before the loop, if invariant).
-    emit: Vec<bool>,
+    pub emit: Vec<bool>,
     /// Computed by the prologue, before the first step: the carried values and what they need.
-    prologue: Vec<bool>,
+    pub prologue: Vec<bool>,
     /// Loop invariants (see [`invariant`]).
-    invariant: Vec<bool>,
+    pub invariant: Vec<bool>,
     /// Values carried from step to step (see [`super::carry`]).
-    carries: Vec<Carry>,
+    pub carries: Vec<Carry>,
 }
 
 impl LoopValues {
@@ -809,6 +828,23 @@ impl GradientPlan {
             terms.push(list);
         }
         GradientPlan { terms }
+    }
+
+    /// The value stored in each of the `count` sequence buffers.
+    fn stored_values(&self, count: usize) -> Vec<ValueId> {
+        let mut stored = vec![ValueId(0); count];
+        for term in self.terms.iter().flatten() {
+            if let Term::Sequence(x, sx, y, sy) = term {
+                for (value, side) in [(x, sx), (y, sy)] {
+                    if let Side::Buffer(k, _) = side
+                        && *k < count
+                    {
+                        stored[*k] = *value;
+                    }
+                }
+            }
+        }
+        stored
     }
 
     /// Per parameter: whether any of its terms is added at every step.

@@ -18,6 +18,7 @@ mod narrow;
 mod reciprocal;
 mod rows;
 mod run;
+mod summary;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -94,6 +95,13 @@ impl<T: JitReal> JitNetwork<T> {
     ) -> Result<Self, CodegenError> {
         let compiled = compile::compile(forward, adjoint, T::ELEMENT, kernels)?;
         Ok(JitNetwork { compiled, forward_program: forward.clone(), _element: PhantomData })
+    }
+
+    /// What code generation made of the network: per function, the work of one step, values
+    /// carried between steps, products moved out of the loops, and how each gradient is
+    /// accumulated. The same on every CPU.
+    pub fn summary(&self) -> &str {
+        &self.compiled.summary
     }
 
     fn channels(&self) -> usize {

@@ -258,6 +258,43 @@ fn flushes_beside_the_backward_loop_equal_the_interpreter() {
     }
 }
 
+/// The flushing thread is a task `rayon::join` may run only after the backward loop returns
+/// (when the pool's other thread is busy): the loop must not wait for it. Here the other
+/// thread of a two-thread pool is held until the call ends; the call ends, with the same bits.
+#[test]
+fn flushes_do_not_wait_for_a_busy_pool() {
+    let network = compile(
+        "network N(dt = 1 ms) = Sequential(Linear(3, 12), Rate(12, rec = true, activation = tanh), Linear(12, 2))",
+    );
+    let adjoint = reef_compiler::adjoint::derive(&network.program);
+    let jit = JitNetwork::<f64>::compile(&network.program, Some(&adjoint)).unwrap();
+    let p = params(&network);
+    let steps = 700;
+    let input = numbers(steps * 3, 21, 1.0);
+    let target = numbers(steps * 2, 22, 0.5);
+    let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
+    let bounds = vec![(None, None); p.len()];
+    let alone = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 1, steps, 1, 0).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let crowded = pool.install(|| {
+        let (result, ()) = rayon::join(
+            || {
+                let result = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 1, steps, 0, 0);
+                done.store(true, std::sync::atomic::Ordering::Release);
+                result
+            },
+            || {
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    std::hint::spin_loop();
+                }
+            },
+        );
+        result.unwrap()
+    });
+    assert_eq!(alone.grads, crowded.grads);
+}
+
 /// Input products (≥ 16 channels) computed for the whole batch before the loop and kept for the
 /// backward pass, over several chunks and gradient blocks, with weight gradients split into
 /// row blocks: equal to the interpreter, and bit-identical for 1, 2 and 3 threads.

@@ -2,7 +2,8 @@
 //! step, gathered in buffers and added to the gradients as matrix products ("flushes"), on the
 //! backward loop's thread or on a second thread while the loop goes on.
 
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, channel, sync_channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 
 use rayon::prelude::*;
 
@@ -11,8 +12,8 @@ use super::compile::{SequenceTerm, Side};
 use super::gemm::add_transposed_product;
 use super::run::TASK_ROWS;
 
-/// Full row buffers a block may have waiting for (or in) a flush on the second thread: enough
-/// to absorb a late start of that thread, few enough to bound memory.
+/// Row buffers a block allocates beyond the one it fills before it waits for the flushing thread
+/// to return one (once that thread is known to run): one, so that memory stays at two buffers.
 const IN_FLIGHT: usize = 1;
 
 /// What a flush reads besides the row buffers.
@@ -118,7 +119,7 @@ enum Target<'a, T> {
     /// Flushed on the backward loop's thread, into these gradients.
     Here { terms: &'a [SequenceTerm], flushed: &'a mut [Vec<T>], source: Source<'a, T> },
     /// Sent to the flushing thread (see [`flush_sent`]); emptied buffers come back.
-    Thread { full: SyncSender<Rows<T>>, empty: Receiver<Rows<T>>, unallocated: usize },
+    Thread { full: Sender<Rows<T>>, empty: Receiver<Rows<T>>, extra: usize, started: &'a AtomicBool },
 }
 
 /// The row buffers of one gradient block: the one being filled, and where full ones go.
@@ -141,14 +142,15 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
         Pipeline { filling: Rows::new(lengths, capacity), lengths, target: Target::Here { terms, flushed, source } }
     }
 
-    /// Sends full buffers to [`flush_sent`] running on another thread with the other ends.
+    /// Sends full buffers to [`flush_sent`], which runs with the other ends and sets `started`.
     pub fn sending(
         lengths: &'a [usize],
         capacity: usize,
-    ) -> (Self, Receiver<Rows<T>>, std::sync::mpsc::Sender<Rows<T>>) {
-        let (full, full_end) = sync_channel(IN_FLIGHT);
+        started: &'a AtomicBool,
+    ) -> (Self, Receiver<Rows<T>>, Sender<Rows<T>>) {
+        let (full, full_end) = channel();
         let (empty_end, empty) = channel();
-        let target = Target::Thread { full, empty, unallocated: IN_FLIGHT };
+        let target = Target::Thread { full, empty, extra: 0, started };
         (Pipeline { filling: Rows::new(lengths, capacity), lengths, target }, full_end, empty_end)
     }
 
@@ -160,9 +162,16 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
     }
 
     /// Hands the remaining rows over; a sending pipeline then closes its channel.
-    pub fn finish(mut self) {
-        if self.filling.filled > 0 {
-            self.hand_over();
+    pub fn finish(self) {
+        let Pipeline { mut filling, target, .. } = self;
+        if filling.filled == 0 {
+            return;
+        }
+        match target {
+            Target::Here { terms, flushed, source } => filling.flush(terms, flushed, source),
+            Target::Thread { full, .. } => {
+                let _ = full.send(filling);
+            }
         }
     }
 
@@ -170,13 +179,15 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
         let capacity = self.filling.capacity;
         match &mut self.target {
             Target::Here { terms, flushed, source } => self.filling.flush(terms, flushed, *source),
-            Target::Thread { full, empty, unallocated } => {
-                // An emptied buffer, a new one while fewer than `IN_FLIGHT` exist, else wait
-                // for one (a flushing thread that ended early leaves a new one).
+            Target::Thread { full, empty, extra, started } => {
+                // An emptied buffer; else a new one while few exist, or while the flushing
+                // thread has not started: `rayon::join` may run it on this very thread after
+                // this side returns, so waiting for it here could wait forever. Once started,
+                // it runs elsewhere and returns buffers.
                 let next = match empty.try_recv() {
                     Ok(rows) => rows,
-                    Err(_) if *unallocated > 0 => {
-                        *unallocated -= 1;
+                    Err(_) if *extra < IN_FLIGHT || !started.load(Ordering::Acquire) => {
+                        *extra += 1;
                         Rows::new(self.lengths, capacity)
                     }
                     Err(_) => empty.recv().unwrap_or_else(|_| Rows::new(self.lengths, capacity)),
@@ -194,12 +205,12 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
 /// returns them emptied, until the pipeline finishes. It polls (spinning, then yielding) rather
 /// than sleeping: a woken thread starts tens of µs late, as long as a flush takes.
 pub(super) fn flush_sent<T: JitReal>(
-    full: Receiver<Rows<T>>,
-    empty: std::sync::mpsc::Sender<Rows<T>>,
+    (full, empty, started): (Receiver<Rows<T>>, Sender<Rows<T>>, &AtomicBool),
     terms: &[SequenceTerm],
     flushed: &mut [Vec<T>],
     source: Source<'_, T>,
 ) {
+    started.store(true, Ordering::Release);
     let mut idle = 0u32;
     loop {
         match full.try_recv() {

@@ -1,6 +1,8 @@
 //! Calling the generated code: buffers for one batch element, the matrix products before and
 //! after the loops, batch elements in parallel, and gradient reduction in a fixed order.
 
+use std::sync::atomic::AtomicBool;
+
 use rayon::prelude::*;
 
 use super::gemm::multiply;
@@ -469,7 +471,8 @@ impl<T: JitReal> JitNetwork<T> {
                     let lengths = &self.compiled.sequence_lengths;
                     let elements = *start..start + length;
                     if overlap {
-                        let (mut rows, full, empty) = Pipeline::sending(lengths, capacity);
+                        let started = AtomicBool::new(false);
+                        let (mut rows, full, empty) = Pipeline::sending(lengths, capacity, &started);
                         rayon::join(
                             || {
                                 for b in elements {
@@ -477,7 +480,7 @@ impl<T: JitReal> JitNetwork<T> {
                                 }
                                 rows.finish();
                             },
-                            || flush_sent(full, empty, terms, &mut flushed, source),
+                            || flush_sent((full, empty, &started), terms, &mut flushed, source),
                         );
                     } else {
                         let mut rows = Pipeline::here(lengths, capacity, terms, &mut flushed, source);

@@ -119,7 +119,16 @@ enum Target<'a, T> {
     /// Flushed on the backward loop's thread, into these gradients.
     Here { terms: &'a [SequenceTerm], flushed: &'a mut [Vec<T>], source: Source<'a, T> },
     /// Sent to the flushing thread (see [`flush_sent`]); emptied buffers come back.
-    Thread { full: Sender<Rows<T>>, empty: Receiver<Rows<T>>, extra: usize, started: &'a AtomicBool },
+    Thread {
+        full: Sender<Rows<T>>,
+        empty: Receiver<Rows<T>>,
+        /// Buffers allocated beyond the first.
+        extra: usize,
+        /// Set by the flushing thread when it starts.
+        started: &'a AtomicBool,
+        /// Whether it failed to start within [`START_WAIT`] once (then buffers are allocated).
+        late: bool,
+    },
 }
 
 /// The row buffers of one gradient block: the one being filled, and where full ones go.
@@ -150,7 +159,7 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
     ) -> (Self, Receiver<Rows<T>>, Sender<Rows<T>>) {
         let (full, full_end) = channel();
         let (empty_end, empty) = channel();
-        let target = Target::Thread { full, empty, extra: 0, started };
+        let target = Target::Thread { full, empty, extra: 0, started, late: false };
         (Pipeline { filling: Rows::new(lengths, capacity), lengths, target }, full_end, empty_end)
     }
 
@@ -179,14 +188,17 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
         let capacity = self.filling.capacity;
         match &mut self.target {
             Target::Here { terms, flushed, source } => self.filling.flush(terms, flushed, *source),
-            Target::Thread { full, empty, extra, started } => {
-                // An emptied buffer; else a new one while few exist, or while the flushing
-                // thread has not started: `rayon::join` may run it on this very thread after
-                // this side returns, so waiting for it here could wait forever. Once started,
-                // it runs elsewhere and returns buffers.
+            Target::Thread { full, empty, extra, started, late } => {
+                // An emptied buffer; else a new one while few exist; else wait for the flushing
+                // thread to return one, but only once it has started: `rayon::join` runs it on
+                // this very thread after this side returns if no other thread takes it (a busy
+                // pool), so waiting for it then would wait forever. A thread woken for it
+                // starts within [`START_WAIT`] on an idle pool; if it does not, buffers are
+                // allocated instead (memory then grows with the rows of the call).
                 let next = match empty.try_recv() {
                     Ok(rows) => rows,
-                    Err(_) if *extra < IN_FLIGHT || !started.load(Ordering::Acquire) => {
+                    Err(_) if *extra < IN_FLIGHT || *late || !wait_for(started) => {
+                        *late = *extra >= IN_FLIGHT;
                         *extra += 1;
                         Rows::new(self.lengths, capacity)
                     }
@@ -199,6 +211,21 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
             }
         }
     }
+}
+
+/// How long a block waits for its flushing thread to start before it stops relying on it.
+const START_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Whether `started` is set within [`START_WAIT`] (yielding meanwhile).
+fn wait_for(started: &AtomicBool) -> bool {
+    let deadline = std::time::Instant::now() + START_WAIT;
+    while !started.load(Ordering::Acquire) {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
 }
 
 /// The flushing thread's loop: flushes the buffers `full` brings, in order, into `flushed`, and

@@ -3,16 +3,21 @@
 
 use reef_lang::Sources;
 
+/// The networks of the example at `path` (compile errors rendered in the panic).
+fn compile_example(path: &std::path::Path) -> Vec<reef_compiler::Compiled> {
+    let text = std::fs::read_to_string(path).expect("example is readable");
+    let mut sources = Sources::with_prelude();
+    let id = sources.add(path.file_name().unwrap().to_string_lossy(), text);
+    match reef_compiler::compile_source(&sources, id) {
+        Ok(compiled) => compiled,
+        Err(diagnostics) => panic!("{}", sources.render(&diagnostics, false)),
+    }
+}
+
 #[test]
 fn examples_compile() {
     insta::glob!("../../examples", "*.net", |path| {
-        let text = std::fs::read_to_string(path).expect("example is readable");
-        let mut sources = Sources::with_prelude();
-        let id = sources.add(path.file_name().unwrap().to_string_lossy(), text);
-        let compiled = match reef_compiler::compile_source(&sources, id) {
-            Ok(compiled) => compiled,
-            Err(diagnostics) => panic!("{}", sources.render(&diagnostics, false)),
-        };
+        let compiled = compile_example(path);
         assert!(!compiled.is_empty());
         let mut text = String::new();
         for network in &compiled {
@@ -26,10 +31,7 @@ fn examples_compile() {
 #[test]
 fn adjoint_of_every_example() {
     insta::glob!("../../examples", "*.net", |path| {
-        let text = std::fs::read_to_string(path).expect("example is readable");
-        let mut sources = Sources::with_prelude();
-        let id = sources.add(path.file_name().unwrap().to_string_lossy(), text);
-        let compiled = reef_compiler::compile_source(&sources, id).unwrap();
+        let compiled = compile_example(path);
         let mut text = String::new();
         for network in &compiled {
             let adjoint = reef_compiler::adjoint::derive(&network.program);
@@ -45,10 +47,7 @@ fn adjoint_of_every_example() {
 #[test]
 fn generated_code_of_every_example() {
     insta::glob!("../../examples", "*.net", |path| {
-        let text = std::fs::read_to_string(path).expect("example is readable");
-        let mut sources = Sources::with_prelude();
-        let id = sources.add(path.file_name().unwrap().to_string_lossy(), text);
-        let compiled = reef_compiler::compile_source(&sources, id).unwrap();
+        let compiled = compile_example(path);
         let mut text = String::new();
         for network in &compiled {
             let adjoint = reef_compiler::adjoint::derive(&network.program);

@@ -3,7 +3,7 @@
 
 use reef_compiler::codegen::{JitNetwork, JitReal};
 use reef_compiler::interp;
-use reef_compiler::loss::{Loss, Term, TermKind};
+use reef_compiler::loss::{Bound, Loss, Term, TermKind};
 use reef_lang::Sources;
 
 fn compile(text: &str) -> reef_compiler::Compiled {
@@ -230,11 +230,20 @@ fn gradients_are_identical_for_any_thread_count() {
     }
 }
 
-/// One sequence on two threads: full weight-gradient rows are multiplied on the second thread
-/// while the backward loop goes on (several flushes, a contracted term, and a parameter with
-/// both per-step and flushed terms): equal to the interpreter, bit-identical for 1–3 threads.
-#[test]
-fn flushes_beside_the_backward_loop_equal_the_interpreter() {
+/// One long sequence (several row flushes) through a small recurrent Rate network, f64.
+struct LongSequence {
+    network: reef_compiler::Compiled,
+    adjoint: reef_compiler::adjoint::AdjointProgram,
+    jit: JitNetwork<f64>,
+    p: Vec<Vec<f64>>,
+    steps: usize,
+    input: Vec<f64>,
+    target: Vec<f64>,
+    loss: Loss,
+    bounds: Vec<Bound>,
+}
+
+fn long_sequence() -> LongSequence {
     let network = compile(
         "network N(dt = 1 ms) = Sequential(Linear(3, 12), Rate(12, rec = true, activation = tanh), Linear(12, 2))",
     );
@@ -246,6 +255,15 @@ fn flushes_beside_the_backward_loop_equal_the_interpreter() {
     let target = numbers(steps * 2, 22, 0.5);
     let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
     let bounds = vec![(None, None); p.len()];
+    LongSequence { network, adjoint, jit, p, steps, input, target, loss, bounds }
+}
+
+/// One sequence on two threads: full weight-gradient rows are multiplied on the second thread
+/// while the backward loop goes on (several flushes, a contracted term, and a parameter with
+/// both per-step and flushed terms): equal to the interpreter, bit-identical for 1–3 threads.
+#[test]
+fn flushes_beside_the_backward_loop_equal_the_interpreter() {
+    let LongSequence { network, adjoint, jit, p, steps, input, target, loss, bounds } = long_sequence();
     let reference =
         interp::value_and_grad(&network.program, &adjoint, &loss, &bounds, &p, &input, &target, 1, steps, 0).unwrap();
     let one = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 1, steps, 1, 0).unwrap();
@@ -263,17 +281,7 @@ fn flushes_beside_the_backward_loop_equal_the_interpreter() {
 /// thread of a two-thread pool is held until the call ends; the call ends, with the same bits.
 #[test]
 fn flushes_do_not_wait_for_a_busy_pool() {
-    let network = compile(
-        "network N(dt = 1 ms) = Sequential(Linear(3, 12), Rate(12, rec = true, activation = tanh), Linear(12, 2))",
-    );
-    let adjoint = reef_compiler::adjoint::derive(&network.program);
-    let jit = JitNetwork::<f64>::compile(&network.program, Some(&adjoint)).unwrap();
-    let p = params(&network);
-    let steps = 700;
-    let input = numbers(steps * 3, 21, 1.0);
-    let target = numbers(steps * 2, 22, 0.5);
-    let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
-    let bounds = vec![(None, None); p.len()];
+    let LongSequence { jit, p, steps, input, target, loss, bounds, .. } = long_sequence();
     let alone = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 1, steps, 1, 0).unwrap();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let done = std::sync::atomic::AtomicBool::new(false);

@@ -18,7 +18,7 @@ use super::fuse::{Piece, escapes, pieces};
 use super::kernels;
 use super::layout::{Base, Layout, Loc, layout};
 use crate::adjoint::AdjointProgram;
-use crate::step::{Op, StepProgram, ValueId};
+use crate::step::{Op, StateInit, StepProgram, ValueId};
 
 /// The element type of generated code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,8 +111,9 @@ pub struct Compiled {
     pub sequences: Vec<SequenceTerm>,
     /// Row length of each sequence buffer (`seq` argument, in this order).
     pub sequence_lengths: Vec<usize>,
-    /// Per parameter: whether the backward function adds to its gradient at every step (the
-    /// others it never touches; their gradients come only from the sequence products).
+    /// Per parameter: whether the backward pass adds to its gradient outside the sequence
+    /// products (at every step, or a state initialiser's final λ); the others' gradients come
+    /// only from the sequence products, and generated code never touches them.
     pub step_gradients: Vec<bool>,
     /// Whether flushing the sequence products beside the backward loop pays (see
     /// [`flushes_fit_beside_the_loop`]).
@@ -184,12 +185,21 @@ pub fn compile(
             let values = LoopValues::new(&adjoint.program, &roots, &backward_fixed, false);
             let backward_layout = layout(&adjoint.program, &values.needed, &backward_fixed, kernels);
             let reads = reads(&values.needed, &backward_fixed);
-            Some((adjoint, plan, values, backward_layout, reads))
+            Some((adjoint, plan, values, backward_layout, (backward_fixed, reads)))
         }
         None => None,
     };
     let step_gradients = match &backward_parts {
-        Some(parts) => parts.1.step_gradients(),
+        Some(parts) => {
+            // A state that starts from a parameter passes its final λ to that gradient too.
+            let mut every = parts.1.step_gradients();
+            for state in &forward.states {
+                if let StateInit::Param(param) = state.init {
+                    every[param.0 as usize] = true;
+                }
+            }
+            every
+        }
         None => Vec::new(),
     };
     let flush_beside_loop = match &backward_parts {
@@ -202,23 +212,22 @@ pub fn compile(
     let mut summary = String::new();
     super::summary::precomputed(&mut summary, forward, &precomputed);
     super::summary::function(&mut summary, "forward", forward, &forward_values, &forward_fixed, forward_layout.scratch);
-    if let Some((adjoint, plan, values, backward_layout, _)) = &backward_parts {
-        let fixed = precomputed_products(&adjoint.program, &mut precomputed.clone());
-        super::summary::function(&mut summary, "backward", &adjoint.program, values, &fixed, backward_layout.scratch);
+    if let Some((adjoint, plan, values, backward_layout, (fixed, _))) = &backward_parts {
+        super::summary::function(&mut summary, "backward", &adjoint.program, values, fixed, backward_layout.scratch);
         let stored = plan.stored_values(sequence_lengths.len());
         super::summary::gradients(
             &mut summary,
             &adjoint.program,
             &sequences,
             &stored,
-            &step_gradients,
+            &plan.step_gradients(),
             flush_beside_loop,
         );
     }
     let products = precomputed.len();
     let forward_products = used(&reads(forward_needed, &forward_fixed), products);
     let backward_products = match &backward_parts {
-        Some(parts) => used(&parts.4, products),
+        Some(parts) => used(&parts.4.1, products),
         None => vec![false; products],
     };
     let shapes = Buffers {
@@ -449,14 +458,19 @@ enum Phase {
 /// Values that depend only on parameters and constants (not on inputs, states, seeds,
 /// adjoints or noise), which the time loop can compute once.
 fn invariant(program: &StepProgram) -> Vec<bool> {
-    let mut invariant = vec![false; program.insts.len()];
-    for (index, inst) in program.insts.iter().enumerate() {
-        invariant[index] = match inst.op {
-            Op::Noise(_) | Op::Input(_) | Op::State(_) | Op::Seed(_) | Op::StateAdjoint(_) | Op::NextState(_) => false,
-            op => op.operands().iter().all(|v| invariant[v.index()]),
-        };
+    let mut invariant = Vec::with_capacity(program.insts.len());
+    for inst in &program.insts {
+        invariant.push(is_invariant(&inst.op, &invariant));
     }
     invariant
+}
+
+/// Whether `op` is a loop invariant, given which of the values before it are.
+pub(super) fn is_invariant(op: &Op, invariant: &[bool]) -> bool {
+    match op {
+        Op::Noise(_) | Op::Input(_) | Op::State(_) | Op::Seed(_) | Op::StateAdjoint(_) | Op::NextState(_) => false,
+        op => op.operands().iter().all(|v| invariant[v.index()]),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -87,11 +87,7 @@ pub fn rewrite_adjoint(adjoint: &AdjointProgram) -> AdjointProgram {
 
 /// Appends an instruction, tracking whether it is a loop invariant.
 fn push(out: &mut StepProgram, invariant: &mut Vec<bool>, op: Op, shape: Shape) -> ValueId {
-    let value = match op {
-        Op::Noise(_) | Op::Input(_) | Op::State(_) | Op::Seed(_) | Op::StateAdjoint(_) | Op::NextState(_) => false,
-        op => op.operands().iter().all(|v| invariant[v.index()]),
-    };
-    invariant.push(value);
+    invariant.push(super::compile::is_invariant(&op, invariant));
     out.push(op, shape)
 }
 

@@ -273,18 +273,11 @@ impl<T: JitReal> JitNetwork<T> {
     /// thread while generated code adds to `grads`, with the same sums for any thread count.
     fn flush_targets(&self, grads: &mut [Vec<T>]) -> Vec<Vec<T>> {
         let compiled = &self.compiled;
-        let mut shared = compiled.step_gradients.clone();
-        shared.resize(grads.len(), true);
-        for state in &self.forward_program.states {
-            if let StateInit::Param(param) = state.init {
-                shared[param.0 as usize] = true;
-            }
-        }
         (0..grads.len())
             .map(|param| {
                 if !compiled.sequences.iter().any(|term| term.param as usize == param) {
                     Vec::new()
-                } else if shared[param] {
+                } else if compiled.step_gradients.get(param).is_none_or(|every| *every) {
                     vec![T::zero(); grads[param].len()]
                 } else {
                     std::mem::take(&mut grads[param])
@@ -440,9 +433,7 @@ impl<T: JitReal> JitNetwork<T> {
             for state in &self.forward_program.states {
                 let len = state.shape.len();
                 if let StateInit::Param(param) = state.init {
-                    for (g, l) in grads[param.0 as usize].iter_mut().zip(&lambda_out[offset..offset + len]) {
-                        *g = g.add(*l);
-                    }
+                    add_into(&mut grads[param.0 as usize], &lambda_out[offset..offset + len]);
                 }
                 offset += len;
             }
@@ -495,9 +486,7 @@ impl<T: JitReal> JitNetwork<T> {
                 .collect();
             for element in &per_block {
                 for (total, part) in grads.iter_mut().zip(element) {
-                    for (t, p) in total.iter_mut().zip(part) {
-                        *t = t.add(*p);
-                    }
+                    add_into(total, part);
                 }
             }
         }
@@ -513,9 +502,14 @@ fn merge_flushed<T: JitReal>(grads: &mut [Vec<T>], flushed: Vec<Vec<T>>) {
         if grad.is_empty() {
             *grad = part;
         } else {
-            for (g, p) in grad.iter_mut().zip(&part) {
-                *g = g.add(*p);
-            }
+            add_into(grad, &part);
         }
+    }
+}
+
+/// `total[i] += part[i]`, in index order.
+fn add_into<T: JitReal>(total: &mut [T], part: &[T]) {
+    for (t, p) in total.iter_mut().zip(part) {
+        *t = t.add(*p);
     }
 }

@@ -13,6 +13,7 @@ use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 
 use super::CodegenError;
 use super::carry::{Carry, carries};
+use super::derived::DerivedTerm;
 use super::emit::{Bases, Emitter, HostFunctions};
 use super::fuse::{Piece, escapes, pieces};
 use super::kernels;
@@ -109,6 +110,8 @@ pub struct Compiled {
     pub backward_products: Vec<bool>,
     /// Weight gradients the caller finishes after the backward loop.
     pub sequences: Vec<SequenceTerm>,
+    /// Gradient terms the caller reads off the sequence products after the backward loop.
+    pub derived: Vec<DerivedTerm>,
     /// Row length of each sequence buffer (`seq` argument, in this order).
     pub sequence_lengths: Vec<usize>,
     /// Per parameter: whether the backward pass adds to its gradient outside the sequence
@@ -176,10 +179,11 @@ pub fn compile(
     let forward_layout = layout(forward, forward_needed, &forward_fixed, kernels);
     let mut sequences = Vec::new();
     let mut sequence_lengths = Vec::new();
+    let mut derived = Vec::new();
     let backward_parts = match adjoint {
         Some(adjoint) => {
             let backward_fixed = precomputed_products(&adjoint.program, &mut precomputed);
-            let plan = GradientPlan::new(adjoint, &mut sequences, &mut sequence_lengths);
+            let plan = GradientPlan::new(adjoint, &mut sequences, &mut sequence_lengths, &mut derived);
             let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
             roots.extend(plan.roots());
             let values = LoopValues::new(&adjoint.program, &roots, &backward_fixed, false);
@@ -219,6 +223,7 @@ pub fn compile(
             &mut summary,
             &adjoint.program,
             &sequences,
+            &derived,
             &stored,
             &plan.step_gradients(),
             flush_beside_loop,
@@ -279,6 +284,7 @@ pub fn compile(
         forward_products,
         backward_products,
         sequences,
+        derived,
         sequence_lengths,
         step_gradients,
         flush_beside_loop,
@@ -778,7 +784,12 @@ enum Term {
 }
 
 impl GradientPlan {
-    fn new(adjoint: &AdjointProgram, sequences: &mut Vec<SequenceTerm>, lengths: &mut Vec<usize>) -> Self {
+    fn new(
+        adjoint: &AdjointProgram,
+        sequences: &mut Vec<SequenceTerm>,
+        lengths: &mut Vec<usize>,
+        derived_terms: &mut Vec<DerivedTerm>,
+    ) -> Self {
         let program = &adjoint.program;
         let mut uses = vec![0usize; program.insts.len()];
         for inst in &program.insts {
@@ -792,11 +803,35 @@ impl GradientPlan {
         let mut terms = Vec::new();
         // One buffer per stored value, however many terms use it.
         let mut stored: std::collections::HashMap<ValueId, usize> = std::collections::HashMap::new();
-        for (param, grad) in adjoint.param_grads.iter().enumerate() {
-            let mut values = Vec::new();
-            if let Some(grad) = grad {
-                split(program, *grad, &uses, &mut values);
-            }
+        let split_grads: Vec<Vec<ValueId>> = (adjoint.param_grads.iter())
+            .map(|grad| {
+                let mut values = Vec::new();
+                if let Some(grad) = grad {
+                    split(program, *grad, &uses, &mut values);
+                }
+                values
+            })
+            .collect();
+        // Per parameter: `(x, y)` when its one sequence term is `Σ_t x[t]ᵀ y[t]` (then its
+        // flushed product is that sum alone, which a derived term may read).
+        let sole_outer: Vec<Option<(ValueId, ValueId)>> = (split_grads.iter())
+            .map(|values| {
+                let sequences: Vec<&ValueId> = (values.iter())
+                    .filter(|v| {
+                        uses[v.index()] == 1 && matches!(program.inst(**v).op, Op::Outer(..) | Op::ScaledProduct(..))
+                    })
+                    .collect();
+                match sequences[..] {
+                    [one] => match program.inst(*one).op {
+                        Op::Outer(x, y) => Some((x, y)),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            })
+            .collect();
+        let invariant = invariant(program);
+        for (param, values) in split_grads.into_iter().enumerate() {
             let mut list = Vec::new();
             for value in values {
                 let (x, y, contract) = match program.inst(value).op {
@@ -805,12 +840,25 @@ impl GradientPlan {
                     Op::ScaledProduct(c, x, w)
                         if uses[value.index()] == 1 && program.shape(c) == program.shape(value) =>
                     {
-                        match program.inst(w).op {
-                            Op::Param(weight) => (x, c, Some(weight.0)),
-                            _ => {
-                                list.push(Term::Value(value));
+                        let Op::Param(weight) = program.inst(w).op else {
+                            list.push(Term::Value(value));
+                            continue;
+                        };
+                        // Read off another gradient's product when `c` is its `y` scaled.
+                        let derived = (sole_outer.iter().enumerate()).find_map(|(from, outer)| {
+                            let (outer_x, outer_y) = (*outer)?;
+                            if !super::derived::same(program, x, outer_x) {
+                                return None;
+                            }
+                            let scale = super::derived::scale_of(program, &invariant, c, outer_y)?;
+                            Some(DerivedTerm { param: param as u32, from: from as u32, weight: weight.0, scale })
+                        });
+                        match derived {
+                            Some(term) => {
+                                derived_terms.push(term);
                                 continue;
                             }
+                            None => (x, c, Some(weight.0)),
                         }
                     }
                     _ => {

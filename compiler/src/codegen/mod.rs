@@ -8,6 +8,7 @@
 
 mod carry;
 mod compile;
+mod derived;
 mod emit;
 mod fuse;
 mod gemm;

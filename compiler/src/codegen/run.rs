@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
+use super::derived::add_derived;
 use super::gemm::multiply;
 use super::rows::{Pipeline, Source, flush_sent};
 use super::{JitNetwork, JitReal, Shared, in_pool};
@@ -479,6 +480,9 @@ impl<T: JitReal> JitNetwork<T> {
                             backward_one(b, &mut grads, &mut rows);
                         }
                         rows.finish();
+                    }
+                    if steps > 0 {
+                        add_derived(&self.compiled.derived, params, &mut flushed, &mut grads);
                     }
                     merge_flushed(&mut grads, flushed);
                     grads

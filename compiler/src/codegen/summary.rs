@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use super::compile::{LoopValues, Precomputed, SequenceTerm, Side};
+use super::derived::{DerivedTerm, describe_scale};
 use crate::step::{BinaryOp, Op, StepProgram, ValueId};
 
 /// Describes a value by its operation and shape (`tanh [50]`).
@@ -76,6 +77,7 @@ pub(super) fn gradients(
     out: &mut String,
     adjoint: &StepProgram,
     terms: &[SequenceTerm],
+    derived: &[DerivedTerm],
     stored: &[ValueId],
     step_gradients: &[bool],
     beside: bool,
@@ -105,6 +107,17 @@ pub(super) fn gradients(
                 );
             }
         }
+    }
+    for term in derived {
+        let name = |p: u32| &adjoint.params[p as usize].name;
+        let _ = writeln!(
+            out,
+            "  after the loop: ∂L/∂{}[j] += k[j] Σ_i {}[i, j] G[i, j], G the product of ∂L/∂{}, k = {}",
+            name(term.param),
+            name(term.weight),
+            name(term.from),
+            describe_scale(&term.scale)
+        );
     }
     let every: Vec<&str> = (adjoint.params.iter().zip(step_gradients))
         .filter(|(_, every)| **every)

@@ -1,16 +1,23 @@
-//! Matrix products with at most 16 columns (f32, AVX2 + FMA): `input @ W` for a narrow layer
-//! (workload C: 2000 → 8) and its weight gradient `Xᵀ Λ`. A general GEMM packs both operands
+//! Matrix products read in place (f32, AVX2 + FMA): `input @ W` for a narrow layer (at most 16
+//! columns; workload C: 2000 → 8), and weight gradients `Xᵀ Λ` that are narrow or small (up to
+//! [`MAX_IN_PLACE`] elements; A's 50 × 50 from 128 rows). A general GEMM packs both operands
 //! into panels first; with 8 columns that copying costs more than the arithmetic (a third of
-//! C's time in `matrixmultiply`'s packing), so these kernels read the operands in place: one
-//! row of `b` is loaded once and multiplied by eight broadcast elements of `a` (eight
-//! independent FMA chains). Each element of the result is a sum over `k` in order, whatever
-//! the split into row blocks, so results do not depend on the number of threads.
+//! C's time in `matrixmultiply`'s packing), and its packing buffers (64 KB per call) were the
+//! largest allocation of A's gradient after the tape. These kernels work on column panels of
+//! 16: one row of `b`'s panel is loaded once and multiplied by up to eight broadcast elements
+//! of `a` (independent FMA chains). Each element of the result is a sum over `k` in order,
+//! whatever the split into row blocks, so results do not depend on the number of threads.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-/// Columns up to which the narrow kernels run.
+/// Columns up to which `multiply` runs; also the width of a column panel.
 pub const MAX_COLS: usize = 16;
+
+/// Elements of a result up to which `add_transposed_product` runs with any number of columns:
+/// measured (f32, 128 rows), 50 × 50 took 0.85× `matrixmultiply`'s time, 64 × 50 1.05×,
+/// 200 × 200 1.2× (its cache blocking pays for the packing there).
+pub const MAX_IN_PLACE: usize = 1 << 12;
 
 /// `c[m×n] = a[m×k] · b[k×n]` (row-major) when `n <= MAX_COLS` and the CPU has AVX2 + FMA;
 /// returns false (doing nothing) otherwise. The caller has checked the lengths.
@@ -18,7 +25,7 @@ pub fn multiply(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32
     if !usable(n) || a.len() < m * k || b.len() < k * n || c.len() < m * n {
         return false;
     }
-    let shape = Shape { rows: m, depth: k, cols: n, row_stride: k, depth_stride: 1, accumulate: false };
+    let shape = Shape { rows: m, depth: k, cols: n, stride: n, row_stride: k, depth_stride: 1, accumulate: false };
     // SAFETY: `usable` checked the CPU features; the lengths were checked above for `a` read at
     // `i·k + kk`, `b` at `kk·n + j` and `c` at `i·n + j` with i < m, kk < k, j < n.
     unsafe { run(shape, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) };
@@ -26,12 +33,14 @@ pub fn multiply(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32
 }
 
 /// `c[m×n] += aᵀ · b` for `a`: `k` rows of length `lda` (first `m` used) and `b[k×n]`, when
-/// `n <= MAX_COLS` and the CPU has AVX2 + FMA; returns false (doing nothing) otherwise.
+/// `n <= MAX_COLS` or `m·n <= MAX_IN_PLACE`, and the CPU has AVX2 + FMA; returns false (doing
+/// nothing) otherwise.
 pub fn add_transposed_product(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32], c: &mut [f32]) -> bool {
-    if !usable(n) || m == 0 || k == 0 || m > lda || a.len() < (k - 1) * lda + m || b.len() < k * n || c.len() < m * n {
+    let fits = usable(n) || (n > 0 && m * n <= MAX_IN_PLACE && super::matvec::available());
+    if !fits || m == 0 || k == 0 || m > lda || a.len() < (k - 1) * lda + m || b.len() < k * n || c.len() < m * n {
         return false;
     }
-    let shape = Shape { rows: m, depth: k, cols: n, row_stride: 1, depth_stride: lda, accumulate: true };
+    let shape = Shape { rows: m, depth: k, cols: n, stride: n, row_stride: 1, depth_stride: lda, accumulate: true };
     // SAFETY: as in `multiply`, with `a` read at `kk·lda + i` (i < m <= lda, kk < k).
     unsafe { run(shape, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) };
     true
@@ -41,12 +50,14 @@ fn usable(n: usize) -> bool {
     n > 0 && n <= MAX_COLS && super::matvec::available()
 }
 
-/// `c[i, j] (+)= Σ_kk a[i·row_stride + kk·depth_stride] · b[kk·cols + j]`.
+/// `c[i·stride + j] (+)= Σ_kk a[i·row_stride + kk·depth_stride] · b[kk·stride + j]` for
+/// `j < cols <= stride`.
 #[derive(Clone, Copy)]
 struct Shape {
     rows: usize,
     depth: usize,
     cols: usize,
+    stride: usize,
     row_stride: usize,
     depth_stride: usize,
     accumulate: bool,
@@ -56,25 +67,39 @@ struct Shape {
 /// AVX2 + FMA present; the pointers valid for `shape` (see `Shape`).
 #[cfg(target_arch = "x86_64")]
 unsafe fn run(shape: Shape, a: *const f32, b: *const f32, c: *mut f32) {
-    // SAFETY: forwarded; every block stays inside `shape`.
+    // SAFETY: forwarded; every panel and block stays inside `shape`.
     unsafe {
-        let mut i = 0;
-        let wide = shape.cols > 8;
-        while i + 8 <= shape.rows {
-            if wide {
-                block::<8, 2>(shape, i, a, b, c)
-            } else {
-                block::<8, 1>(shape, i, a, b, c)
+        for first_col in (0..shape.cols).step_by(MAX_COLS) {
+            let panel = Shape { cols: MAX_COLS.min(shape.cols - first_col), ..shape };
+            let (b, c) = (b.add(first_col), c.add(first_col));
+            // Blocks of rows: 6 × 2 vectors (12 accumulators) or 8 × 1, so that accumulators,
+            // the row of `b` and the broadcast fit the 16 vector registers (8 × 2 spilled: half
+            // the speed); the last rows in one smaller block.
+            let (wide, full) = (panel.cols > 8, if panel.cols > 8 { 6 } else { 8 });
+            let mut i = 0;
+            while i + full <= panel.rows {
+                if wide {
+                    block::<6, 2>(panel, i, a, b, c)
+                } else {
+                    block::<8, 1>(panel, i, a, b, c)
+                }
+                i += full;
             }
-            i += 8;
-        }
-        while i < shape.rows {
-            if wide {
-                block::<1, 2>(shape, i, a, b, c)
-            } else {
-                block::<1, 1>(shape, i, a, b, c)
+            match (panel.rows - i, wide) {
+                (0, _) => {}
+                (1, true) => block::<1, 2>(panel, i, a, b, c),
+                (2, true) => block::<2, 2>(panel, i, a, b, c),
+                (3, true) => block::<3, 2>(panel, i, a, b, c),
+                (4, true) => block::<4, 2>(panel, i, a, b, c),
+                (_, true) => block::<5, 2>(panel, i, a, b, c),
+                (1, false) => block::<1, 1>(panel, i, a, b, c),
+                (2, false) => block::<2, 1>(panel, i, a, b, c),
+                (3, false) => block::<3, 1>(panel, i, a, b, c),
+                (4, false) => block::<4, 1>(panel, i, a, b, c),
+                (5, false) => block::<5, 1>(panel, i, a, b, c),
+                (6, false) => block::<6, 1>(panel, i, a, b, c),
+                (_, false) => block::<7, 1>(panel, i, a, b, c),
             }
-            i += 1;
         }
     }
 }
@@ -85,11 +110,11 @@ unsafe fn run(_: Shape, _: *const f32, _: *const f32, _: *mut f32) {
 }
 
 /// Rows `first..first + R` of the result, columns as `W` vectors of 8 (lanes past `cols`
-/// masked).
+/// masked); rows of `b` and `c` are `stride` apart.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn block<const R: usize, const W: usize>(shape: Shape, first: usize, a: *const f32, b: *const f32, c: *mut f32) {
-    let n = shape.cols;
+    let (n, stride) = (shape.cols, shape.stride);
     let lanes: [i32; 16] = std::array::from_fn(|lane| if lane < n { -1 } else { 0 });
     // SAFETY: `lanes` has 16 i32s; every access below is inside `shape` (see `Shape`): rows
     // `first + q < rows`, depth `kk < depth`, and only the lanes below `n` of each row of `b`
@@ -98,7 +123,7 @@ unsafe fn block<const R: usize, const W: usize>(shape: Shape, first: usize, a: *
         let masks = [_mm256_loadu_si256(lanes.as_ptr().cast()), _mm256_loadu_si256(lanes.as_ptr().add(8).cast())];
         let mut acc = [[_mm256_setzero_ps(); W]; R];
         for kk in 0..shape.depth {
-            let row = b.add(kk * n);
+            let row = b.add(kk * stride);
             let weights: [__m256; W] = std::array::from_fn(|half| _mm256_maskload_ps(row.add(8 * half), masks[half]));
             let column = a.add(first * shape.row_stride + kk * shape.depth_stride);
             for (q, sums) in acc.iter_mut().enumerate() {
@@ -109,7 +134,7 @@ unsafe fn block<const R: usize, const W: usize>(shape: Shape, first: usize, a: *
             }
         }
         for (q, sums) in acc.iter().enumerate() {
-            let out = c.add((first + q) * n);
+            let out = c.add((first + q) * stride);
             for (half, sum) in sums.iter().enumerate() {
                 let place = out.add(8 * half);
                 let value =
@@ -148,10 +173,16 @@ mod tests {
         if !super::super::matvec::available() {
             return;
         }
-        for (m, k, n) in [(1, 1, 1), (9, 5, 3), (17, 300, 8), (8, 40, 16), (23, 64, 11), (64, 2000, 8)] {
+        let shapes =
+            [(1, 1, 1), (9, 5, 3), (17, 300, 8), (8, 40, 16), (23, 64, 11), (64, 2000, 8), (50, 128, 50), (9, 7, 33)];
+        for (m, k, n) in shapes {
             let (a, b) = (numbers(m * k, 1), numbers(k * n, 2));
             let mut c = vec![f32::NAN; m * n];
-            assert!(multiply(m, k, n, &a, &b, &mut c));
+            assert_eq!(multiply(m, k, n, &a, &b, &mut c), n <= MAX_COLS);
+            if n > MAX_COLS {
+                c = vec![0.0; m * n];
+                crate::codegen::gemm::multiply(m, k, n, &a, &b, &mut c);
+            }
             let mut reference = vec![0.0f64; m * n];
             let mut scale = vec![0.0f64; m * n];
             for i in 0..m {
@@ -189,6 +220,9 @@ mod tests {
     fn wide_or_short_operands_are_refused() {
         let mut c = vec![0.0f32; 17];
         assert!(!multiply(1, 1, 17, &[1.0], &[0.0; 17], &mut c));
+        let wide = MAX_IN_PLACE / 17 + 1;
+        let mut big = vec![0.0f32; wide * 17];
+        assert!(!add_transposed_product(wide, 1, 17, &vec![1.0; wide], wide, &[0.0; 17], &mut big));
         assert!(!multiply(2, 2, 2, &[1.0; 3], &[1.0; 4], &mut c));
         assert!(!add_transposed_product(2, 2, 2, &[1.0; 4], 1, &[1.0; 4], &mut c));
     }

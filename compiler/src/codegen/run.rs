@@ -96,18 +96,24 @@ struct ForwardRun<T> {
     products: Vec<Vec<Vec<T>>>,
 }
 
-/// Pointers to the products of one batch element in one chunk; an empty buffer (a product the
-/// function does not read) gives a dangling pointer the generated code never dereferences.
+/// Pointers to the products of one batch element in one chunk of `length` steps, from its step
+/// `row`; an empty buffer (a product the function does not read) gives a dangling pointer the
+/// generated code never dereferences.
 fn element_rows<T>(
     products: &[Vec<T>],
     element: usize,
     length: usize,
+    row: usize,
     cols: impl Iterator<Item = usize>,
 ) -> Vec<*const T> {
     products
         .iter()
         .zip(cols)
-        .map(|(rows, cols)| if rows.is_empty() { rows.as_ptr() } else { rows[element * length * cols..].as_ptr() })
+        .map(
+            |(rows, cols)| {
+                if rows.is_empty() { rows.as_ptr() } else { rows[(element * length + row) * cols..].as_ptr() }
+            },
+        )
         .collect()
 }
 
@@ -215,7 +221,7 @@ impl<T: JitReal> JitNetwork<T> {
             let products = self.precompute(params, input, batch, steps, (start, length), &wanted);
             (tape.par_chunks_mut(tape_stride).zip(carries.par_iter_mut())).enumerate().for_each(
                 |(b, (tape, carry))| {
-                    let pre = element_rows(&products, b, length, cols());
+                    let pre = element_rows(&products, b, length, 0, cols());
                     let mut other = vec![T::zero(); state_size.max(1)];
                     let mut state_out = vec![T::zero(); state_size.max(1)];
                     let mut scratch = vec![T::zero(); layout.scratch.max(1)];
@@ -357,7 +363,9 @@ impl<T: JitReal> JitNetwork<T> {
         };
         let size = self.output_size();
         let run = self.forward(params, input, batch, steps, seed, true);
-        let value = loss_value(loss, bounds, &run.output, target, [batch, steps, size], params);
+        let mut value = loss_value(loss, bounds, &run.output, target, [batch, steps, size], params);
+        // ∂L/∂output in the element type, once (the f64 rows are not kept alongside).
+        let seeds: Vec<T> = std::mem::take(&mut value.output_grad).into_iter().map(T::from_f64).collect();
         // SAFETY: the pointer is the finalised backward function compiled with exactly this
         // signature for element type T.
         let backward_function: BackwardFn<T> = unsafe { std::mem::transmute(*backward) };
@@ -371,20 +379,38 @@ impl<T: JitReal> JitNetwork<T> {
         let source = Source { input, channels, params };
         // Adds batch element `b`'s gradient into `grads` (terms added at every step) and
         // `flushed` (the sequence products).
+        // With a core to spare (fewer blocks than threads, and no matrix–vector products split
+        // across threads at every step), a block's rows are multiplied on a second thread while
+        // its backward loop goes on.
+        let blocks: Vec<(usize, usize)> =
+            (0..batch).step_by(BLOCK).map(|start| (start, BLOCK.min(batch - start))).collect();
+        let overlap = self.compiled.flush_beside_loop
+            && !terms.is_empty()
+            && blocks.len() < rayon::current_num_threads()
+            && !self.forward_program.params.iter().any(|p| p.shape.len() >= PARALLEL_MATRIX);
+        // Steps per backward call, and so rows per buffer: two buffers are alive when flushing
+        // beside the loop, so each holds half a chunk (the same memory as one). Decided at
+        // compile time, not by `overlap`: the products' row groups, and so the sums, are then
+        // the same for any number of threads.
+        let call_steps = if self.compiled.flush_beside_loop { CHUNK / 2 } else { CHUNK };
         let backward_one = |b: usize, grads: &mut Vec<Vec<T>>, rows: &mut Pipeline<T>| {
             let element_input = &input[b * rows_len..(b + 1) * rows_len];
-            let mut seeds: Vec<T> =
-                value.output_grad[b * steps * size..(b + 1) * steps * size].iter().map(|g| T::from_f64(*g)).collect();
-            seeds.resize((steps * size).max(1), T::zero());
+            let seeds = &seeds[b * steps * size..(b + 1) * steps * size];
             let mut lambda = vec![T::zero(); state_size.max(1)];
             let mut other = vec![T::zero(); state_size.max(1)];
             let mut lambda_out = vec![T::zero(); state_size.max(1)];
             let mut scratch = vec![T::zero(); backward_layout.scratch.max(1)];
             let pointers = pointer_table(params, &transposed);
             let tape = &run.tape[b * run.tape_stride..];
-            for (start, length) in chunks(steps).into_iter().rev() {
+            // Calls of at most `call_steps` steps, each inside one forward chunk.
+            let calls = chunks(steps).into_iter().flat_map(|(chunk, chunk_length)| {
+                (chunk..chunk + chunk_length)
+                    .step_by(call_steps)
+                    .map(move |start| (chunk, chunk_length, start, call_steps.min(chunk + chunk_length - start)))
+            });
+            for (chunk, chunk_length, start, length) in calls.collect::<Vec<_>>().into_iter().rev() {
                 let chunk_input = &element_input[start * channels..(start + length) * channels];
-                let pre = element_rows(&run.products[start / CHUNK], b, length, cols());
+                let pre = element_rows(&run.products[chunk / CHUNK], b, chunk_length, start - chunk, cols());
                 rows.make_room(length);
                 let filling = &mut rows.filling;
                 let filled = filling.filled;
@@ -405,7 +431,8 @@ impl<T: JitReal> JitNetwork<T> {
                 // `steps × outputs`, every gradient buffer the function adds to its
                 // parameter's length, the λ buffers `state_size`, scratch the backward
                 // layout's size, each product the function reads `length × cols` elements
-                // from the element's row (kept by the forward pass), each sequence buffer
+                // from the element's row `start - chunk` of its chunk (kept by the forward
+                // pass; `start - chunk + length <= chunk_length`), each sequence buffer
                 // `capacity × its row length`, written from row `filled` with
                 // `filled + length <= capacity`. A concurrent flush touches other buffers.
                 unsafe {
@@ -439,18 +466,10 @@ impl<T: JitReal> JitNetwork<T> {
                 offset += len;
             }
         };
-        // Batch elements in fixed blocks: each block sums its elements in order, blocks are
-        // summed in order — the same result for any number of threads.
-        let blocks: Vec<(usize, usize)> =
-            (0..batch).step_by(BLOCK).map(|start| (start, BLOCK.min(batch - start))).collect();
-        let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
-        // With a core to spare (fewer blocks than threads, and no matrix–vector products split
-        // across threads at every step), a block's rows are multiplied on a second thread while
-        // its backward loop goes on.
-        let overlap = self.compiled.flush_beside_loop
-            && !terms.is_empty()
-            && blocks.len() < rayon::current_num_threads()
-            && !self.forward_program.params.iter().any(|p| p.shape.len() >= PARALLEL_MATRIX);
+        // Batch elements in fixed blocks (`blocks`): each block sums its elements in order,
+        // blocks are summed in order — the same result for any number of threads.
+        // The sum of the blocks' gradients (the first block's own buffers, then added to).
+        let mut total: Option<Vec<Vec<T>>> = None;
         // Waves of a fixed number of blocks bound the gradient buffers alive at once.
         for wave in blocks.chunks(WAVE) {
             let per_block: Vec<Vec<Vec<T>>> = wave
@@ -458,8 +477,8 @@ impl<T: JitReal> JitNetwork<T> {
                 .map(|(start, length)| {
                     let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
                     let mut flushed = self.flush_targets(&mut grads);
-                    // Rows for the whole block if it has fewer than `CHUNK` steps in all.
-                    let capacity = CHUNK.min(length * steps).max(1);
+                    // Rows for the whole block if it has fewer than `call_steps` steps in all.
+                    let capacity = call_steps.min(length * steps).max(1);
                     let lengths = &self.compiled.sequence_lengths;
                     let elements = *start..start + length;
                     if overlap {
@@ -488,12 +507,18 @@ impl<T: JitReal> JitNetwork<T> {
                     grads
                 })
                 .collect();
-            for element in &per_block {
-                for (total, part) in grads.iter_mut().zip(element) {
-                    add_into(total, part);
+            for element in per_block {
+                match &mut total {
+                    None => total = Some(element),
+                    Some(total) => {
+                        for (sum, part) in total.iter_mut().zip(&element) {
+                            add_into(sum, part);
+                        }
+                    }
                 }
             }
         }
+        let mut grads = total.unwrap_or_else(|| params.iter().map(|p| vec![T::zero(); p.len()]).collect());
         add_loss_param_grads(&mut grads, &value);
         Gradient { loss: value.value, terms: value.terms, grads, output: run.output }
     }

@@ -50,10 +50,6 @@ const CHUNK: usize = 128;
 /// Batch elements per gradient block (see `value_and_grad`).
 const BLOCK: usize = 8;
 
-/// Gradient blocks computed in parallel before their sums are added to the total (in block
-/// order): enough to keep the cores busy, few enough to bound the buffers alive at once.
-const WAVE: usize = 4;
-
 /// Matrices from this many elements may be multiplied on two threads at every step.
 const PARALLEL_MATRIX: usize = 1 << 16;
 
@@ -203,8 +199,14 @@ impl<T: JitReal> JitNetwork<T> {
             (0..batch).map(|_| Carry::new(initial.clone(), state_size, steps * outputs)).collect();
         // Kept for the backward pass, the tape has a last row for the final states (the backward
         // function reads each step's new state from the row after it).
+        // Not kept, each element writes one chunk's rows to a buffer of its own, allocated
+        // where it runs (not a batch-sized one zeroed and faulted in at every call).
         let tape_stride = if for_backward { steps + 1 } else { steps.clamp(1, CHUNK) } * state_size.max(1);
-        let mut tape = vec![T::zero(); batch * tape_stride];
+        let mut tape = vec![T::zero(); if for_backward { batch * tape_stride } else { 0 }];
+        let mut element_tapes: Vec<&mut [T]> = match for_backward {
+            true => tape.chunks_mut(tape_stride).collect(),
+            false => (0..batch).map(|_| &mut [][..]).collect(),
+        };
         let wanted: Vec<bool> = (self.compiled.forward_products.iter())
             .zip(&self.compiled.backward_products)
             .map(|(forward, backward)| *forward || (for_backward && *backward))
@@ -219,44 +221,50 @@ impl<T: JitReal> JitNetwork<T> {
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         for (start, length) in chunks(steps) {
             let products = self.precompute(params, input, batch, steps, (start, length), &wanted);
-            (tape.par_chunks_mut(tape_stride).zip(carries.par_iter_mut())).enumerate().for_each(
-                |(b, (tape, carry))| {
-                    let pre = element_rows(&products, b, length, 0, cols());
-                    let mut other = vec![T::zero(); state_size.max(1)];
-                    let mut state_out = vec![T::zero(); state_size.max(1)];
-                    let mut scratch = vec![T::zero(); layout.scratch.max(1)];
-                    let tape_row = if for_backward { start * state_size } else { 0 };
-                    let first = (b * steps + start) * channels;
-                    let context = [seed, b as u64, start as u64];
-                    // SAFETY: `check` verified that `params` match the parameter table (each
-                    // buffer has its shape's length; the pointer table adds the transposed
-                    // copies the layout lists, each as long as its parameter, and lives until
-                    // the end of this function) and that `input` holds `batch × steps` rows of `channels`;
-                    // this call reads rows `start..start + length` of element `b` and writes
-                    // the same rows of its `output` (`steps × outputs`) and `length` rows of
-                    // its tape from `tape_row` (the tape has `steps` rows when kept, else
-                    // `min(steps, CHUNK) >= length`). The state buffers have `state_size` elements,
-                    // scratch the layout's size; each product the function reads has
-                    // `length × cols` elements from the element's row (the others are never
-                    // dereferenced). `context` has three u64s.
-                    unsafe {
-                        function(
-                            pointers.get(),
-                            input.as_ptr().add(first),
-                            carry.output.as_mut_ptr().add(start * outputs),
-                            tape.as_mut_ptr().add(tape_row),
-                            carry.state.as_mut_ptr(),
-                            other.as_mut_ptr(),
-                            scratch.as_mut_ptr(),
-                            length as i64,
-                            context.as_ptr(),
-                            pre.as_ptr(),
-                            state_out.as_mut_ptr(),
-                        );
+            (element_tapes.par_iter_mut().zip(carries.par_iter_mut())).enumerate().for_each(|(b, (tape, carry))| {
+                let mut own = Vec::new();
+                let tape: &mut [T] = match for_backward {
+                    true => tape,
+                    false => {
+                        own.resize(tape_stride, T::zero());
+                        &mut own
                     }
-                    carry.state = state_out;
-                },
-            );
+                };
+                let pre = element_rows(&products, b, length, 0, cols());
+                let mut other = vec![T::zero(); state_size.max(1)];
+                let mut state_out = vec![T::zero(); state_size.max(1)];
+                let mut scratch = vec![T::zero(); layout.scratch.max(1)];
+                let tape_row = if for_backward { start * state_size } else { 0 };
+                let first = (b * steps + start) * channels;
+                let context = [seed, b as u64, start as u64];
+                // SAFETY: `check` verified that `params` match the parameter table (each
+                // buffer has its shape's length; the pointer table adds the transposed
+                // copies the layout lists, each as long as its parameter, and lives until
+                // the end of this function) and that `input` holds `batch × steps` rows of `channels`;
+                // this call reads rows `start..start + length` of element `b` and writes
+                // the same rows of its `output` (`steps × outputs`) and `length` rows of
+                // its tape from `tape_row` (the tape has `steps` rows when kept, else
+                // `min(steps, CHUNK) >= length`). The state buffers have `state_size` elements,
+                // scratch the layout's size; each product the function reads has
+                // `length × cols` elements from the element's row (the others are never
+                // dereferenced). `context` has three u64s.
+                unsafe {
+                    function(
+                        pointers.get(),
+                        input.as_ptr().add(first),
+                        carry.output.as_mut_ptr().add(start * outputs),
+                        tape.as_mut_ptr().add(tape_row),
+                        carry.state.as_mut_ptr(),
+                        other.as_mut_ptr(),
+                        scratch.as_mut_ptr(),
+                        length as i64,
+                        context.as_ptr(),
+                        pre.as_ptr(),
+                        state_out.as_mut_ptr(),
+                    );
+                }
+                carry.state = state_out;
+            });
             if for_backward {
                 let backward = &self.compiled.backward_products;
                 kept.push(
@@ -264,6 +272,7 @@ impl<T: JitReal> JitNetwork<T> {
                 );
             }
         }
+        drop(element_tapes);
         if for_backward {
             for (tape, carry) in tape.chunks_mut(tape_stride).zip(&carries) {
                 tape[steps * state_size..(steps + 1) * state_size].copy_from_slice(&carry.state[..state_size]);
@@ -470,8 +479,10 @@ impl<T: JitReal> JitNetwork<T> {
         // blocks are summed in order — the same result for any number of threads.
         // The sum of the blocks' gradients (the first block's own buffers, then added to).
         let mut total: Option<Vec<Vec<T>>> = None;
-        // Waves of a fixed number of blocks bound the gradient buffers alive at once.
-        for wave in blocks.chunks(WAVE) {
+        // Waves of one block per thread bound the gradient buffers alive at once (the total and
+        // one block's per thread). The blocks are still added in block order, so the sums do
+        // not depend on the wave size.
+        for wave in blocks.chunks(rayon::current_num_threads().max(1)) {
             let per_block: Vec<Vec<Vec<T>>> = wave
                 .par_iter()
                 .map(|(start, length)| {

@@ -12,6 +12,9 @@ use crate::step::{BinaryOp, Op, StepProgram, UnaryOp, ValueId};
 /// Vector chunks up to this count are unrolled; longer runs become loops.
 const UNROLL_CHUNKS: usize = 16;
 
+/// Partial sums of a vectorised dot product (the latency of one addition chain hidden).
+const DOT_ACCUMULATORS: usize = 4;
+
 /// Host functions the generated code calls.
 #[derive(Clone, Copy)]
 pub struct HostFunctions {
@@ -406,19 +409,20 @@ impl Emitter<'_, '_> {
             }
             Op::VecMatT(x, w) => {
                 let cols = program.shape(x).len();
-                if let Some(slot) = self.layout.transposed[value.index()] {
-                    // `x @ Wᵀ` as `x @ (Wᵀ)` with `Wᵀ` transposed by the caller.
-                    let transposed = Loc::Mem { base: Base::Param(slot as u32), offset: 0, scalar: false };
-                    if !self.kernel(0, loc(x), transposed, dest, cols, len) {
-                        self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
-                    }
-                } else if cols == 1 {
-                    // `x[1] @ Wᵀ` for `W[rows, 1]` is the column scaled by the one element.
+                if cols == 1 {
+                    // `x[1] @ Wᵀ` for `W[rows, 1]` is the column scaled by the one element (a
+                    // vector loop; as a product it was a scalar loop of one-element dot products).
                     let scalar = match loc(x) {
                         Loc::Mem { base, offset, .. } => Loc::Mem { base, offset, scalar: true },
                         constant => constant,
                     };
                     self.elementwise(dest, len, &[loc(w), scalar], &mut |e, v, _| e.b.ins().fmul(v[1], v[0]));
+                } else if let Some(slot) = self.layout.transposed[value.index()] {
+                    // `x @ Wᵀ` as `x @ (Wᵀ)` with `Wᵀ` transposed by the caller.
+                    let transposed = Loc::Mem { base: Base::Param(slot as u32), offset: 0, scalar: false };
+                    if !self.kernel(0, loc(x), transposed, dest, cols, len) {
+                        self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
+                    }
                 } else if !self.kernel(1, loc(x), loc(w), dest, len, cols) {
                     self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
                 }
@@ -591,19 +595,25 @@ impl Emitter<'_, '_> {
         }
     }
 
-    /// `y[rows] = x[cols] @ Wᵀ` for `W[rows, cols]`: one dot product per row.
+    /// `y[rows] = x[cols] @ Wᵀ` for `W[rows, cols]`: one dot product per row (its vector
+    /// chunks summed in [`DOT_ACCUMULATORS`] interleaved partial sums).
     fn vecmat_transposed(&mut self, dest: Loc, x: Loc, w: Loc, rows: usize, cols: usize) {
         let lanes = self.lanes;
         let chunks = cols / lanes;
         self.counted_loop(rows.max(1), |e, row| {
             let base = e.b.ins().imul_imm_s(row, cols as i64);
-            let mut accumulator = e.splat_constant(0.0, true);
+            // Up to four accumulators, so the additions do not wait on each other (one chain
+            // over A's 50-element readout was a quarter of its forward step).
+            let zero = e.splat_constant(0.0, true);
+            let mut accumulators = vec![zero; chunks.clamp(1, DOT_ACCUMULATORS)];
             for chunk in 0..chunks {
                 let xs = e.load_vector(x, Index::Fixed(chunk * lanes));
                 let weights = e.load_vector(w, Index::Dynamic(base, chunk * lanes));
                 let product = e.b.ins().fmul(xs, weights);
-                accumulator = e.b.ins().fadd(accumulator, product);
+                let slot = chunk % accumulators.len();
+                accumulators[slot] = e.b.ins().fadd(accumulators[slot], product);
             }
+            let accumulator = (accumulators[1..].iter()).fold(accumulators[0], |sum, part| e.b.ins().fadd(sum, *part));
             let mut total = e.b.ins().extractlane(accumulator, 0);
             for lane in 1..lanes {
                 let part = e.b.ins().extractlane(accumulator, lane as u8);

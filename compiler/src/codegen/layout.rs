@@ -141,8 +141,9 @@ pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], tr
     let mut transposes: Vec<u32> = Vec::new();
     if transpose {
         for (index, inst) in program.insts.iter().enumerate() {
-            if let Op::VecMatT(_, w) = inst.op
+            if let Op::VecMatT(x, w) = inst.op
                 && needed[index]
+                && program.shape(x).len() > 1
                 && let Op::Param(param) = program.inst(w).op
                 && program.shape(w).len() <= MAX_TRANSPOSED
             {

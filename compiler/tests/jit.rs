@@ -304,8 +304,9 @@ fn flushes_do_not_wait_for_a_busy_pool() {
 }
 
 /// Input products (≥ 16 channels) computed for the whole batch before the loop and kept for the
-/// backward pass, over several chunks and gradient blocks, with weight gradients split into
-/// row blocks: equal to the interpreter, and bit-identical for 1, 2 and 3 threads.
+/// backward pass, over several chunks and gradient blocks (300 steps), or for the whole batch at
+/// once in one block per thread (90 steps, one chunk), with weight gradients split into row
+/// blocks: equal to the interpreter, and bit-identical for 1, 2 and 3 threads.
 #[test]
 fn batch_products_and_split_gradients_equal_the_interpreter() {
     let network = compile(
@@ -314,27 +315,28 @@ fn batch_products_and_split_gradients_equal_the_interpreter() {
     let adjoint = reef_compiler::adjoint::derive(&network.program);
     let jit = JitNetwork::<f64>::compile(&network.program, Some(&adjoint)).unwrap();
     let p = params(&network);
-    let (batch, steps) = (10, 300);
-    let input: Vec<f64> = numbers(batch * steps * 40, 11, 1.0);
-    let target = numbers(batch * steps * 3, 12, 0.5);
-    let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
-    let bounds = vec![(None, None); p.len()];
-    let reference =
-        interp::value_and_grad(&network.program, &adjoint, &loss, &bounds, &p, &input, &target, batch, steps, 1)
-            .unwrap();
-    let one = jit.value_and_grad(&loss, &bounds, &p, &input, &target, batch, steps, 1, 0).unwrap();
-    assert!(worst(&one.output, &reference.output) <= 1e-12);
-    for (ours, theirs) in one.grads.iter().zip(&reference.grads) {
-        let error = worst(ours, theirs);
-        assert!(error <= 1e-11, "gradient differs by {error:e}");
-    }
-    let forward = jit.evolve(&p, &input, batch, steps, 1, 0).unwrap();
-    assert_eq!(forward, one.output);
-    for threads in [2, 3] {
-        let many = jit.value_and_grad(&loss, &bounds, &p, &input, &target, batch, steps, threads, 0).unwrap();
-        assert_eq!(one.grads, many.grads, "{threads} threads");
-        assert_eq!(one.output, many.output, "{threads} threads");
-        assert_eq!(jit.evolve(&p, &input, batch, steps, threads, 0).unwrap(), forward);
+    for (batch, steps) in [(10, 300), (7, 90)] {
+        let input: Vec<f64> = numbers(batch * steps * 40, 11, 1.0);
+        let target = numbers(batch * steps * 3, 12, 0.5);
+        let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
+        let bounds = vec![(None, None); p.len()];
+        let reference =
+            interp::value_and_grad(&network.program, &adjoint, &loss, &bounds, &p, &input, &target, batch, steps, 1)
+                .unwrap();
+        let one = jit.value_and_grad(&loss, &bounds, &p, &input, &target, batch, steps, 1, 0).unwrap();
+        assert!(worst(&one.output, &reference.output) <= 1e-12);
+        for (ours, theirs) in one.grads.iter().zip(&reference.grads) {
+            let error = worst(ours, theirs);
+            assert!(error <= 1e-11, "gradient differs by {error:e}");
+        }
+        let forward = jit.evolve(&p, &input, batch, steps, 1, 0).unwrap();
+        assert_eq!(forward, one.output);
+        for threads in [2, 3] {
+            let many = jit.value_and_grad(&loss, &bounds, &p, &input, &target, batch, steps, threads, 0).unwrap();
+            assert_eq!(one.grads, many.grads, "{threads} threads, {steps} steps");
+            assert_eq!(one.output, many.output, "{threads} threads, {steps} steps");
+            assert_eq!(jit.evolve(&p, &input, batch, steps, threads, 0).unwrap(), forward);
+        }
     }
 }
 

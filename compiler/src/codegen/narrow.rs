@@ -40,6 +40,15 @@ pub fn add_transposed_product(m: usize, k: usize, n: usize, a: &[f32], lda: usiz
     if !fits || m == 0 || k == 0 || m > lda || a.len() < (k - 1) * lda + m || b.len() < k * n || c.len() < m * n {
         return false;
     }
+    if n == 1 && m > 1 && lda == m {
+        // One column (a readout's gradient `Σ_t x[t]ᵀ λ[t]` with one output): the same sums as
+        // `c[1×m] += bᵀ a`, vectorised over `m` instead of one lane in eight.
+        let shape = Shape { rows: 1, depth: k, cols: m, stride: m, row_stride: 1, depth_stride: 1, accumulate: true };
+        // SAFETY: `b` is read at `kk` (kk < k <= b.len()), `a` at `kk·m + j` (j < m = lda, so
+        // below (k − 1)·lda + m <= a.len()), `c` at j < m <= c.len().
+        unsafe { run(shape, b.as_ptr(), a.as_ptr(), c.as_mut_ptr()) };
+        return true;
+    }
     let shape = Shape { rows: m, depth: k, cols: n, stride: n, row_stride: 1, depth_stride: lda, accumulate: true };
     // SAFETY: as in `multiply`, with `a` read at `kk·lda + i` (i < m <= lda, kk < k).
     unsafe { run(shape, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) };
@@ -173,8 +182,17 @@ mod tests {
         if !super::super::matvec::available() {
             return;
         }
-        let shapes =
-            [(1, 1, 1), (9, 5, 3), (17, 300, 8), (8, 40, 16), (23, 64, 11), (64, 2000, 8), (50, 128, 50), (9, 7, 33)];
+        let shapes = [
+            (1, 1, 1),
+            (9, 5, 3),
+            (17, 300, 8),
+            (8, 40, 16),
+            (23, 64, 11),
+            (64, 2000, 8),
+            (50, 128, 50),
+            (9, 7, 33),
+            (50, 70, 1),
+        ];
         for (m, k, n) in shapes {
             let (a, b) = (numbers(m * k, 1), numbers(k * n, 2));
             let mut c = vec![f32::NAN; m * n];
@@ -195,8 +213,9 @@ mod tests {
                 }
             }
             check(&c, &reference, &scale);
-            // aᵀ·b added to c, with `a` read as k rows of m + 3 (its first m columns).
-            let lda = m + 3;
+            // aᵀ·b added to c, with `a` read as k rows of m + 3 (its first m columns), or of m
+            // when `b` has one column (then the product runs transposed).
+            let lda = if n == 1 { m } else { m + 3 };
             let at = numbers(k * lda, 3);
             let before = numbers(m * n, 4);
             let mut c = before.clone();

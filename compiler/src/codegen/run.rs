@@ -165,6 +165,19 @@ impl<T: JitReal> JitNetwork<T> {
                 }
                 let weight = &params[product.param as usize];
                 let mut rows = vec![T::zero(); batch * length * cols];
+                if length == steps {
+                    // One chunk holds every step: the batch's rows are one contiguous matrix,
+                    // multiplied in one block per thread (each block packs `W` once; per
+                    // element and 64 rows, D packed its 2000 × 200 weight six times). A row's
+                    // result does not depend on the block it falls in.
+                    let task = TASK_ROWS.max((batch * length).div_ceil(rayon::current_num_threads().max(1)));
+                    rows.par_chunks_mut(task * cols).enumerate().for_each(|(block, out)| {
+                        // Lengths: the input holds `batch × steps` rows of `channels`; `multiply`
+                        // re-checks and does nothing otherwise.
+                        multiply(out.len() / cols, product.rows, cols, &input[block * task * channels..], weight, out);
+                    });
+                    return rows;
+                }
                 rows.par_chunks_mut(length * cols).enumerate().for_each(|(b, element)| {
                     let first = (b * steps + start) * channels;
                     let x = &input[first..first + length * channels];

@@ -513,7 +513,15 @@ impl Emitter<'_, '_> {
 
     /// `dest[cols] = x[rows] @ W[rows, cols]`, by the kernel where it applies.
     fn product(&mut self, dest: Loc, x: Loc, w: Loc, rows: usize, cols: usize) {
-        if cols == 1 {
+        if rows == 1 {
+            // One row (a layer with one input channel): the row scaled by the one element, as a
+            // vector loop rather than a product loop of one iteration.
+            let scalar = match x {
+                Loc::Mem { base, offset, .. } => Loc::Mem { base, offset, scalar: true },
+                constant => constant,
+            };
+            self.elementwise(dest, cols, &[w, scalar], &mut |e, v, _| e.b.ins().fmul(v[1], v[0]));
+        } else if cols == 1 {
             // One column: a dot product with the contiguous column, vectorised over rows
             // (a `[rows, 1]` matrix is laid out as the single row of a `[1, rows]` one).
             self.vecmat_transposed(dest, x, w, 1, rows);

@@ -68,6 +68,16 @@ pub struct Precomputed {
 pub enum Side {
     /// The network input itself (`[steps, channels]`): nothing to store.
     Input,
+    /// A state's rows on the forward pass's tape (`x` sides only): nothing to store. `next`: the
+    /// state's new value (the tape's next row).
+    Tape {
+        /// The state.
+        state: u32,
+        /// Its first element in a tape row.
+        offset: usize,
+        /// Whether this is the state's new value rather than its value before the step.
+        next: bool,
+    },
     /// A buffer the backward loop fills row by row: (buffer index, row length).
     Buffer(usize, usize),
 }
@@ -801,6 +811,13 @@ impl GradientPlan {
             uses[value.index()] += 1;
         }
         let mut terms = Vec::new();
+        let state_offsets: Vec<usize> = (program.states.iter())
+            .scan(0, |offset, state| {
+                let first = *offset;
+                *offset += state.shape.len();
+                Some(first)
+            })
+            .collect();
         // One buffer per stored value, however many terms use it.
         let mut stored: std::collections::HashMap<ValueId, usize> = std::collections::HashMap::new();
         let split_grads: Vec<Vec<ValueId>> = (adjoint.param_grads.iter())
@@ -866,8 +883,16 @@ impl GradientPlan {
                         continue;
                     }
                 };
-                let mut side = |v: ValueId| match program.inst(v).op {
+                // `x` rows that are states are read from the tape in place (they are the
+                // gradient's rows, read with the tape's row stride).
+                let mut side = |v: ValueId, from_tape: bool| match program.inst(v).op {
                     Op::Input(_) => Side::Input,
+                    Op::State(state) if from_tape => {
+                        Side::Tape { state: state.0, offset: state_offsets[state.0 as usize], next: false }
+                    }
+                    Op::NextState(state) if from_tape => {
+                        Side::Tape { state: state.0, offset: state_offsets[state.0 as usize], next: true }
+                    }
                     _ => {
                         let k = *stored.entry(v).or_insert_with(|| {
                             lengths.push(program.shape(v).len());
@@ -876,7 +901,7 @@ impl GradientPlan {
                         Side::Buffer(k, program.shape(v).len())
                     }
                 };
-                let (sx, sy) = (side(x), side(y));
+                let (sx, sy) = (side(x, true), side(y, false));
                 sequences.push(SequenceTerm {
                     param: param as u32,
                     x: sx,

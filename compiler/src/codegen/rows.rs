@@ -25,19 +25,35 @@ pub(super) struct Source<'a, T> {
     pub channels: usize,
     /// Parameters (the weights of contracted terms).
     pub params: &'a [Vec<T>],
+    /// The forward pass's state tape (`[batch, steps + 1, state_size]`).
+    pub tape: &'a [T],
+    /// Elements of a tape row.
+    pub state_size: usize,
+}
+
+/// Steps of one batch element gathered in a row buffer: where its rows start in the input and
+/// on the tape, and how many there are.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Segment {
+    /// First element of its first input row.
+    pub input: usize,
+    /// First element of its first tape row.
+    pub tape: usize,
+    /// Rows (steps).
+    pub rows: usize,
 }
 
 /// Rows of the weight-gradient sequences, gathered over chunks and batch elements until
 /// `CHUNK` rows are full, then added to the gradients as one product `Xᵀ Y` per term: short
 /// sequences (many batch elements of few steps) still make one large, efficient GEMM. Input
-/// rows are not copied: a term whose `x` is the input runs one product per input segment.
+/// and tape rows are not copied: a term that reads them runs one product per segment.
 pub(super) struct Rows<T> {
     /// One buffer of `capacity` rows per sequence.
     pub buffers: Vec<Vec<T>>,
     /// Rows per buffer (at most `CHUNK`).
     pub capacity: usize,
-    /// The input rows of the gathered steps: (first element in the input, rows), in order.
-    pub segments: Vec<(usize, usize)>,
+    /// The gathered steps, in order.
+    pub segments: Vec<Segment>,
     /// Rows filled so far.
     pub filled: usize,
 }
@@ -57,7 +73,7 @@ impl<T: JitReal> Rows<T> {
     /// split into blocks of [`TASK_ROWS`] gradient rows computed in parallel; within a block,
     /// input segments are added in order (the same sums for any number of threads).
     pub fn flush(&mut self, terms: &[SequenceTerm], grads: &mut [Vec<T>], source: Source<'_, T>) {
-        let Source { input, channels, params } = source;
+        let Source { input, channels, params, tape, state_size } = source;
         for term in terms {
             let (m, n) = (term.rows, term.cols);
             // A contracted term's `Xᵀ Y` goes to a scratch matrix first.
@@ -72,29 +88,38 @@ impl<T: JitReal> Rows<T> {
             if n == 0 || m * n > grad.len() {
                 continue;
             }
-            // The (x, y) row ranges of each product: the whole buffers, or one per segment.
-            let mut parts: Vec<(&[T], &[T], usize)> = Vec::new();
-            let buffer = |side: Side, row: usize| match side {
-                Side::Buffer(k, len) => &self.buffers[k][row * len..],
-                Side::Input => &[][..],
-            };
-            if term.x == Side::Input || term.y == Side::Input {
+            // The (x, x's row stride, y) row ranges of each product with its rows: the whole
+            // buffers, or one product per segment where a side is read in place.
+            let mut parts: Vec<(&[T], usize, &[T], usize)> = Vec::new();
+            let in_place = |side: Side| matches!(side, Side::Input | Side::Tape { .. });
+            if in_place(term.x) || in_place(term.y) {
                 let mut row = 0;
-                for (offset, length) in &self.segments {
-                    let rows = &input[*offset..*offset + length * channels];
-                    let pick = |side: Side| if side == Side::Input { rows } else { buffer(side, row) };
-                    parts.push((pick(term.x), pick(term.y), *length));
-                    row += length;
+                for segment in &self.segments {
+                    let pick = |side: Side| match side {
+                        Side::Buffer(k, len) => (&self.buffers[k][row * len..], len),
+                        Side::Input => (&input[segment.input..segment.input + segment.rows * channels], channels),
+                        Side::Tape { offset, next, .. } => {
+                            let first = segment.tape + usize::from(next) * state_size + offset;
+                            (tape.get(first..).unwrap_or(&[]), state_size)
+                        }
+                    };
+                    let ((x, stride), (y, _)) = (pick(term.x), pick(term.y));
+                    parts.push((x, stride, y, segment.rows));
+                    row += segment.rows;
                 }
             } else {
-                parts.push((buffer(term.x, 0), buffer(term.y, 0), self.filled));
+                let buffer = |side: Side| match side {
+                    Side::Buffer(k, _) => &self.buffers[k][..],
+                    _ => &[][..],
+                };
+                parts.push((buffer(term.x), m, buffer(term.y), self.filled));
             }
             grad[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(block, part)| {
-                // Columns `block · TASK_ROWS ..` of x's `k` rows (row length m) give these rows
-                // of the gradient; `add_transposed_product` checks the lengths.
+                // Columns `block · TASK_ROWS ..` of x's `k` rows (`stride` apart) give these
+                // rows of the gradient; `add_transposed_product` checks the lengths.
                 let first = block * TASK_ROWS;
-                for (x, y, k) in &parts {
-                    add_transposed_product(part.len() / n, *k, n, &x[first.min(x.len())..], m, y, part);
+                for (x, stride, y, k) in &parts {
+                    add_transposed_product(part.len() / n, *k, n, &x[first.min(x.len())..], *stride, y, part);
                 }
             });
             if let Some(weight) = term.contract {

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::derived::add_derived;
 use super::gemm::multiply;
-use super::rows::{Pipeline, Source, flush_sent};
+use super::rows::{Pipeline, Segment, Source, flush_sent};
 use super::{JitNetwork, JitReal, Shared, in_pool};
 use crate::interp::{Gradient, InterpError, add_loss_param_grads, initial_states, loss_value};
 use crate::loss::{Bound, Loss};
@@ -398,7 +398,7 @@ impl<T: JitReal> JitNetwork<T> {
         let rows_len = steps * channels;
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         let terms = &self.compiled.sequences;
-        let source = Source { input, channels, params };
+        let source = Source { input, channels, params, tape: &run.tape, state_size };
         // Adds batch element `b`'s gradient into `grads` (terms added at every step) and
         // `flushed` (the sequence products).
         // With a core to spare (fewer blocks than threads, and no matrix–vector products split
@@ -475,7 +475,11 @@ impl<T: JitReal> JitNetwork<T> {
                     );
                 }
                 lambda.copy_from_slice(&lambda_out);
-                filling.segments.push((b * rows_len + start * channels, length));
+                filling.segments.push(Segment {
+                    input: b * rows_len + start * channels,
+                    tape: b * run.tape_stride + start * state_size,
+                    rows: length,
+                });
                 filling.filled += length;
             }
             // A state that starts from a parameter passes its adjoint on to it.

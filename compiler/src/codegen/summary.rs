@@ -84,6 +84,10 @@ pub(super) fn gradients(
 ) {
     let side = |side: Side| match side {
         Side::Input => "the input".to_string(),
+        Side::Tape { state, next, .. } => match adjoint.states.get(state as usize) {
+            Some(slot) => format!("the tape's {}{} {}", if next { "new " } else { "" }, slot.name, slot.shape),
+            None => "the tape".to_string(),
+        },
         Side::Buffer(k, _) => stored.get(k).map_or_else(|| "a value".to_string(), |v| describe(adjoint, *v)),
     };
     for term in terms {

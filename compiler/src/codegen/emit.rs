@@ -283,6 +283,18 @@ impl Emitter<'_, '_> {
         }
     }
 
+    /// `-x`. A vector's sign bits are flipped by `xor` with a `-0.0` splat, a constant the
+    /// optimiser moves out of the loop; Cranelift lowers `fneg` to three instructions that
+    /// rebuild the mask every time (a tenth of A's backward step).
+    fn negate(&mut self, x: Value, vector: bool) -> Value {
+        if vector {
+            let sign = self.splat_constant(-0.0, true);
+            self.b.ins().bxor(x, sign)
+        } else {
+            self.b.ins().fneg(x)
+        }
+    }
+
     fn splat_constant(&mut self, value: f64, vector: bool) -> Value {
         let scalar = self.constant(value);
         if vector { self.b.ins().splat(self.vector, scalar) } else { scalar }
@@ -375,8 +387,8 @@ impl Emitter<'_, '_> {
                         };
                         self.elementwise(dest, len, &[], &mut |e, _, vector| e.splat_constant(value, vector));
                     }
-                    (None, _) => self.elementwise(dest, len, &[loc(a)], &mut |e, v, _| match unary {
-                        UnaryOp::Neg => e.b.ins().fneg(v[0]),
+                    (None, _) => self.elementwise(dest, len, &[loc(a)], &mut |e, v, vector| match unary {
+                        UnaryOp::Neg => e.negate(v[0], vector),
                         UnaryOp::Abs => e.b.ins().fabs(v[0]),
                         UnaryOp::Sqrt => e.b.ins().sqrt(v[0]),
                         _ => e.b.ins().floor(v[0]),
@@ -446,7 +458,7 @@ impl Emitter<'_, '_> {
     /// The value of a fusable elementwise op on operand values (vectors or scalars).
     pub fn compute(&mut self, op: Op, operands: &[Value], vector: bool) -> Value {
         match op {
-            Op::Unary(UnaryOp::Neg, _) => self.b.ins().fneg(operands[0]),
+            Op::Unary(UnaryOp::Neg, _) => self.negate(operands[0], vector),
             Op::Unary(UnaryOp::Abs, _) => self.b.ins().fabs(operands[0]),
             Op::Unary(UnaryOp::Sqrt, _) => self.b.ins().sqrt(operands[0]),
             Op::Unary(UnaryOp::Floor, _) => self.b.ins().floor(operands[0]),

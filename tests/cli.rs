@@ -124,3 +124,26 @@ fn check_reports_train_block_and_loss_errors() {
     );
     std::fs::remove_file(path).ok();
 }
+
+/// The number after `"key": ` in a JSON text.
+fn json_number(text: &str, key: &str) -> f64 {
+    let start = text.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("no {key} in {text}")) + key.len() + 4;
+    let end = text[start..].find([',', '}']).map_or(text.len(), |e| start + e);
+    text[start..end].trim().parse().unwrap_or_else(|_| panic!("{key} is not a number in {text}"))
+}
+
+#[test]
+fn bench_reports_json_and_the_hand_written_baseline_agrees_with_reef() {
+    let (ok, stdout, stderr) =
+        reef(&["bench", "benches/workloads/a.net", "--steps", "40", "--repeats", "1", "--baseline", "--json"]);
+    assert!(ok, "{stderr}");
+    assert!(json_number(&stdout, "median_ms") > 0.0);
+    assert!(json_number(&stdout, "peak_bytes") > 0.0);
+    // The baseline's gradients equal reef's (f32 against f64, relative to each gradient's largest).
+    let difference = json_number(&stdout, "max_relative_difference");
+    assert!(difference < 1e-4, "baseline gradients differ from reef's by {difference:e}");
+    // The baseline is workload A only.
+    let (ok, _, stderr) = reef(&["bench", "benches/workloads/b.net", "--steps", "10", "--repeats", "1", "--baseline"]);
+    assert!(!ok);
+    assert!(stderr.contains("--baseline needs workload A"), "{stderr}");
+}

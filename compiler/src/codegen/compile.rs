@@ -473,7 +473,7 @@ enum Phase {
 
 /// Values that depend only on parameters and constants (not on inputs, states, seeds,
 /// adjoints or noise), which the time loop can compute once.
-fn invariant(program: &StepProgram) -> Vec<bool> {
+pub(super) fn invariant(program: &StepProgram) -> Vec<bool> {
     let mut invariant = Vec::with_capacity(program.insts.len());
     for inst in &program.insts {
         invariant.push(is_invariant(&inst.op, &invariant));

@@ -172,7 +172,7 @@ pub(super) fn add_derived<T: Real>(
     }
 }
 
-/// `k` in words, for the generated-code summary (`-1.0 · (1.0 / 1_Rate.tau)`).
+/// `k` in words, for the generated-code summary (`-1.0 / 1_Rate.tau`).
 pub(super) fn describe_scale(scale: &StepProgram) -> String {
     fn text(program: &StepProgram, value: ValueId, out: &mut String) {
         let operand = |v: ValueId, out: &mut String| {
@@ -222,7 +222,7 @@ mod tests {
     use super::*;
     use crate::step::{ParamId, ParamSlot, StateId, StateInit, StateSlot};
 
-    /// A program with τ [3] (p0), a state λ [3] and `flags` of which values are invariant.
+    /// A program with τ [3] (p0) and a state λ [3].
     fn program() -> (StepProgram, ValueId, ValueId) {
         let v = Shape::Vector(3);
         let mut p = StepProgram {
@@ -236,11 +236,7 @@ mod tests {
     }
 
     fn flags(p: &StepProgram) -> Vec<bool> {
-        let mut invariant = Vec::new();
-        for inst in &p.insts {
-            invariant.push(super::super::compile::is_invariant(&inst.op, &invariant));
-        }
-        invariant
+        super::super::compile::invariant(p)
     }
 
     #[test]

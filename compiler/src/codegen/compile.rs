@@ -811,13 +811,7 @@ impl GradientPlan {
             uses[value.index()] += 1;
         }
         let mut terms = Vec::new();
-        let state_offsets: Vec<usize> = (program.states.iter())
-            .scan(0, |offset, state| {
-                let first = *offset;
-                *offset += state.shape.len();
-                Some(first)
-            })
-            .collect();
+        let (state_offsets, _) = super::layout::state_offsets(program);
         // One buffer per stored value, however many terms use it.
         let mut stored: std::collections::HashMap<ValueId, usize> = std::collections::HashMap::new();
         let split_grads: Vec<Vec<ValueId>> = (adjoint.param_grads.iter())

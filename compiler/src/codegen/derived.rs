@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use super::JitReal;
+use super::rows::add_contraction;
 use crate::interp::{NoiseKey, Real, StepInputs, step};
 use crate::step::{BinaryOp, Op, Shape, StepProgram, UnaryOp, ValueId};
 
@@ -138,7 +140,7 @@ fn scale_values<T: Real>(scale: &StepProgram, params: &[Vec<T>]) -> Vec<T> {
 /// Adds the derived terms to the gradients of one gradient block. `flushed` holds each
 /// parameter's sequence products alone (see `JitNetwork::flush_targets`), before they are
 /// merged into `grads`; a term adds to `grads` unless that buffer was moved into `flushed`.
-pub(super) fn add_derived<T: Real>(
+pub(super) fn add_derived<T: JitReal>(
     terms: &[DerivedTerm],
     params: &[Vec<T>],
     flushed: &mut [Vec<T>],
@@ -151,16 +153,11 @@ pub(super) fn add_derived<T: Real>(
             Some(Shape::Vector(n)) => n,
             _ => grads[term.param as usize].len().max(flushed[term.param as usize].len()),
         };
-        if cols == 0 || weight.len() != product.len() || weight.len() % cols != 0 || k.is_empty() {
+        if k.is_empty() {
             continue;
         }
-        // Σ_i W[i, j] G[i, j], rows in order.
         let mut sums = vec![T::from_f64(0.0); cols];
-        for (w_row, g_row) in weight.chunks(cols).zip(product.chunks(cols)) {
-            for ((sum, w), g) in sums.iter_mut().zip(w_row).zip(g_row) {
-                *sum = sum.add(w.mul(*g));
-            }
-        }
+        add_contraction(&mut sums, weight, product);
         let param = term.param as usize;
         let target = if grads[param].is_empty() { &mut flushed[param] } else { &mut grads[param] };
         if target.len() != cols {

@@ -422,13 +422,9 @@ impl Emitter<'_, '_> {
             Op::VecMatT(x, w) => {
                 let cols = program.shape(x).len();
                 if cols == 1 {
-                    // `x[1] @ Wᵀ` for `W[rows, 1]` is the column scaled by the one element (a
-                    // vector loop; as a product it was a scalar loop of one-element dot products).
-                    let scalar = match loc(x) {
-                        Loc::Mem { base, offset, .. } => Loc::Mem { base, offset, scalar: true },
-                        constant => constant,
-                    };
-                    self.elementwise(dest, len, &[loc(w), scalar], &mut |e, v, _| e.b.ins().fmul(v[1], v[0]));
+                    // `x[1] @ Wᵀ` for `W[rows, 1]` is the column scaled by the one element (as a
+                    // product it was a scalar loop of one-element dot products).
+                    self.scaled_by_element(dest, len, loc(w), loc(x));
                 } else if let Some(slot) = self.layout.transposed[value.index()] {
                     // `x @ Wᵀ` as `x @ (Wᵀ)` with `Wᵀ` transposed by the caller.
                     let transposed = Loc::Mem { base: Base::Param(slot as u32), offset: 0, scalar: false };
@@ -523,16 +519,22 @@ impl Emitter<'_, '_> {
         }
     }
 
+    /// `dest[len] = w[len] · x[0]`: a row or column of a weight scaled by a one-element
+    /// vector, as a vector loop.
+    fn scaled_by_element(&mut self, dest: Loc, len: usize, w: Loc, x: Loc) {
+        let element = match x {
+            Loc::Mem { base, offset, .. } => Loc::Mem { base, offset, scalar: true },
+            constant => constant,
+        };
+        self.elementwise(dest, len, &[w, element], &mut |e, v, _| e.b.ins().fmul(v[1], v[0]));
+    }
+
     /// `dest[cols] = x[rows] @ W[rows, cols]`, by the kernel where it applies.
     fn product(&mut self, dest: Loc, x: Loc, w: Loc, rows: usize, cols: usize) {
         if rows == 1 {
-            // One row (a layer with one input channel): the row scaled by the one element, as a
-            // vector loop rather than a product loop of one iteration.
-            let scalar = match x {
-                Loc::Mem { base, offset, .. } => Loc::Mem { base, offset, scalar: true },
-                constant => constant,
-            };
-            self.elementwise(dest, cols, &[w, scalar], &mut |e, v, _| e.b.ins().fmul(v[1], v[0]));
+            // One row (a layer with one input channel): the row scaled by the one element,
+            // rather than a product loop of one iteration.
+            self.scaled_by_element(dest, cols, w, x);
         } else if cols == 1 {
             // One column: a dot product with the contiguous column, vectorised over rows
             // (a `[rows, 1]` matrix is laid out as the single row of a `[1, rows]` one).

@@ -75,15 +75,21 @@ pub struct Layout {
 /// either way (measured equal at 1000 × 1000) and the copy would double their memory.
 const MAX_TRANSPOSED: usize = 1 << 16;
 
+/// Where each state starts in a state buffer (or tape row), and the buffer's length.
+pub fn state_offsets(program: &StepProgram) -> (Vec<usize>, usize) {
+    let mut offsets = Vec::with_capacity(program.states.len());
+    let mut size = 0;
+    for state in &program.states {
+        offsets.push(size);
+        size += state.shape.len();
+    }
+    (offsets, size)
+}
+
 /// Assigns locations to the values `needed` (others get none and are not computed); values in
 /// `fixed` already live where it says (precomputed products).
 pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], transpose: bool) -> Layout {
-    let mut state_offsets = Vec::new();
-    let mut state_size = 0;
-    for state in &program.states {
-        state_offsets.push(state_size);
-        state_size += state.shape.len();
-    }
+    let (state_offsets, state_size) = state_offsets(program);
     // Output rows: the program's outputs, or in an adjoint program (which has none) the
     // shapes of its seeds, which stand for the forward outputs.
     let mut output_lengths: Vec<usize> = program.outputs.iter().map(|o| program.shape(*o).len()).collect();

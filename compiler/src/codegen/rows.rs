@@ -123,19 +123,26 @@ impl<T: JitReal> Rows<T> {
                 }
             });
             if let Some(weight) = term.contract {
-                // ∂L/∂θ[j] += Σ_i W[i, j] (Xᵀ Y)[i, j], rows in order.
-                let (weight, grad) = (&params[weight as usize], &mut grads[term.param as usize]);
-                if weight.len() == m * n && grad.len() == n {
-                    for (w_row, p_row) in weight.chunks(n).zip(product.chunks(n)) {
-                        for ((g, w), p) in grad.iter_mut().zip(w_row).zip(p_row) {
-                            *g = g.add(w.mul(*p));
-                        }
-                    }
-                }
+                // ∂L/∂θ[j] += Σ_i W[i, j] (Xᵀ Y)[i, j].
+                add_contraction(&mut grads[term.param as usize], &params[weight as usize], &product);
             }
         }
         self.segments.clear();
         self.filled = 0;
+    }
+}
+
+/// `sums[j] += Σ_i weight[i, j] product[i, j]` for row-major matrices of `sums.len()` columns,
+/// rows in order; nothing if the lengths disagree.
+pub(super) fn add_contraction<T: JitReal>(sums: &mut [T], weight: &[T], product: &[T]) {
+    let cols = sums.len();
+    if cols == 0 || weight.len() != product.len() || !weight.len().is_multiple_of(cols) {
+        return;
+    }
+    for (w_row, p_row) in weight.chunks(cols).zip(product.chunks(cols)) {
+        for ((sum, w), p) in sums.iter_mut().zip(w_row).zip(p_row) {
+            *sum = sum.add(w.mul(*p));
+        }
     }
 }
 

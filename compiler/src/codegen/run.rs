@@ -399,8 +399,6 @@ impl<T: JitReal> JitNetwork<T> {
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         let terms = &self.compiled.sequences;
         let source = Source { input, channels, params, tape: &run.tape, state_size };
-        // Adds batch element `b`'s gradient into `grads` (terms added at every step) and
-        // `flushed` (the sequence products).
         // With a core to spare (fewer blocks than threads, and no matrix–vector products split
         // across threads at every step), a block's rows are multiplied on a second thread while
         // its backward loop goes on.
@@ -415,6 +413,8 @@ impl<T: JitReal> JitNetwork<T> {
         // compile time, not by `overlap`: the products' row groups, and so the sums, are then
         // the same for any number of threads.
         let call_steps = if self.compiled.flush_beside_loop { CHUNK / 2 } else { CHUNK };
+        // Adds batch element `b`'s gradient into `grads` (terms added at every step) and
+        // `flushed` (the sequence products).
         let backward_one = |b: usize, grads: &mut Vec<Vec<T>>, rows: &mut Pipeline<T>| {
             let element_input = &input[b * rows_len..(b + 1) * rows_len];
             let seeds = &seeds[b * steps * size..(b + 1) * steps * size];

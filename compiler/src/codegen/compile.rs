@@ -4,7 +4,8 @@
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, Type, UserFuncName, Value, types,
+    AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, StackSlot, StackSlotData, StackSlotKind, Type,
+    UserFuncName, Value, types,
 };
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -14,7 +15,7 @@ use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use super::CodegenError;
 use super::carry::{Carry, carries};
 use super::derived::DerivedTerm;
-use super::emit::{Bases, Emitter, HostFunctions};
+use super::emit::{Bases, Emitter, GroupProduct, HostFunctions, group_product};
 use super::fuse::{Piece, escapes, pieces};
 use super::kernels;
 use super::layout::{Base, Layout, Loc, layout};
@@ -105,12 +106,13 @@ pub struct SequenceTerm {
 pub struct Compiled {
     /// Owns the code; taken and freed on drop of [`super::JitNetwork`].
     pub module: Option<JITModule>,
-    /// `forward(params, input, output, tape, state_a, state_b, scratch, steps, noise)`.
+    /// `forward(params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises,
+    /// pres, states_out, count)` for a lock-step group of `count` elements (see [`build`]).
     pub forward: *const u8,
     /// Layout of the forward program.
     pub forward_layout: Layout,
-    /// `backward(params, input, tape, seeds, grads, lambda_a, lambda_b, scratch, steps, noise,
-    /// lambda_out)`, when an adjoint was given.
+    /// `backward(params, inputs, tapes, seeds, grads, lambdas_a, lambdas_b, scratches, steps,
+    /// noises, lambdas_out, pres, seqs, count)`, when an adjoint was given.
     pub backward: Option<(*const u8, Layout)>,
     /// Products the caller computes before the loops (`pre` argument, in this order).
     pub precomputed: Vec<Precomputed>,
@@ -250,33 +252,41 @@ pub fn compile(
         sequences: sequence_lengths.clone(),
         kernels,
     };
+    let forward_groups = group_products(forward, &forward_values, &forward_layout, kernels);
+    let forward_group_values: Vec<ValueId> = forward_groups.iter().map(|g| g.value).collect();
     let forward_id = build(
         &mut module,
         &mut context,
         "reef_forward",
         element,
         |e, phase| {
-            emit_forward(e, forward, &forward_values, phase);
+            let groups = if matches!(phase, Phase::Step(_, true)) { &forward_group_values[..] } else { &[] };
+            emit_forward(e, forward, &forward_values, phase, groups);
         },
         Kind::Forward,
         forward,
         &forward_layout,
         &shapes,
+        &forward_groups,
     )?;
     let backward = match backward_parts {
         Some((adjoint, plan, values, backward_layout, _)) => {
+            let groups = group_products(&adjoint.program, &values, &backward_layout, kernels);
+            let group_values: Vec<ValueId> = groups.iter().map(|g| g.value).collect();
             let id = build(
                 &mut module,
                 &mut context,
                 "reef_backward",
                 element,
                 |e, phase| {
-                    emit_backward(e, adjoint, &plan, &values, phase);
+                    let groups = if matches!(phase, Phase::Step(_, true)) { &group_values[..] } else { &[] };
+                    emit_backward(e, adjoint, &plan, &values, phase, groups);
                 },
                 Kind::Backward,
                 &adjoint.program,
                 &backward_layout,
                 &shapes,
+                &groups,
             )?;
             Some((id, backward_layout))
         }
@@ -300,6 +310,18 @@ pub fn compile(
         flush_beside_loop,
         summary,
     })
+}
+
+/// The products a lock-step group computes in one kernel call per step (see [`build`]): with the
+/// kernels, every `x @ W` of the step that [`group_product`] accepts, in program order.
+fn group_products(program: &StepProgram, values: &LoopValues, layout: &Layout, kernels: bool) -> Vec<GroupProduct> {
+    if !kernels {
+        return Vec::new();
+    }
+    (0..program.insts.len())
+        .filter(|index| values.emit[*index] && !values.invariant[*index])
+        .filter_map(|index| group_product(layout, program, ValueId(index as u32)))
+        .collect()
 }
 
 /// The precomputed products (indices into the product list) that the needed values read.
@@ -330,6 +352,8 @@ fn register_kernels(jit: &mut JITBuilder) {
         jit.symbol("reef_vecmat_t_f32", super::matvec::vecmat_t_f32 as *const u8);
         jit.symbol("reef_vecmat_f64", super::matvec::vecmat_f64 as *const u8);
         jit.symbol("reef_vecmat_t_f64", super::matvec::vecmat_t_f64 as *const u8);
+        jit.symbol("reef_vecmat_group_f32", super::matvec::vecmat_group_f32 as *const u8);
+        jit.symbol("reef_vecmat_group_f64", super::matvec::vecmat_group_f64 as *const u8);
     }
     let symbols: [(&str, *const u8); 14] = [
         ("reef_exp_f32", kernels::exp_f32 as *const u8),
@@ -467,8 +491,10 @@ enum Phase {
     Invariant,
     /// Before the first step (only when there is one): the carried values.
     Prologue,
-    /// The body of the time loop.
-    Step,
+    /// Segment `k` of the body of the time loop: the work between group products `k - 1` and
+    /// `k` (see [`build`]); the flag tells the lock-step version (with group products) from the
+    /// one-element version (without, one segment).
+    Step(usize, bool),
 }
 
 /// Values that depend only on parameters and constants (not on inputs, states, seeds,
@@ -495,6 +521,64 @@ enum Kind {
     Backward,
 }
 
+/// The pointers of one batch element's buffers, loaded from the per-element pointer arrays a
+/// generated function receives (see [`build`]).
+struct ElementArrays {
+    input: Value,
+    io: Value,
+    tape: Value,
+    state_a: Value,
+    state_b: Value,
+    scratch: Value,
+    noise: Value,
+    pre: Value,
+    seq: Option<Value>,
+    out: Value,
+}
+
+/// Flags of the loads of the pointer arrays: never written while the function runs, so the
+/// optimiser may move or merge them.
+fn array_flags() -> MemFlagsData {
+    MemFlagsData::new().with_notrap().with_readonly().with_can_move()
+}
+
+/// Element `element` of the pointer array `array`.
+fn element_pointer(b: &mut FunctionBuilder<'_>, array: Value, element: Value) -> Value {
+    let pointer = types::I64;
+    let offset = b.ins().imul_imm_s(element, 8);
+    let address = b.ins().iadd(array, offset);
+    b.ins().load(pointer, array_flags(), address, 0)
+}
+
+/// Runs `body(element)` for `element` in `0..count` (`count >= 1`) as a bottom-tested loop, or
+/// once for element 0 without a loop when there is no count (the one-element version).
+fn for_each_element(
+    b: &mut FunctionBuilder<'_>,
+    count: Option<Value>,
+    mut body: impl FnMut(&mut FunctionBuilder<'_>, Value),
+) {
+    let Some(count) = count else {
+        let zero = b.ins().iconst(types::I64, 0);
+        return body(b, zero);
+    };
+    let head = b.create_block();
+    let exit = b.create_block();
+    let element = b.append_block_param(head, types::I64);
+    let zero = b.ins().iconst(types::I64, 0);
+    b.ins().jump(head, &[BlockArg::Value(zero)]);
+    b.switch_to_block(head);
+    body(b, element);
+    let next = b.ins().iadd_imm_s(element, 1);
+    let more = b.ins().icmp(IntCC::SignedLessThan, next, count);
+    b.ins().brif(more, head, &[BlockArg::Value(next)], exit, &[]);
+    b.switch_to_block(exit);
+}
+
+/// Builds one generated function. It runs a lock-step group of `count` batch elements (1 to
+/// [`super::MAX_GROUP`]): every per-element argument is an array of `count` pointers. Each step
+/// is emitted as segments separated by the `groups` products; each segment runs for every
+/// element in turn, and each product runs for all of them in one kernel call that loads each
+/// vector of `W` once for several elements.
 #[allow(clippy::too_many_arguments)]
 fn build(
     module: &mut JITModule,
@@ -506,40 +590,41 @@ fn build(
     program: &StepProgram,
     program_layout: &Layout,
     buffers: &Buffers,
+    groups: &[GroupProduct],
 ) -> Result<FuncId, CodegenError> {
     let pointer = module.target_config().pointer_type();
     let mut signature = module.make_signature();
-    // forward:  params, input, output, tape, state_a, state_b, scratch, steps, noise, pre, state_out
-    // backward: params, input, tape, seeds, grads, lambda_a, lambda_b, scratch, steps, noise, lambda_out,
-    //           pre, seq
-    let parameters: &[Type] = match kind {
-        Kind::Forward => {
-            &[pointer, pointer, pointer, pointer, pointer, pointer, pointer, types::I64, pointer, pointer, pointer]
-        }
-        Kind::Backward => &[
-            pointer,
-            pointer,
-            pointer,
-            pointer,
-            pointer,
-            pointer,
-            pointer,
-            pointer,
-            types::I64,
-            pointer,
-            pointer,
-            pointer,
-            pointer,
-        ],
+    // forward:  params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises,
+    //           pres, states_out, count
+    // backward: params, inputs, tapes, seeds, grads, lambdas_a, lambdas_b, scratches, steps,
+    //           noises, lambdas_out, pres, seqs, count
+    // Every argument is a pointer but the two counts (steps and elements).
+    let (arguments, counts) = match kind {
+        Kind::Forward => (12, [7, 11]),
+        Kind::Backward => (14, [8, 13]),
     };
-    for ty in parameters {
-        signature.params.push(AbiParam::new(*ty));
+    for index in 0..arguments {
+        let ty = if counts.contains(&index) { types::I64 } else { pointer };
+        signature.params.push(AbiParam::new(ty));
     }
     let id = module.declare_function(name, Linkage::Local, &signature).map_err(|e| CodegenError(e.to_string()))?;
     let mut function_context = module.make_context();
     function_context.func.signature = signature;
     function_context.func.name = UserFuncName::user(0, id.as_u32());
     let host = declare_host(module, &mut function_context.func, element, buffers.kernels)?;
+    // Two pointer arrays (`x`s and `y`s) per group product.
+    let group_slots: Vec<(StackSlot, StackSlot)> = (0..groups.len())
+        .map(|_| {
+            let mut slot = || {
+                function_context.func.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    (super::MAX_GROUP * 8) as u32,
+                    3,
+                ))
+            };
+            (slot(), slot())
+        })
+        .collect();
     {
         let mut b = FunctionBuilder::new(&mut function_context.func, context);
         let entry = b.create_block();
@@ -547,47 +632,39 @@ fn build(
         b.switch_to_block(entry);
         let args = b.block_params(entry).to_vec();
         let flags = MemFlagsData::new().with_notrap();
-        let (params_array, input, tape, seeds_or_output, grads_array, a, next, scratch, steps, noise, lambda_out) =
-            match kind {
-                Kind::Forward => (
-                    args[0],
-                    args[1],
-                    args[3],
-                    args[2],
-                    None,
-                    args[4],
-                    args[5],
-                    args[6],
-                    args[7],
-                    args[8],
-                    Some(args[10]),
-                ),
-                Kind::Backward => (
-                    args[0],
-                    args[1],
-                    args[2],
-                    args[3],
-                    Some(args[4]),
-                    args[5],
-                    args[6],
-                    args[7],
-                    args[8],
-                    args[9],
-                    Some(args[10]),
-                ),
-            };
-        // Per-step buffers: precomputed products (both functions) and sequences (backward).
-        let (pre_array, seq_array) = match kind {
-            Kind::Forward => (args[9], None),
-            Kind::Backward => (args[11], Some(args[12])),
+        // The per-element pointer arrays.
+        let (params_array, grads_array, steps, count) = match kind {
+            Kind::Forward => (args[0], None, args[7], args[11]),
+            Kind::Backward => (args[0], Some(args[4]), args[8], args[13]),
         };
-        let pre_pointers: Vec<Value> =
-            (0..buffers.precomputed.len()).map(|k| b.ins().load(pointer, flags, pre_array, (k * 8) as i32)).collect();
-        let seq_pointers: Vec<Value> = match seq_array {
-            Some(array) => {
-                (0..buffers.sequences.len()).map(|k| b.ins().load(pointer, flags, array, (k * 8) as i32)).collect()
+        let load_element = |b: &mut FunctionBuilder<'_>, e: Value| -> ElementArrays {
+            let at = |b: &mut FunctionBuilder<'_>, index: usize| element_pointer(b, args[index], e);
+            match kind {
+                Kind::Forward => ElementArrays {
+                    input: at(b, 1),
+                    io: at(b, 2),
+                    tape: at(b, 3),
+                    state_a: at(b, 4),
+                    state_b: at(b, 5),
+                    scratch: at(b, 6),
+                    noise: at(b, 8),
+                    pre: at(b, 9),
+                    seq: None,
+                    out: at(b, 10),
+                },
+                Kind::Backward => ElementArrays {
+                    input: at(b, 1),
+                    tape: at(b, 2),
+                    io: at(b, 3),
+                    state_a: at(b, 5),
+                    state_b: at(b, 6),
+                    scratch: at(b, 7),
+                    noise: at(b, 9),
+                    out: at(b, 10),
+                    pre: at(b, 11),
+                    seq: Some(at(b, 12)),
+                },
             }
-            None => Vec::new(),
         };
         // The parameters, then the transposed ones (see `Layout::transposes`).
         let params: Vec<Value> = (0..program.params.len() + program_layout.transposes.len())
@@ -599,109 +676,164 @@ fn build(
             }
             None => Vec::new(),
         };
-        // Values that depend only on parameters and constants are computed once, before the
-        // time loop; their scratch slots keep them for every step.
-        {
-            let bases = Bases::uniform(scratch, scratch, params.clone());
-            let mut invariant = emitter(&mut b, element, program_layout, bases, host, noise, steps);
-            body(&mut invariant, Phase::Invariant);
-        }
-        let head = b.create_block();
-        let exit = b.create_block();
-        let step = b.append_block_param(head, types::I64);
-        let current = b.append_block_param(head, pointer);
-        let other = b.append_block_param(head, pointer);
-        let final_state = b.append_block_param(exit, pointer);
-        let any = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, steps, 0);
-        let prologue = b.create_block();
-        b.ins().brif(any, prologue, &[], exit, &[BlockArg::Value(a)]);
-        b.switch_to_block(prologue);
         let size = element.scalar().bytes() as i64;
-        let first = match kind {
-            Kind::Forward => b.ins().iconst(types::I64, 0),
-            Kind::Backward => b.ins().iadd_imm_s(steps, -1),
-        };
-        {
-            // The first step's states: the start buffer, or the tape's row of the last step.
-            let mut bases = Bases::uniform(scratch, scratch, params.clone());
-            bases.state = match kind {
-                Kind::Forward => a,
+        // Two versions of the function: one element (the common batch of one: no element loops
+        // around its segments, whose per-segment overhead measured 10% of A's time), and a
+        // lock-step group.
+        let (single_block, group_block) = (b.create_block(), b.create_block());
+        let is_single = b.ins().icmp_imm_s(IntCC::Equal, count, 1);
+        b.ins().brif(is_single, single_block, &[], group_block, &[]);
+        for grouped in [false, true] {
+            b.switch_to_block(if grouped { group_block } else { single_block });
+            let groups: &[GroupProduct] = if grouped { groups } else { &[] };
+            let count = grouped.then_some(count);
+            // Values that depend only on parameters and constants are computed once, before the
+            // time loop; each element's scratch slots keep them for every step.
+            for_each_element(&mut b, count, |b, e| {
+                let arrays = load_element(b, e);
+                let bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
+                let mut invariant = emitter(b, element, program_layout, bases, host, arrays.noise, steps);
+                body(&mut invariant, Phase::Invariant);
+            });
+            let head = b.create_block();
+            let exit = b.create_block();
+            let step = b.append_block_param(head, types::I64);
+            // Which of an element's two state buffers holds the current state: 0 for `a`.
+            let parity = b.append_block_param(head, types::I64);
+            let final_parity = b.append_block_param(exit, types::I64);
+            let any = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, steps, 0);
+            let prologue = b.create_block();
+            let zero = b.ins().iconst(types::I64, 0);
+            b.ins().brif(any, prologue, &[], exit, &[BlockArg::Value(zero)]);
+            b.switch_to_block(prologue);
+            let first = match kind {
+                Kind::Forward => b.ins().iconst(types::I64, 0),
+                Kind::Backward => b.ins().iadd_imm_s(steps, -1),
+            };
+            for_each_element(&mut b, count, |b, e| {
+                // The first step's states: the start buffer, or the tape's row of the last step.
+                let arrays = load_element(b, e);
+                let mut bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
+                bases.state = match kind {
+                    Kind::Forward => arrays.state_a,
+                    Kind::Backward => {
+                        let offset = b.ins().imul_imm_s(first, program_layout.state_size as i64 * size);
+                        b.ins().iadd(arrays.tape, offset)
+                    }
+                };
+                let mut prologue = emitter(b, element, program_layout, bases, host, arrays.noise, first);
+                body(&mut prologue, Phase::Prologue);
+            });
+            let zero = b.ins().iconst(types::I64, 0);
+            b.ins().jump(head, &[BlockArg::Value(first), BlockArg::Value(zero)]);
+            b.switch_to_block(head);
+            let channels = program.inputs.first().copied().unwrap_or(0);
+            // Element `e`'s buffers at this step.
+            let step_bases = |b: &mut FunctionBuilder<'_>, e: Value| -> (Bases, Value) {
+                let arrays = load_element(b, e);
+                let row = |b: &mut FunctionBuilder<'_>, base: Value, width: usize| {
+                    let offset = b.ins().imul_imm_s(step, width as i64 * size);
+                    b.ins().iadd(base, offset)
+                };
+                let input_row = row(b, arrays.input, channels);
+                let tape_row = row(b, arrays.tape, program_layout.state_size);
+                let io_row = row(b, arrays.io, program_layout.output_size);
+                let precomputed: Vec<Value> = (buffers.precomputed.iter().enumerate())
+                    .map(|(k, cols)| {
+                        let base = b.ins().load(pointer, array_flags(), arrays.pre, (k * 8) as i32);
+                        row(b, base, *cols)
+                    })
+                    .collect();
+                let sequences: Vec<Value> = match arrays.seq {
+                    Some(seq) => (buffers.sequences.iter().enumerate())
+                        .map(|(k, len)| {
+                            let base = b.ins().load(pointer, array_flags(), seq, (k * 8) as i32);
+                            row(b, base, *len)
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                };
+                let odd = b.ins().icmp_imm_s(IntCC::NotEqual, parity, 0);
+                let current = b.ins().select(odd, arrays.state_b, arrays.state_a);
+                let other = b.ins().select(odd, arrays.state_a, arrays.state_b);
+                let (state, adjoint) = match kind {
+                    Kind::Forward => (current, current),
+                    Kind::Backward => (tape_row, current),
+                };
+                let bases = Bases {
+                    scratch: arrays.scratch,
+                    input: input_row,
+                    state,
+                    seed: io_row,
+                    adjoint,
+                    params: params.clone(),
+                    output: io_row,
+                    next_state: other,
+                    tape: tape_row,
+                    grads: grads.clone(),
+                    precomputed,
+                    sequences,
+                };
+                (bases, arrays.noise)
+            };
+            // Segments, each for every element, with the group products between them.
+            for segment in 0..=groups.len() {
+                let slots = (group_slots[..groups.len()].get(segment))
+                    .map(|(xs, ys)| (b.ins().stack_addr(pointer, *xs, 0), b.ins().stack_addr(pointer, *ys, 0)));
+                for_each_element(&mut b, count, |b, e| {
+                    let (bases, noise) = step_bases(b, e);
+                    let mut emitter = emitter(b, element, program_layout, bases, host, noise, step);
+                    body(&mut emitter, Phase::Step(segment, grouped));
+                    if let Some(arrays) = slots {
+                        emitter.group_operands(&groups[segment], arrays, e);
+                    }
+                });
+                if let (Some(arrays), Some(count)) = (slots, count) {
+                    let bases = Bases::uniform(arrays.0, arrays.0, params.clone());
+                    let mut emitter = emitter(&mut b, element, program_layout, bases, host, arrays.0, step);
+                    emitter.group_call(&groups[segment], arrays, count);
+                }
+            }
+            // Next step (forward counts up, backward down); the buffers swap roles.
+            let (next_step, more) = match kind {
+                Kind::Forward => {
+                    let next_step = b.ins().iadd_imm_s(step, 1);
+                    (next_step, b.ins().icmp(IntCC::SignedLessThan, next_step, steps))
+                }
                 Kind::Backward => {
-                    let offset = b.ins().imul_imm_s(first, program_layout.state_size as i64 * size);
-                    b.ins().iadd(tape, offset)
+                    let next_step = b.ins().iadd_imm_s(step, -1);
+                    (next_step, b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, next_step, 0))
                 }
             };
-            let mut prologue = emitter(&mut b, element, program_layout, bases, host, noise, first);
-            body(&mut prologue, Phase::Prologue);
+            let flipped = b.ins().bxor_imm_s(parity, 1);
+            b.ins().brif(
+                more,
+                head,
+                &[BlockArg::Value(next_step), BlockArg::Value(flipped)],
+                exit,
+                &[BlockArg::Value(flipped)],
+            );
+            b.switch_to_block(exit);
+            let size_out = program_layout.state_size;
+            if size_out > 0 {
+                // Copy each element's final state (or λ), in whichever buffer holds it, to its
+                // `out` buffer: read as `State`, written as `Output`.
+                for_each_element(&mut b, count, |b, e| {
+                    let arrays = load_element(b, e);
+                    let odd = b.ins().icmp_imm_s(IntCC::NotEqual, final_parity, 0);
+                    let final_state = b.ins().select(odd, arrays.state_b, arrays.state_a);
+                    let mut bases = Bases::uniform(arrays.out, arrays.scratch, Vec::new());
+                    bases.state = final_state;
+                    let mut copy = emitter(b, element, program_layout, bases, host, arrays.noise, steps);
+                    copy.copy(
+                        Loc::Mem { base: Base::Output, offset: 0, scalar: false },
+                        Loc::Mem { base: Base::State, offset: 0, scalar: false },
+                        size_out,
+                    );
+                });
+            }
+            b.ins().return_(&[]);
         }
-        b.ins().jump(head, &[BlockArg::Value(first), BlockArg::Value(a), BlockArg::Value(next)]);
-        b.switch_to_block(head);
-        let row = |b: &mut FunctionBuilder<'_>, base: Value, width: usize| {
-            let offset = b.ins().imul_imm_s(step, width as i64 * size);
-            b.ins().iadd(base, offset)
-        };
-        let channels = program.inputs.first().copied().unwrap_or(0);
-        let input_row = row(&mut b, input, channels);
-        let tape_row = row(&mut b, tape, program_layout.state_size);
-        let io_row = row(&mut b, seeds_or_output, program_layout.output_size);
-        let precomputed: Vec<Value> =
-            pre_pointers.iter().zip(&buffers.precomputed).map(|(base, cols)| row(&mut b, *base, *cols)).collect();
-        let sequences: Vec<Value> =
-            seq_pointers.iter().zip(&buffers.sequences).map(|(base, len)| row(&mut b, *base, *len)).collect();
-        let (state_base, adjoint_base) = match kind {
-            Kind::Forward => (current, current),
-            Kind::Backward => (tape_row, current),
-        };
-        let bases = Bases {
-            scratch,
-            input: input_row,
-            state: state_base,
-            seed: io_row,
-            adjoint: adjoint_base,
-            params,
-            output: io_row,
-            next_state: other,
-            tape: tape_row,
-            grads,
-            precomputed,
-            sequences,
-        };
-        body(&mut emitter(&mut b, element, program_layout, bases, host, noise, step), Phase::Step);
-        // Next step (forward counts up, backward down); the buffers swap roles.
-        let (next_step, more) = match kind {
-            Kind::Forward => {
-                let next_step = b.ins().iadd_imm_s(step, 1);
-                (next_step, b.ins().icmp(IntCC::SignedLessThan, next_step, steps))
-            }
-            Kind::Backward => {
-                let next_step = b.ins().iadd_imm_s(step, -1);
-                (next_step, b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, next_step, 0))
-            }
-        };
-        b.ins().brif(
-            more,
-            head,
-            &[BlockArg::Value(next_step), BlockArg::Value(other), BlockArg::Value(current)],
-            exit,
-            &[BlockArg::Value(other)],
-        );
-        b.switch_to_block(exit);
-        if let Some(out) = lambda_out {
-            // Copy the final λ (in whichever buffer holds it) to the caller's buffer.
-            // Copy from the final buffer (read as `State`) to `out` (written as `Output`).
-            let mut bases = Bases::uniform(out, scratch, Vec::new());
-            bases.state = final_state;
-            let mut copy = emitter(&mut b, element, program_layout, bases, host, noise, steps);
-            let size = program_layout.state_size;
-            if size > 0 {
-                copy.copy(
-                    Loc::Mem { base: Base::Output, offset: 0, scalar: false },
-                    Loc::Mem { base: Base::State, offset: 0, scalar: false },
-                    size,
-                );
-            }
-        }
-        b.ins().return_(&[]);
         b.seal_all_blocks();
         b.finalize(module.target_config());
     }
@@ -747,27 +879,34 @@ fn declare_host(
         } else {
             None
         },
+        matvec_group: if kernels && super::matvec::available() {
+            Some(declare("vecmat_group", &[pointer, pointer, pointer, types::I64, types::I64, types::I64], &[])?)
+        } else {
+            None
+        },
     })
 }
 
-fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopValues, phase: Phase) {
+fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopValues, phase: Phase, groups: &[ValueId]) {
     let mut roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
     roots.extend(values.carries.iter().map(|c| c.produced));
-    match phase {
+    let segment = match phase {
         Phase::Invariant => return emit_values(e, program, &values.needed, values.invariant_values(), &roots),
         Phase::Prologue => return values.prologue(e, program),
-        Phase::Step => {}
+        Phase::Step(segment, _) => segment,
+    };
+    let step_values = |index: usize| !values.invariant[index];
+    if segment < groups.len() {
+        // The state this step starts from goes on the tape first.
+        if segment == 0 {
+            copy_state_to_tape(e);
+        }
+        return emit_segment(e, program, (&values.emit, step_values, &roots), groups, segment);
     }
-    // The state this step starts from goes on the tape first.
-    let state_size = e.layout.state_size;
-    if state_size > 0 {
-        e.copy(
-            Loc::Mem { base: Base::Tape, offset: 0, scalar: false },
-            Loc::Mem { base: Base::State, offset: 0, scalar: false },
-            state_size,
-        );
+    if groups.is_empty() {
+        copy_state_to_tape(e);
     }
-    emit_values(e, program, &values.emit, |index| !values.invariant[index], &roots);
+    emit_segment(e, program, (&values.emit, step_values, &roots), groups, segment);
     for (output, offset) in program.outputs.iter().zip(e.layout.output_offsets.clone()) {
         let source = e.layout.locs[output.index()];
         e.copy(Loc::Mem { base: Base::Output, offset, scalar: false }, source, program.shape(*output).len());
@@ -778,6 +917,18 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
         e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
     }
     values.pass_on(e, program);
+}
+
+/// Copies the state a forward step starts from to the step's tape row.
+fn copy_state_to_tape(e: &mut Emitter<'_, '_>) {
+    let state_size = e.layout.state_size;
+    if state_size > 0 {
+        e.copy(
+            Loc::Mem { base: Base::Tape, offset: 0, scalar: false },
+            Loc::Mem { base: Base::State, offset: 0, scalar: false },
+            state_size,
+        );
+    }
 }
 
 /// How each parameter gradient is accumulated: the root's sum is split into terms; an outer
@@ -971,6 +1122,7 @@ fn emit_backward(
     plan: &GradientPlan,
     values: &LoopValues,
     phase: Phase,
+    groups: &[ValueId],
 ) {
     let program = &adjoint.program;
     let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
@@ -979,7 +1131,13 @@ fn emit_backward(
     match phase {
         Phase::Invariant => return emit_values(e, program, &values.needed, values.invariant_values(), &roots),
         Phase::Prologue => return values.prologue(e, program),
-        Phase::Step => emit_values(e, program, &values.emit, |index| !values.invariant[index], &roots),
+        Phase::Step(segment, _) => {
+            let step_values = |index: usize| !values.invariant[index];
+            emit_segment(e, program, (&values.emit, step_values, &roots), groups, segment);
+            if segment < groups.len() {
+                return;
+            }
+        }
     }
     let mut copied = vec![false; e.bases.sequences.len()];
     for (param, terms) in plan.terms.iter().enumerate() {
@@ -1011,6 +1169,34 @@ fn emit_backward(
         e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
     }
     values.pass_on(e, program);
+}
+
+/// Emits segment `segment` of the needed values that `select` picks: the pieces after group
+/// product `segment - 1` and before product `segment` (the products themselves are the
+/// group's kernel calls, emitted by [`build`]). Pieces and the values they must store are
+/// found over the whole step, so values read in a later segment are in memory.
+fn emit_segment(
+    e: &mut Emitter<'_, '_>,
+    program: &StepProgram,
+    (needed, select, roots): (&[bool], impl Fn(usize) -> bool, &[ValueId]),
+    groups: &[ValueId],
+    segment: usize,
+) {
+    let values: Vec<ValueId> = (0..program.insts.len())
+        .filter(|index| needed[*index] && select(*index))
+        .map(|index| ValueId(index as u32))
+        .collect();
+    let pieces = pieces(e, program, &values);
+    let escapes = escapes(program, &pieces, roots);
+    let mut current = 0;
+    for piece in &pieces {
+        match piece {
+            Piece::Single(value) if groups.contains(value) => current += 1,
+            Piece::Single(value) if current == segment => e.instruction(program, *value),
+            Piece::Run(run) if current == segment => e.fused(program, run, &escapes),
+            _ => {}
+        }
+    }
 }
 
 /// Emits the needed values that `select` picks, fusing runs of elementwise instructions.

@@ -34,6 +34,47 @@ pub struct HostFunctions {
     pub noise: FuncRef,
     /// `(x, w, y, rows, cols)` AVX2 kernels for `x @ W` and `x @ Wᵀ`, when the CPU has them.
     pub matvec: Option<(FuncRef, FuncRef)>,
+    /// `(xs, w, ys, count, rows, cols)`: `x @ W` for a lock-step group of elements (with the
+    /// kernels above).
+    pub matvec_group: Option<FuncRef>,
+}
+
+/// The group product `value` is, if it is one: `x @ W` (or `x @ Wᵀ` with `Wᵀ` copied by the
+/// caller, see [`Layout::transposed`]) whose operands are plain buffers, for the kernels.
+pub fn group_product(layout: &Layout, program: &StepProgram, value: ValueId) -> Option<GroupProduct> {
+    let inst = program.insts[value.index()];
+    let loc = |v: ValueId| layout.locs[v.index()];
+    let (x, w) = match inst.op {
+        Op::VecMat(x, w) => (x, loc(w)),
+        Op::VecMatT(x, _) => {
+            let slot = layout.transposed[value.index()]?;
+            (x, Loc::Mem { base: Base::Param(slot as u32), offset: 0, scalar: false })
+        }
+        _ => return None,
+    };
+    let (rows, cols) = (program.shape(x).len(), inst.shape.len());
+    let dest = loc(value);
+    let plain = |loc: Loc| matches!(loc, Loc::Mem { scalar: false, .. });
+    let product = GroupProduct { value, x: loc(x), w, dest, rows, cols };
+    (rows > 1 && cols > 1 && rows * cols >= 64 && plain(product.x) && plain(w) && plain(dest)).then_some(product)
+}
+
+/// A product `y = x @ W` that the elements of a lock-step group compute with one kernel call
+/// (see [`Emitter::group_product`]): a kernel product whose operands are plain buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupProduct {
+    /// The product's value.
+    pub value: ValueId,
+    /// `x[rows]`.
+    pub x: Loc,
+    /// `W[rows, cols]` (a parameter, or the transposed copy of one for `x @ Wᵀ`).
+    pub w: Loc,
+    /// `y[cols]`.
+    pub dest: Loc,
+    /// Rows of `W`.
+    pub rows: usize,
+    /// Columns of `W`.
+    pub cols: usize,
 }
 
 /// Runtime pointers of the buffers a step reads and writes.
@@ -558,6 +599,27 @@ impl Emitter<'_, '_> {
         let c = self.b.ins().iconst(types::I64, cols as i64);
         self.b.ins().call(function, &[xp, wp, yp, r, c]);
         true
+    }
+
+    /// Writes this element's pointers to `product`'s `x` and `y` into slot `element` of the
+    /// group's pointer arrays (stack slots of [`super::MAX_GROUP`] pointers each).
+    pub fn group_operands(&mut self, product: &GroupProduct, arrays: (Value, Value), element: Value) {
+        let offset = self.b.ins().imul_imm_s(element, 8);
+        let (x, y) = (self.pointer(product.x), self.pointer(product.dest));
+        for (array, pointer) in [(arrays.0, x), (arrays.1, y)] {
+            let slot = self.b.ins().iadd(array, offset);
+            self.b.ins().store(flags(), pointer, slot, 0);
+        }
+    }
+
+    /// Calls the group kernel for `product` on the `count` elements whose pointers
+    /// [`Emitter::group_operands`] wrote.
+    pub fn group_call(&mut self, product: &GroupProduct, arrays: (Value, Value), count: Value) {
+        let Some(function) = self.host.matvec_group else { return };
+        let w = self.pointer(product.w);
+        let rows = self.b.ins().iconst(types::I64, product.rows as i64);
+        let cols = self.b.ins().iconst(types::I64, product.cols as i64);
+        self.b.ins().call(function, &[arrays.0, w, arrays.1, count, rows, cols]);
     }
 
     /// `y[cols] = x[rows] @ W[rows, cols]`, summing over rows in order (as the interpreter).

@@ -42,6 +42,10 @@ impl fmt::Display for CodegenError {
 
 impl std::error::Error for CodegenError {}
 
+/// Batch elements a generated function runs in lock-step, at most: the pointer arrays of its
+/// group products have this many slots.
+const MAX_GROUP: usize = 8;
+
 /// Element types generated code can run in.
 pub trait JitReal: Real + gemm::Gemm {
     /// The matching code-generation element.

@@ -8,39 +8,47 @@ use rayon::prelude::*;
 use super::derived::add_derived;
 use super::gemm::multiply;
 use super::rows::{Pipeline, Segment, Source, flush_sent};
-use super::{JitNetwork, JitReal, Shared, in_pool};
+use super::{JitNetwork, JitReal, MAX_GROUP, Shared, in_pool};
 use crate::interp::{Gradient, InterpError, add_loss_param_grads, initial_states, loss_value};
 use crate::loss::{Bound, Loss};
 use crate::step::StateInit;
 
+/// `forward(params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises, pres,
+/// states_out, count)`: every argument after `params` but `steps` and `count` is an array of
+/// `count` per-element pointers (a lock-step group, see `compile::build`).
 type ForwardFn<T> = unsafe extern "C" fn(
     *const *const T,
-    *const T,
-    *mut T,
-    *mut T,
-    *mut T,
-    *mut T,
-    *mut T,
-    i64,
-    *const u64,
     *const *const T,
-    *mut T,
+    *const *mut T,
+    *const *mut T,
+    *const *mut T,
+    *const *mut T,
+    *const *mut T,
+    i64,
+    *const *const u64,
+    *const *const *const T,
+    *const *mut T,
+    i64,
 );
 
+/// `backward(params, inputs, tapes, seeds, grads, lambdas_a, lambdas_b, scratches, steps,
+/// noises, lambdas_out, pres, seqs, count)`: per-element arrays as for [`ForwardFn`]; `grads`
+/// is the group's one table of gradient buffers.
 type BackwardFn<T> = unsafe extern "C" fn(
     *const *const T,
-    *const T,
-    *const T,
-    *const T,
-    *const *mut T,
-    *mut T,
-    *mut T,
-    *mut T,
-    i64,
-    *const u64,
-    *mut T,
+    *const *const T,
+    *const *const T,
     *const *const T,
     *const *mut T,
+    *const *mut T,
+    *const *mut T,
+    *const *mut T,
+    i64,
+    *const *const u64,
+    *const *mut T,
+    *const *const *const T,
+    *const *const *mut T,
+    i64,
 );
 
 /// Steps per call of generated code: buffers of precomputed products and weight-gradient rows
@@ -49,6 +57,20 @@ const CHUNK: usize = 128;
 
 /// Batch elements per gradient block (see `value_and_grad`).
 const BLOCK: usize = 8;
+
+/// Batch elements per lock-step group of the backward pass. The group kernel shares each vector
+/// of `W` between four elements, so larger groups gain little there, while a call's weight-
+/// gradient rows (`count` × its steps) must fit the row buffers: with groups of 4, E's calls
+/// keep all 25 steps per element (long segments make efficient flush products) in buffers
+/// smaller than before lock-step (measured: groups of 8 in 128-row buffers cut E's calls to
+/// 16 steps and made the flushes 2.5× as slow; in 200-row buffers peak memory was 1.25×).
+const BACKWARD_GROUP: usize = 4;
+
+/// `elements` in lock-step groups of [`BACKWARD_GROUP`].
+fn groups(elements: std::ops::Range<usize>) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let end = elements.end;
+    elements.step_by(BACKWARD_GROUP).map(move |start| start..(start + BACKWARD_GROUP).min(end))
+}
 
 /// Matrices from this many elements may be multiplied on two threads at every step.
 const PARALLEL_MATRIX: usize = 1 << 16;
@@ -232,51 +254,72 @@ impl<T: JitReal> JitNetwork<T> {
         // SAFETY: the pointer is the finalised forward function compiled with this signature.
         let function: ForwardFn<T> = unsafe { std::mem::transmute(self.compiled.forward) };
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
+        // Lock-step groups: at most `MAX_GROUP` elements, and at least one group per thread. An
+        // element's results do not depend on its group (see `matvec::vecmat_group`).
+        let group = batch.div_ceil(rayon::current_num_threads().max(1)).clamp(1, MAX_GROUP);
         for (start, length) in chunks(steps) {
             let products = self.precompute(params, input, batch, steps, (start, length), &wanted);
-            (element_tapes.par_iter_mut().zip(carries.par_iter_mut())).enumerate().for_each(|(b, (tape, carry))| {
-                let mut own = Vec::new();
-                let tape: &mut [T] = match for_backward {
-                    true => tape,
-                    false => {
-                        own.resize(tape_stride, T::zero());
-                        &mut own
-                    }
+            let groups = element_tapes.par_chunks_mut(group).zip(carries.par_chunks_mut(group));
+            groups.enumerate().for_each(|(g, (tapes, carries))| {
+                let count = carries.len();
+                let elements = g * group..g * group + count;
+                let mut own: Vec<Vec<T>> = match for_backward {
+                    true => Vec::new(),
+                    false => (0..count).map(|_| vec![T::zero(); tape_stride]).collect(),
                 };
-                let pre = element_rows(&products, b, length, 0, cols());
-                let mut other = vec![T::zero(); state_size.max(1)];
-                let mut state_out = vec![T::zero(); state_size.max(1)];
-                let mut scratch = vec![T::zero(); layout.scratch.max(1)];
                 let tape_row = if for_backward { start * state_size } else { 0 };
-                let first = (b * steps + start) * channels;
-                let context = [seed, b as u64, start as u64];
+                let tape_pointers: Vec<*mut T> = match for_backward {
+                    true => tapes.iter_mut().map(|tape| tape[tape_row..].as_mut_ptr()).collect(),
+                    false => own.iter_mut().map(|tape| tape.as_mut_ptr()).collect(),
+                };
+                let pres: Vec<Vec<*const T>> =
+                    elements.clone().map(|b| element_rows(&products, b, length, 0, cols())).collect();
+                let mut others: Vec<Vec<T>> = (0..count).map(|_| vec![T::zero(); state_size.max(1)]).collect();
+                let mut outs: Vec<Vec<T>> = (0..count).map(|_| vec![T::zero(); state_size.max(1)]).collect();
+                let mut scratches: Vec<Vec<T>> = (0..count).map(|_| vec![T::zero(); layout.scratch.max(1)]).collect();
+                let contexts: Vec<[u64; 3]> = elements.clone().map(|b| [seed, b as u64, start as u64]).collect();
+                let inputs: Vec<*const T> =
+                    elements.clone().map(|b| input[(b * steps + start) * channels..].as_ptr()).collect();
+                let outputs: Vec<*mut T> =
+                    carries.iter_mut().map(|carry| carry.output[start * outputs..].as_mut_ptr()).collect();
+                let states: Vec<*mut T> = carries.iter_mut().map(|carry| carry.state.as_mut_ptr()).collect();
+                let others_pointers: Vec<*mut T> = others.iter_mut().map(|b| b.as_mut_ptr()).collect();
+                let outs_pointers: Vec<*mut T> = outs.iter_mut().map(|b| b.as_mut_ptr()).collect();
+                let scratch_pointers: Vec<*mut T> = scratches.iter_mut().map(|b| b.as_mut_ptr()).collect();
+                let context_pointers: Vec<*const u64> = contexts.iter().map(|c| c.as_ptr()).collect();
+                let pre_pointers: Vec<*const *const T> = pres.iter().map(|p| p.as_ptr()).collect();
+                assert!(count <= MAX_GROUP, "lock-step groups have at most MAX_GROUP elements");
                 // SAFETY: `check` verified that `params` match the parameter table (each
                 // buffer has its shape's length; the pointer table adds the transposed
                 // copies the layout lists, each as long as its parameter, and lives until
-                // the end of this function) and that `input` holds `batch × steps` rows of `channels`;
-                // this call reads rows `start..start + length` of element `b` and writes
-                // the same rows of its `output` (`steps × outputs`) and `length` rows of
-                // its tape from `tape_row` (the tape has `steps` rows when kept, else
-                // `min(steps, CHUNK) >= length`). The state buffers have `state_size` elements,
-                // scratch the layout's size; each product the function reads has
-                // `length × cols` elements from the element's row (the others are never
-                // dereferenced). `context` has three u64s.
+                // the end of this function) and that `input` holds `batch × steps` rows of
+                // `channels`. Every array has `count <= MAX_GROUP` entries, one per element of
+                // the group (distinct buffers); for each, this call reads rows
+                // `start..start + length` of its input and writes the same rows of its
+                // `output` (`steps × outputs`) and `length` rows of its tape from `tape_row`
+                // (the tape has `steps` rows when kept, else `min(steps, CHUNK) >= length`).
+                // The state buffers have `state_size` elements, scratch the layout's size; each
+                // product the function reads has `length × cols` elements from the element's
+                // row (the others are never dereferenced). Each context has three u64s.
                 unsafe {
                     function(
                         pointers.get(),
-                        input.as_ptr().add(first),
-                        carry.output.as_mut_ptr().add(start * outputs),
-                        tape.as_mut_ptr().add(tape_row),
-                        carry.state.as_mut_ptr(),
-                        other.as_mut_ptr(),
-                        scratch.as_mut_ptr(),
+                        inputs.as_ptr(),
+                        outputs.as_ptr(),
+                        tape_pointers.as_ptr(),
+                        states.as_ptr(),
+                        others_pointers.as_ptr(),
+                        scratch_pointers.as_ptr(),
                         length as i64,
-                        context.as_ptr(),
-                        pre.as_ptr(),
-                        state_out.as_mut_ptr(),
+                        context_pointers.as_ptr(),
+                        pre_pointers.as_ptr(),
+                        outs_pointers.as_ptr(),
+                        count as i64,
                     );
                 }
-                carry.state = state_out;
+                for (carry, out) in carries.iter_mut().zip(outs) {
+                    carry.state = out;
+                }
             });
             if for_backward {
                 let backward = &self.compiled.backward_products;
@@ -413,83 +456,110 @@ impl<T: JitReal> JitNetwork<T> {
         // compile time, not by `overlap`: the products' row groups, and so the sums, are then
         // the same for any number of threads.
         let call_steps = if self.compiled.flush_beside_loop { CHUNK / 2 } else { CHUNK };
-        // Adds batch element `b`'s gradient into `grads` (terms added at every step) and
-        // `flushed` (the sequence products).
-        let backward_one = |b: usize, grads: &mut Vec<Vec<T>>, rows: &mut Pipeline<T>| {
-            let element_input = &input[b * rows_len..(b + 1) * rows_len];
-            let seeds = &seeds[b * steps * size..(b + 1) * steps * size];
-            let mut lambda = vec![T::zero(); state_size.max(1)];
-            let mut other = vec![T::zero(); state_size.max(1)];
-            let mut lambda_out = vec![T::zero(); state_size.max(1)];
-            let mut scratch = vec![T::zero(); backward_layout.scratch.max(1)];
+        // Adds the gradients of a block's elements, run as one lock-step group, into `grads`
+        // (terms added at every step) and `rows` (the sequence products).
+        let backward_group = |elements: std::ops::Range<usize>, grads: &mut Vec<Vec<T>>, rows: &mut Pipeline<T>| {
+            let count = elements.len();
+            // Steps per call: the group's rows of one call fill at most `call_steps` rows.
+            let group_steps = (call_steps / count.max(1)).max(1);
+            let buffer = || -> Vec<Vec<T>> { (0..count).map(|_| vec![T::zero(); state_size.max(1)]).collect() };
+            let (mut lambdas, mut others, mut lambdas_out) = (buffer(), buffer(), buffer());
+            let mut scratches: Vec<Vec<T>> =
+                (0..count).map(|_| vec![T::zero(); backward_layout.scratch.max(1)]).collect();
             let pointers = pointer_table(params, &transposed);
-            let tape = &run.tape[b * run.tape_stride..];
-            // Calls of at most `call_steps` steps, each inside one forward chunk.
+            // Calls of at most `group_steps` steps, each inside one forward chunk.
             let calls = chunks(steps).into_iter().flat_map(|(chunk, chunk_length)| {
                 (chunk..chunk + chunk_length)
-                    .step_by(call_steps)
-                    .map(move |start| (chunk, chunk_length, start, call_steps.min(chunk + chunk_length - start)))
+                    .step_by(group_steps)
+                    .map(move |start| (chunk, chunk_length, start, group_steps.min(chunk + chunk_length - start)))
             });
             for (chunk, chunk_length, start, length) in calls.collect::<Vec<_>>().into_iter().rev() {
-                let chunk_input = &element_input[start * channels..(start + length) * channels];
-                let pre = element_rows(&run.products[chunk / CHUNK], b, chunk_length, start - chunk, cols());
-                rows.make_room(length);
+                let inputs: Vec<*const T> =
+                    elements.clone().map(|b| input[b * rows_len + start * channels..].as_ptr()).collect();
+                let tapes: Vec<*const T> =
+                    elements.clone().map(|b| run.tape[b * run.tape_stride + start * state_size..].as_ptr()).collect();
+                let element_seeds: Vec<*const T> =
+                    elements.clone().map(|b| seeds[(b * steps + start) * size..].as_ptr()).collect();
+                let pres: Vec<Vec<*const T>> = (elements.clone())
+                    .map(|b| element_rows(&run.products[chunk / CHUNK], b, chunk_length, start - chunk, cols()))
+                    .collect();
+                rows.make_room(count * length);
                 let filling = &mut rows.filling;
                 let filled = filling.filled;
-                let seq: Vec<*mut T> = filling
-                    .buffers
-                    .iter_mut()
-                    .zip(&self.compiled.sequence_lengths)
-                    // `filled + length <= capacity`, so the offset rows fit the buffer.
-                    .map(|(buffer, len)| buffer[filled * len..].as_mut_ptr())
+                // Element `e` of the group writes rows `filled + e × length..` of every buffer.
+                let seqs: Vec<Vec<*mut T>> = (0..count)
+                    .map(|e| {
+                        (filling.buffers.iter_mut())
+                            .zip(&self.compiled.sequence_lengths)
+                            // `filled + count × length <= capacity`, so the offset rows fit.
+                            .map(|(buffer, len)| buffer[(filled + e * length) * len..].as_mut_ptr())
+                            .collect()
+                    })
                     .collect();
-                // Fresh pointers each chunk: the gradients are also updated through `&mut` below.
+                // Fresh pointers each call: the gradients are also updated through `&mut` below.
                 // A gradient the function never adds to (`step_gradients`) may be an empty buffer.
                 let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
-                let context = [seed, b as u64, start as u64];
-                // SAFETY: as for the forward call, for rows `start..start + length`: the tape
-                // has `(steps + 1) × state_size` elements per batch element (written by the
-                // forward pass; the function reads rows `start..=start + length`), seeds
-                // `steps × outputs`, every gradient buffer the function adds to its
-                // parameter's length, the λ buffers `state_size`, scratch the backward
-                // layout's size, each product the function reads `length × cols` elements
-                // from the element's row `start - chunk` of its chunk (kept by the forward
-                // pass; `start - chunk + length <= chunk_length`), each sequence buffer
-                // `capacity × its row length`, written from row `filled` with
-                // `filled + length <= capacity`. A concurrent flush touches other buffers.
+                let contexts: Vec<[u64; 3]> = elements.clone().map(|b| [seed, b as u64, start as u64]).collect();
+                let lambda_pointers: Vec<*mut T> = lambdas.iter_mut().map(|b| b.as_mut_ptr()).collect();
+                let other_pointers: Vec<*mut T> = others.iter_mut().map(|b| b.as_mut_ptr()).collect();
+                let out_pointers: Vec<*mut T> = lambdas_out.iter_mut().map(|b| b.as_mut_ptr()).collect();
+                let scratch_pointers: Vec<*mut T> = scratches.iter_mut().map(|b| b.as_mut_ptr()).collect();
+                let context_pointers: Vec<*const u64> = contexts.iter().map(|c| c.as_ptr()).collect();
+                let pre_pointers: Vec<*const *const T> = pres.iter().map(|p| p.as_ptr()).collect();
+                let seq_pointers: Vec<*const *mut T> = seqs.iter().map(|p| p.as_ptr()).collect();
+                assert!(count <= MAX_GROUP, "lock-step groups have at most MAX_GROUP elements");
+                // SAFETY: as for the forward call, for rows `start..start + length` of each of
+                // the group's `count <= MAX_GROUP` elements (one entry per element in every
+                // array, distinct buffers): the tape has `(steps + 1) × state_size` elements
+                // per batch element (written by the forward pass; the function reads rows
+                // `start..=start + length`), seeds `steps × outputs`, every gradient buffer the
+                // function adds to its parameter's length, the λ buffers `state_size`, scratch
+                // the backward layout's size, each product the function reads `length × cols`
+                // elements from the element's row `start - chunk` of its chunk (kept by the
+                // forward pass; `start - chunk + length <= chunk_length`), each sequence buffer
+                // `capacity × its row length`, written by element `e` from row
+                // `filled + e × length` with `filled + count × length <= capacity`. A
+                // concurrent flush touches other buffers.
                 unsafe {
                     backward_function(
                         pointers.as_ptr(),
-                        chunk_input.as_ptr(),
-                        tape.as_ptr().add(start * state_size),
-                        seeds.as_ptr().add(start * size),
+                        inputs.as_ptr(),
+                        tapes.as_ptr(),
+                        element_seeds.as_ptr(),
                         grad_pointers.as_ptr(),
-                        lambda.as_mut_ptr(),
-                        other.as_mut_ptr(),
-                        scratch.as_mut_ptr(),
+                        lambda_pointers.as_ptr(),
+                        other_pointers.as_ptr(),
+                        scratch_pointers.as_ptr(),
                         length as i64,
-                        context.as_ptr(),
-                        lambda_out.as_mut_ptr(),
-                        pre.as_ptr(),
-                        seq.as_ptr(),
+                        context_pointers.as_ptr(),
+                        out_pointers.as_ptr(),
+                        pre_pointers.as_ptr(),
+                        seq_pointers.as_ptr(),
+                        count as i64,
                     );
                 }
-                lambda.copy_from_slice(&lambda_out);
-                filling.segments.push(Segment {
-                    input: b * rows_len + start * channels,
-                    tape: b * run.tape_stride + start * state_size,
-                    rows: length,
-                });
-                filling.filled += length;
+                for (lambda, out) in lambdas.iter_mut().zip(&lambdas_out) {
+                    lambda.copy_from_slice(out);
+                }
+                for b in elements.clone() {
+                    filling.segments.push(Segment {
+                        input: b * rows_len + start * channels,
+                        tape: b * run.tape_stride + start * state_size,
+                        rows: length,
+                    });
+                }
+                filling.filled += count * length;
             }
             // A state that starts from a parameter passes its adjoint on to it.
-            let mut offset = 0;
-            for state in &self.forward_program.states {
-                let len = state.shape.len();
-                if let StateInit::Param(param) = state.init {
-                    add_into(&mut grads[param.0 as usize], &lambda_out[offset..offset + len]);
+            for lambda_out in &lambdas_out {
+                let mut offset = 0;
+                for state in &self.forward_program.states {
+                    let len = state.shape.len();
+                    if let StateInit::Param(param) = state.init {
+                        add_into(&mut grads[param.0 as usize], &lambda_out[offset..offset + len]);
+                    }
+                    offset += len;
                 }
-                offset += len;
             }
         };
         // Batch elements in fixed blocks (`blocks`): each block sums its elements in order,
@@ -514,8 +584,8 @@ impl<T: JitReal> JitNetwork<T> {
                         let (mut rows, full, empty) = Pipeline::sending(lengths, capacity, &started);
                         rayon::join(
                             || {
-                                for b in elements {
-                                    backward_one(b, &mut grads, &mut rows);
+                                for group in groups(elements) {
+                                    backward_group(group, &mut grads, &mut rows);
                                 }
                                 rows.finish();
                             },
@@ -523,8 +593,8 @@ impl<T: JitReal> JitNetwork<T> {
                         );
                     } else {
                         let mut rows = Pipeline::here(lengths, capacity, terms, &mut flushed, source);
-                        for b in elements {
-                            backward_one(b, &mut grads, &mut rows);
+                        for group in groups(elements) {
+                            backward_group(group, &mut grads, &mut rows);
                         }
                         rows.finish();
                     }

@@ -22,6 +22,8 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod group;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests;
 
@@ -70,6 +72,15 @@ fn use_avx512() -> bool {
         }
         level => level == AVX512,
     }
+}
+
+/// Whether the group kernels may use AVX-512VL's 32 vector registers (detected once).
+#[cfg(target_arch = "x86_64")]
+fn wide_registers() -> bool {
+    static WIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WIDE.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl")
+    })
 }
 
 /// Column tiles of `from..to`: at most `max` vectors of `lanes` columns each, as even as
@@ -226,4 +237,69 @@ pub unsafe extern "C" fn vecmat_f64(x: *const f64, w: *const f64, y: *mut f64, r
 pub unsafe extern "C" fn vecmat_t_f64(x: *const f64, w: *const f64, y: *mut f64, rows: i64, cols: i64) {
     // SAFETY: forwarded under the caller's guarantee.
     unsafe { vecmat_t(x, w, y, rows as usize, cols as usize) }
+}
+
+/// `ys[e] = xs[e] @ W` for the `count` elements of a lock-step group. One element runs the
+/// one-element kernel; more share every loaded vector of `W` (see [`group`]). With the opt-in
+/// AVX-512 kernels (another summation order) every element runs the one-element kernel, so an
+/// element's bits never depend on its group.
+///
+/// # Safety
+/// `xs` and `ys` valid for `count` pointers; each `xs[e]` valid for `rows`, each `ys[e]` for
+/// `cols` elements, `w` for `rows × cols`; no `y` overlaps an `x`, another `y` or `W`; AVX2 and
+/// FMA present.
+#[cfg(target_arch = "x86_64")]
+unsafe fn vecmat_group<E: Element>(
+    xs: *const *const E,
+    w: *const E,
+    ys: *const *mut E,
+    count: usize,
+    rows: usize,
+    cols: usize,
+) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        let (xs, ys) = (std::slice::from_raw_parts(xs, count), std::slice::from_raw_parts(ys, count));
+        if count == 1 || use_avx512() {
+            for (x, y) in xs.iter().zip(ys) {
+                vecmat(*x, w, *y, rows, cols);
+            }
+        } else {
+            group::vecmat_group(xs, w, ys, rows, cols, wide_registers());
+        }
+    }
+}
+
+/// `ys[e] = xs[e] @ W` for a lock-step group of `count` elements (f32).
+///
+/// # Safety
+/// As [`vecmat_group`].
+#[cfg(target_arch = "x86_64")]
+pub unsafe extern "C" fn vecmat_group_f32(
+    xs: *const *const f32,
+    w: *const f32,
+    ys: *const *mut f32,
+    count: i64,
+    rows: i64,
+    cols: i64,
+) {
+    // SAFETY: forwarded under the caller's guarantee.
+    unsafe { vecmat_group(xs, w, ys, count as usize, rows as usize, cols as usize) }
+}
+
+/// `ys[e] = xs[e] @ W` for a lock-step group of `count` elements (f64).
+///
+/// # Safety
+/// As [`vecmat_group`].
+#[cfg(target_arch = "x86_64")]
+pub unsafe extern "C" fn vecmat_group_f64(
+    xs: *const *const f64,
+    w: *const f64,
+    ys: *const *mut f64,
+    count: i64,
+    rows: i64,
+    cols: i64,
+) {
+    // SAFETY: forwarded under the caller's guarantee.
+    unsafe { vecmat_group(xs, w, ys, count as usize, rows as usize, cols as usize) }
 }

@@ -195,3 +195,41 @@ fn tiles_cover_the_columns_evenly() {
         }
     }
 }
+
+/// The group kernel gives every element exactly the one-element kernel's bits, for every group
+/// size (full groups of four and the tails) and shape, both register widths.
+#[test]
+fn group_products_equal_the_one_element_kernel_bit_for_bit() {
+    if !available() {
+        return;
+    }
+    fn check<E: Real>() {
+        for (rows, cols) in shapes().filter(|(r, c)| r * c < 200_000) {
+            for count in [1usize, 2, 3, 4, 5, 7, 8] {
+                let w: Vec<E> = data(rows * cols, 3).into_iter().map(E::from_f64).collect();
+                let xs: Vec<Vec<E>> =
+                    (0..count).map(|e| data(rows, 10 + e as u64).into_iter().map(E::from_f64).collect()).collect();
+                let mut single: Vec<Vec<E>> = (0..count).map(|_| vec![E::from_f64(7.0); cols + GUARD]).collect();
+                for (x, y) in xs.iter().zip(&mut single) {
+                    // SAFETY: lengths as required; AVX2 checked above.
+                    unsafe { avx2::vecmat(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), rows, cols, 0, cols) };
+                }
+                let wides =
+                    if std::arch::is_x86_feature_detected!("avx512vl") { vec![false, true] } else { vec![false] };
+                for wide in wides {
+                    let mut grouped: Vec<Vec<E>> = (0..count).map(|_| vec![E::from_f64(7.0); cols + GUARD]).collect();
+                    let x_pointers: Vec<*const E> = xs.iter().map(|x| x.as_ptr()).collect();
+                    let y_pointers: Vec<*mut E> = grouped.iter_mut().map(|y| y.as_mut_ptr()).collect();
+                    // SAFETY: as above; `wide` only where AVX-512VL was detected.
+                    unsafe { group::vecmat_group(&x_pointers, w.as_ptr(), &y_pointers, rows, cols, wide) };
+                    for (a, b) in single.iter().zip(&grouped) {
+                        let same = a.iter().zip(b).all(|(p, q)| p.bits() == q.bits());
+                        assert!(same, "{rows}x{cols}, {count} elements, wide {wide}");
+                    }
+                }
+            }
+        }
+    }
+    check::<f32>();
+    check::<f64>();
+}

@@ -114,6 +114,11 @@ pub struct Compiled {
     /// `backward(params, inputs, tapes, seeds, grads, lambdas_a, lambdas_b, scratches, steps,
     /// noises, lambdas_out, pres, seqs, count)`, when an adjoint was given.
     pub backward: Option<(*const u8, Layout)>,
+    /// Whether the forward function runs lock-step groups of several elements (it has group
+    /// products); without, it must be called with one element.
+    pub forward_groups: bool,
+    /// As `forward_groups`, for the backward function.
+    pub backward_groups: bool,
     /// Products the caller computes before the loops (`pre` argument, in this order).
     pub precomputed: Vec<Precomputed>,
     /// Which products the forward function reads (it never touches the others' pointers).
@@ -168,6 +173,9 @@ pub fn compile(
     set(&mut flag_builder, "opt_level", "speed")?;
     set(&mut flag_builder, "is_pic", "false")?;
     set(&mut flag_builder, "use_colocated_libcalls", "false")?;
+    // Cranelift's IR verifier checks every function before it is compiled: on in debug builds
+    // (every test), off in release builds, where it was a third of the compile time.
+    set(&mut flag_builder, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
     let isa = cranelift_native::builder()
         .map_err(|e| CodegenError(format!("unsupported host: {e}")))?
         .finish(settings::Flags::new(flag_builder))
@@ -269,9 +277,11 @@ pub fn compile(
         &shapes,
         &forward_groups,
     )?;
+    let mut backward_groups = false;
     let backward = match backward_parts {
         Some((adjoint, plan, values, backward_layout, _)) => {
             let groups = group_products(&adjoint.program, &values, &backward_layout, kernels);
+            backward_groups = !groups.is_empty();
             let group_values: Vec<ValueId> = groups.iter().map(|g| g.value).collect();
             let id = build(
                 &mut module,
@@ -299,6 +309,8 @@ pub fn compile(
         module: Some(module),
         forward: forward_pointer,
         forward_layout,
+        forward_groups: !forward_groups.is_empty(),
+        backward_groups,
         backward,
         precomputed,
         forward_products,
@@ -575,7 +587,8 @@ fn for_each_element(
 }
 
 /// Builds one generated function. It runs a lock-step group of `count` batch elements (1 to
-/// [`super::MAX_GROUP`]): every per-element argument is an array of `count` pointers. Each step
+/// [`super::MAX_GROUP`]; only 1 when `groups` is empty): every per-element argument is an
+/// array of `count` pointers. Each step
 /// is emitted as segments separated by the `groups` products; each segment runs for every
 /// element in turn, and each product runs for all of them in one kernel call that loads each
 /// vector of `W` once for several elements.
@@ -680,10 +693,18 @@ fn build(
         // Two versions of the function: one element (the common batch of one: no element loops
         // around its segments, whose per-segment overhead measured 10% of A's time), and a
         // lock-step group.
+        // Without group products only the one-element version exists (the caller then passes
+        // one element per call).
         let (single_block, group_block) = (b.create_block(), b.create_block());
-        let is_single = b.ins().icmp_imm_s(IntCC::Equal, count, 1);
-        b.ins().brif(is_single, single_block, &[], group_block, &[]);
-        for grouped in [false, true] {
+        let versions: &[bool] = if groups.is_empty() {
+            b.ins().jump(single_block, &[]);
+            &[false]
+        } else {
+            let is_single = b.ins().icmp_imm_s(IntCC::Equal, count, 1);
+            b.ins().brif(is_single, single_block, &[], group_block, &[]);
+            &[false, true]
+        };
+        for &grouped in versions {
             b.switch_to_block(if grouped { group_block } else { single_block });
             let groups: &[GroupProduct] = if grouped { groups } else { &[] };
             let count = grouped.then_some(count);

@@ -66,10 +66,10 @@ const BLOCK: usize = 8;
 /// 16 steps and made the flushes 2.5× as slow; in 200-row buffers peak memory was 1.25×).
 const BACKWARD_GROUP: usize = 4;
 
-/// `elements` in lock-step groups of [`BACKWARD_GROUP`].
-fn groups(elements: std::ops::Range<usize>) -> impl Iterator<Item = std::ops::Range<usize>> {
+/// `elements` in lock-step groups of `size`.
+fn groups(elements: std::ops::Range<usize>, size: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     let end = elements.end;
-    elements.step_by(BACKWARD_GROUP).map(move |start| start..(start + BACKWARD_GROUP).min(end))
+    elements.step_by(size).map(move |start| start..(start + size).min(end))
 }
 
 /// Matrices from this many elements may be multiplied on two threads at every step.
@@ -256,7 +256,10 @@ impl<T: JitReal> JitNetwork<T> {
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         // Lock-step groups: at most `MAX_GROUP` elements, and at least one group per thread. An
         // element's results do not depend on its group (see `matvec::vecmat_group`).
-        let group = batch.div_ceil(rayon::current_num_threads().max(1)).clamp(1, MAX_GROUP);
+        let group = match self.compiled.forward_groups {
+            true => batch.div_ceil(rayon::current_num_threads().max(1)).clamp(1, MAX_GROUP),
+            false => 1,
+        };
         for (start, length) in chunks(steps) {
             let products = self.precompute(params, input, batch, steps, (start, length), &wanted);
             let groups = element_tapes.par_chunks_mut(group).zip(carries.par_chunks_mut(group));
@@ -456,6 +459,8 @@ impl<T: JitReal> JitNetwork<T> {
         // compile time, not by `overlap`: the products' row groups, and so the sums, are then
         // the same for any number of threads.
         let call_steps = if self.compiled.flush_beside_loop { CHUNK / 2 } else { CHUNK };
+        // Elements per backward call (see `BACKWARD_GROUP`).
+        let group_size = if self.compiled.backward_groups { BACKWARD_GROUP } else { 1 };
         // Adds the gradients of a block's elements, run as one lock-step group, into `grads`
         // (terms added at every step) and `rows` (the sequence products).
         let backward_group = |elements: std::ops::Range<usize>, grads: &mut Vec<Vec<T>>, rows: &mut Pipeline<T>| {
@@ -584,7 +589,7 @@ impl<T: JitReal> JitNetwork<T> {
                         let (mut rows, full, empty) = Pipeline::sending(lengths, capacity, &started);
                         rayon::join(
                             || {
-                                for group in groups(elements) {
+                                for group in groups(elements.clone(), group_size) {
                                     backward_group(group, &mut grads, &mut rows);
                                 }
                                 rows.finish();
@@ -593,7 +598,7 @@ impl<T: JitReal> JitNetwork<T> {
                         );
                     } else {
                         let mut rows = Pipeline::here(lengths, capacity, terms, &mut flushed, source);
-                        for group in groups(elements) {
+                        for group in groups(elements.clone(), group_size) {
                             backward_group(group, &mut grads, &mut rows);
                         }
                         rows.finish();

@@ -31,8 +31,8 @@ pub(super) struct Source<'a, T> {
     pub state_size: usize,
 }
 
-/// Steps of one batch element gathered in a row buffer: where its rows start in the input and
-/// on the tape, and how many there are.
+/// Steps of one batch element gathered in a row buffer: where its rows start in the input, on
+/// the tape and in the buffers, and how many there are.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Segment {
     /// First element of its first input row.
@@ -41,21 +41,37 @@ pub(super) struct Segment {
     pub tape: usize,
     /// Rows (steps).
     pub rows: usize,
+    /// Its first row in the buffers.
+    pub row: usize,
+}
+
+/// The rows of one element of a lock-step group in a buffer: filled from the region's end
+/// down, so that the backward pass's calls (later steps first) leave its steps in time order,
+/// and consecutive calls of one element make one segment.
+#[derive(Clone, Copy, Debug, Default)]
+struct Region {
+    /// Rows filled.
+    filled: usize,
+    /// The segment still growing downwards: its index, batch element and first step.
+    open: Option<(usize, usize, usize)>,
 }
 
 /// Rows of the weight-gradient sequences, gathered over chunks and batch elements until
-/// `CHUNK` rows are full, then added to the gradients as one product `Xᵀ Y` per term: short
-/// sequences (many batch elements of few steps) still make one large, efficient GEMM. Input
-/// and tape rows are not copied: a term that reads them runs one product per segment.
+/// `CHUNK` rows are full, then added to the gradients as one product `Xᵀ Y` per term and
+/// segment: short sequences (many batch elements of few steps) still make large, efficient
+/// GEMMs. Input and tape rows are not copied. A lock-step group of `count` elements splits the
+/// rows into `count` regions, one per element (see [`Region`]).
 pub(super) struct Rows<T> {
     /// One buffer of `capacity` rows per sequence.
     pub buffers: Vec<Vec<T>>,
     /// Rows per buffer (at most `CHUNK`).
     pub capacity: usize,
-    /// The gathered steps, in order.
+    /// The gathered steps.
     pub segments: Vec<Segment>,
     /// Rows filled so far.
     pub filled: usize,
+    /// One per element of the group filling the buffers.
+    regions: Vec<Region>,
 }
 
 impl<T: JitReal> Rows<T> {
@@ -66,7 +82,49 @@ impl<T: JitReal> Rows<T> {
             capacity,
             segments: Vec::new(),
             filled: 0,
+            regions: Vec::new(),
         }
+    }
+
+    /// Whether a call of `count` elements of `length` steps each fits: empty buffers are split
+    /// into `count` regions; filled ones need the same count and room in every region.
+    fn fits(&mut self, count: usize, length: usize) -> bool {
+        if self.filled == 0 {
+            self.regions = vec![Region::default(); count];
+        }
+        self.regions.len() == count && self.regions.iter().all(|r| r.filled + length <= self.capacity / count)
+    }
+
+    /// Places `length` rows of batch element `element`, steps `step..step + length` (first
+    /// input and tape elements `input` and `tape`), in region `region`; returns their first
+    /// row. The caller made room for them ([`Pipeline::make_room`]).
+    pub fn place(
+        &mut self,
+        region: usize,
+        element: usize,
+        step: usize,
+        length: usize,
+        (input, tape): (usize, usize),
+    ) -> usize {
+        let size = self.capacity / self.regions.len();
+        let r = &mut self.regions[region];
+        // Generated code writes these rows: they must lie inside the region (`make_room`).
+        assert!(r.filled + length <= size, "rows placed past their region");
+        let row = (region + 1) * size - r.filled - length;
+        match r.open {
+            Some((k, open_element, first)) if open_element == element && first == step + length => {
+                let segment = &mut self.segments[k];
+                *segment = Segment { input, tape, rows: segment.rows + length, row };
+                r.open = Some((k, element, step));
+            }
+            _ => {
+                self.segments.push(Segment { input, tape, rows: length, row });
+                r.open = Some((self.segments.len() - 1, element, step));
+            }
+        }
+        r.filled += length;
+        self.filled += length;
+        row
     }
 
     /// Adds the gathered rows' products to `grads` and empties the buffers. A large product is
@@ -88,31 +146,20 @@ impl<T: JitReal> Rows<T> {
             if n == 0 || m * n > grad.len() {
                 continue;
             }
-            // The (x, x's row stride, y) row ranges of each product with its rows: the whole
-            // buffers, or one product per segment where a side is read in place.
+            // The (x, x's row stride, y) row ranges of each segment's product with its rows;
+            // input and tape sides are read in place.
             let mut parts: Vec<(&[T], usize, &[T], usize)> = Vec::new();
-            let in_place = |side: Side| matches!(side, Side::Input | Side::Tape { .. });
-            if in_place(term.x) || in_place(term.y) {
-                let mut row = 0;
-                for segment in &self.segments {
-                    let pick = |side: Side| match side {
-                        Side::Buffer(k, len) => (&self.buffers[k][row * len..], len),
-                        Side::Input => (&input[segment.input..segment.input + segment.rows * channels], channels),
-                        Side::Tape { offset, next, .. } => {
-                            let first = segment.tape + usize::from(next) * state_size + offset;
-                            (tape.get(first..).unwrap_or(&[]), state_size)
-                        }
-                    };
-                    let ((x, stride), (y, _)) = (pick(term.x), pick(term.y));
-                    parts.push((x, stride, y, segment.rows));
-                    row += segment.rows;
-                }
-            } else {
-                let buffer = |side: Side| match side {
-                    Side::Buffer(k, _) => &self.buffers[k][..],
-                    _ => &[][..],
+            for segment in &self.segments {
+                let pick = |side: Side| match side {
+                    Side::Buffer(k, len) => (&self.buffers[k][segment.row * len..], len),
+                    Side::Input => (&input[segment.input..segment.input + segment.rows * channels], channels),
+                    Side::Tape { offset, next, .. } => {
+                        let first = segment.tape + usize::from(next) * state_size + offset;
+                        (tape.get(first..).unwrap_or(&[]), state_size)
+                    }
                 };
-                parts.push((buffer(term.x), m, buffer(term.y), self.filled));
+                let ((x, stride), (y, _)) = (pick(term.x), pick(term.y));
+                parts.push((x, stride, y, segment.rows));
             }
             grad[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(block, part)| {
                 // Columns `block · TASK_ROWS ..` of x's `k` rows (`stride` apart) give these
@@ -129,6 +176,7 @@ impl<T: JitReal> Rows<T> {
         }
         self.segments.clear();
         self.filled = 0;
+        self.regions.clear();
     }
 }
 
@@ -195,10 +243,12 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
         (Pipeline { filling: Rows::new(lengths, capacity), lengths, target }, full_end, empty_end)
     }
 
-    /// Makes room for `length` more rows: hands the buffer over if they would not fit.
-    pub fn make_room(&mut self, length: usize) {
-        if self.filling.filled + length > self.filling.capacity {
+    /// Makes room for a call of `count` elements of `length` steps each (see [`Rows::place`]):
+    /// hands the buffer over if they would not fit.
+    pub fn make_room(&mut self, count: usize, length: usize) {
+        if !self.filling.fits(count, length) {
             self.hand_over();
+            self.filling.fits(count, length);
         }
     }
 

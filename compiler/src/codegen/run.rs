@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::derived::add_derived;
 use super::gemm::multiply;
-use super::rows::{Pipeline, Segment, Source, flush_sent};
+use super::rows::{Pipeline, Source, flush_sent};
 use super::{JitNetwork, JitReal, MAX_GROUP, Shared, in_pool};
 use crate::interp::{Gradient, InterpError, add_loss_param_grads, initial_states, loss_value};
 use crate::loss::{Bound, Loss};
@@ -460,7 +460,11 @@ impl<T: JitReal> JitNetwork<T> {
         // the same for any number of threads.
         let call_steps = if self.compiled.flush_beside_loop { CHUNK / 2 } else { CHUNK };
         // Elements per backward call (see `BACKWARD_GROUP`).
-        let group_size = if self.compiled.backward_groups { BACKWARD_GROUP } else { 1 };
+        let group_size = if self.compiled.backward_groups {
+            std::env::var("REEF_BG").ok().and_then(|v| v.parse().ok()).unwrap_or(BACKWARD_GROUP)
+        } else {
+            1
+        };
         // Adds the gradients of a block's elements, run as one lock-step group, into `grads`
         // (terms added at every step) and `rows` (the sequence products).
         let backward_group = |elements: std::ops::Range<usize>, grads: &mut Vec<Vec<T>>, rows: &mut Pipeline<T>| {
@@ -488,16 +492,17 @@ impl<T: JitReal> JitNetwork<T> {
                 let pres: Vec<Vec<*const T>> = (elements.clone())
                     .map(|b| element_rows(&run.products[chunk / CHUNK], b, chunk_length, start - chunk, cols()))
                     .collect();
-                rows.make_room(count * length);
+                rows.make_room(count, length);
                 let filling = &mut rows.filling;
-                let filled = filling.filled;
-                // Element `e` of the group writes rows `filled + e × length..` of every buffer.
-                let seqs: Vec<Vec<*mut T>> = (0..count)
-                    .map(|e| {
+                // Element `e` of the group writes its rows from the row its region gives.
+                let seqs: Vec<Vec<*mut T>> = (elements.clone().enumerate())
+                    .map(|(e, b)| {
+                        let offsets = (b * rows_len + start * channels, b * run.tape_stride + start * state_size);
+                        let row = filling.place(e, b, start, length, offsets);
                         (filling.buffers.iter_mut())
                             .zip(&self.compiled.sequence_lengths)
-                            // `filled + count × length <= capacity`, so the offset rows fit.
-                            .map(|(buffer, len)| buffer[(filled + e * length) * len..].as_mut_ptr())
+                            // `row + length <= capacity`, so the offset rows fit the buffer.
+                            .map(|(buffer, len)| buffer[row * len..].as_mut_ptr())
                             .collect()
                     })
                     .collect();
@@ -522,8 +527,8 @@ impl<T: JitReal> JitNetwork<T> {
                 // the backward layout's size, each product the function reads `length × cols`
                 // elements from the element's row `start - chunk` of its chunk (kept by the
                 // forward pass; `start - chunk + length <= chunk_length`), each sequence buffer
-                // `capacity × its row length`, written by element `e` from row
-                // `filled + e × length` with `filled + count × length <= capacity`. A
+                // `capacity × its row length`, written by each element from the row `place`
+                // gave it, with that row + `length <= capacity` (`place` asserts it). A
                 // concurrent flush touches other buffers.
                 unsafe {
                     backward_function(
@@ -546,14 +551,6 @@ impl<T: JitReal> JitNetwork<T> {
                 for (lambda, out) in lambdas.iter_mut().zip(&lambdas_out) {
                     lambda.copy_from_slice(out);
                 }
-                for b in elements.clone() {
-                    filling.segments.push(Segment {
-                        input: b * rows_len + start * channels,
-                        tape: b * run.tape_stride + start * state_size,
-                        rows: length,
-                    });
-                }
-                filling.filled += count * length;
             }
             // A state that starts from a parameter passes its adjoint on to it.
             for lambda_out in &lambdas_out {

@@ -58,13 +58,13 @@ const CHUNK: usize = 128;
 /// Batch elements per gradient block (see `value_and_grad`).
 const BLOCK: usize = 8;
 
-/// Batch elements per lock-step group of the backward pass. The group kernel shares each vector
-/// of `W` between four elements, so larger groups gain little there, while a call's weight-
-/// gradient rows (`count` × its steps) must fit the row buffers: with groups of 4, E's calls
-/// keep all 25 steps per element (long segments make efficient flush products) in buffers
-/// smaller than before lock-step (measured: groups of 8 in 128-row buffers cut E's calls to
-/// 16 steps and made the flushes 2.5× as slow; in 200-row buffers peak memory was 1.25×).
-const BACKWARD_GROUP: usize = 4;
+/// Batch elements per lock-step group of the backward pass. A call's weight-gradient rows
+/// (`count` × its steps) share the row buffers, one region per element, so larger groups make
+/// shorter flush products (one per element and region); the group kernel gains most per
+/// element at four. Measured (one thread, value_and_grad, best of 20, three alternations) with
+/// groups of 1 / 2 / 4: E 3.85 / 3.49 / 3.77 ms (its 25 steps fit a region of 32 rows, not of
+/// 16), D 5.72 / 5.62 / 5.75 ms.
+const BACKWARD_GROUP: usize = 2;
 
 /// `elements` in lock-step groups of `size`.
 fn groups(elements: std::ops::Range<usize>, size: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
@@ -460,12 +460,8 @@ impl<T: JitReal> JitNetwork<T> {
         // the same for any number of threads.
         let call_steps = if self.compiled.flush_beside_loop { CHUNK / 2 } else { CHUNK };
         // Elements per backward call (see `BACKWARD_GROUP`).
-        let group_size = if self.compiled.backward_groups {
-            std::env::var("REEF_BG").ok().and_then(|v| v.parse().ok()).unwrap_or(BACKWARD_GROUP)
-        } else {
-            1
-        };
-        // Adds the gradients of a block's elements, run as one lock-step group, into `grads`
+        let group_size = if self.compiled.backward_groups { BACKWARD_GROUP } else { 1 };
+        // Adds the gradients of a lock-step group of a block's elements into `grads`
         // (terms added at every step) and `rows` (the sequence products).
         let backward_group = |elements: std::ops::Range<usize>, grads: &mut Vec<Vec<T>>, rows: &mut Pipeline<T>| {
             let count = elements.len();

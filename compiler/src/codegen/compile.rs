@@ -1,24 +1,24 @@
-//! Builds the two native functions of a network with Cranelift: the forward time loop (which
-//! also writes the state tape) and the backward time loop over the adjoint program (which
-//! accumulates parameter gradients).
+//! Compiles a network into its two native functions with Cranelift: the forward time loop
+//! (which also writes the state tape) and the backward time loop over the adjoint program
+//! (which accumulates parameter gradients). Here: which values each loop computes, carries and
+//! precomputes, the group products, and what one step emits; `function` builds each function
+//! around that and `plan` decides how each gradient is accumulated.
 
-use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{
-    AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, StackSlot, StackSlotData, StackSlotKind, Type,
-    UserFuncName, Value, types,
-};
+use cranelift_codegen::ir::{Type, types};
 use cranelift_codegen::settings::{self, Configurable};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use cranelift_module::default_libcall_names;
 
 use super::CodegenError;
 use super::carry::{Carry, carries};
 use super::derived::DerivedTerm;
-use super::emit::{Bases, Emitter, GroupProduct, HostFunctions, group_product};
+use super::emit::{Emitter, GroupProduct, group_product};
+use super::function::{Buffers, Kind, Phase, build};
 use super::fuse::{Piece, escapes, pieces};
 use super::kernels;
 use super::layout::{Base, Layout, Loc, layout};
+use super::plan::{GradientPlan, Term};
 use crate::adjoint::AdjointProgram;
 use crate::step::{Op, StateInit, StepProgram, ValueId};
 
@@ -32,19 +32,22 @@ pub enum Element {
 }
 
 impl Element {
-    fn scalar(self) -> Type {
+    /// The scalar type.
+    pub(super) fn scalar(self) -> Type {
         match self {
             Element::F32 => types::F32,
             Element::F64 => types::F64,
         }
     }
-    fn vector(self) -> Type {
+    /// The 128-bit vector type.
+    pub(super) fn vector(self) -> Type {
         match self {
             Element::F32 => types::F32X4,
             Element::F64 => types::F64X2,
         }
     }
-    fn lanes(self) -> usize {
+    /// Lanes of the vector type.
+    pub(super) fn lanes(self) -> usize {
         match self {
             Element::F32 => 4,
             Element::F64 => 2,
@@ -107,7 +110,8 @@ pub struct Compiled {
     /// Owns the code; taken and freed on drop of [`super::JitNetwork`].
     pub module: Option<JITModule>,
     /// `forward(params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises,
-    /// pres, states_out, count)` for a lock-step group of `count` elements (see [`build`]).
+    /// pres, states_out, count)` for a lock-step group of `count` elements (see
+    /// [`super::function::build`]).
     pub forward: *const u8,
     /// Layout of the forward program.
     pub forward_layout: Layout,
@@ -324,8 +328,9 @@ pub fn compile(
     })
 }
 
-/// The products a lock-step group computes in one kernel call per step (see [`build`]): with the
-/// kernels, every `x @ W` of the step that [`group_product`] accepts, in program order.
+/// The products a lock-step group computes in one kernel call per step (see
+/// [`super::function::build`]): with the kernels, every `x @ W` of the step that
+/// [`group_product`] accepts, in program order.
 fn group_products(program: &StepProgram, values: &LoopValues, layout: &Layout, kernels: bool) -> Vec<GroupProduct> {
     if !kernels {
         return Vec::new();
@@ -488,27 +493,6 @@ fn precomputed_products(program: &StepProgram, list: &mut Vec<Precomputed>) -> V
 /// Input channels from which an input product is precomputed with a GEMM.
 const MIN_PRECOMPUTED_ROWS: usize = 16;
 
-/// Row lengths of the per-step buffers a function receives.
-struct Buffers {
-    precomputed: Vec<usize>,
-    sequences: Vec<usize>,
-    /// Whether to call the AVX2 matrix–vector kernels.
-    kernels: bool,
-}
-
-/// Which part of a function is being emitted.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Before the time loop: loop-invariant values.
-    Invariant,
-    /// Before the first step (only when there is one): the carried values.
-    Prologue,
-    /// Segment `k` of the body of the time loop: the work between group products `k - 1` and
-    /// `k` (see [`build`]); the flag tells the lock-step version (with group products) from the
-    /// one-element version (without, one segment).
-    Step(usize, bool),
-}
-
 /// Values that depend only on parameters and constants (not on inputs, states, seeds,
 /// adjoints or noise), which the time loop can compute once.
 pub(super) fn invariant(program: &StepProgram) -> Vec<bool> {
@@ -525,387 +509,6 @@ pub(super) fn is_invariant(op: &Op, invariant: &[bool]) -> bool {
         Op::Noise(_) | Op::Input(_) | Op::State(_) | Op::Seed(_) | Op::StateAdjoint(_) | Op::NextState(_) => false,
         op => op.operands().iter().all(|v| invariant[v.index()]),
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Forward,
-    Backward,
-}
-
-/// The pointers of one batch element's buffers, loaded from the per-element pointer arrays a
-/// generated function receives (see [`build`]).
-struct ElementArrays {
-    input: Value,
-    io: Value,
-    tape: Value,
-    state_a: Value,
-    state_b: Value,
-    scratch: Value,
-    noise: Value,
-    pre: Value,
-    seq: Option<Value>,
-    out: Value,
-}
-
-/// Flags of the loads of the pointer arrays: never written while the function runs, so the
-/// optimiser may move or merge them.
-fn array_flags() -> MemFlagsData {
-    MemFlagsData::new().with_notrap().with_readonly().with_can_move()
-}
-
-/// Element `element` of the pointer array `array`.
-fn element_pointer(b: &mut FunctionBuilder<'_>, array: Value, element: Value) -> Value {
-    let pointer = types::I64;
-    let offset = b.ins().imul_imm_s(element, 8);
-    let address = b.ins().iadd(array, offset);
-    b.ins().load(pointer, array_flags(), address, 0)
-}
-
-/// Runs `body(element)` for `element` in `0..count` (`count >= 1`) as a bottom-tested loop, or
-/// once for element 0 without a loop when there is no count (the one-element version).
-fn for_each_element(
-    b: &mut FunctionBuilder<'_>,
-    count: Option<Value>,
-    mut body: impl FnMut(&mut FunctionBuilder<'_>, Value),
-) {
-    let Some(count) = count else {
-        let zero = b.ins().iconst(types::I64, 0);
-        return body(b, zero);
-    };
-    let head = b.create_block();
-    let exit = b.create_block();
-    let element = b.append_block_param(head, types::I64);
-    let zero = b.ins().iconst(types::I64, 0);
-    b.ins().jump(head, &[BlockArg::Value(zero)]);
-    b.switch_to_block(head);
-    body(b, element);
-    let next = b.ins().iadd_imm_s(element, 1);
-    let more = b.ins().icmp(IntCC::SignedLessThan, next, count);
-    b.ins().brif(more, head, &[BlockArg::Value(next)], exit, &[]);
-    b.switch_to_block(exit);
-}
-
-/// Builds one generated function. It runs a lock-step group of `count` batch elements (1 to
-/// [`super::MAX_GROUP`]; only 1 when `groups` is empty): every per-element argument is an
-/// array of `count` pointers. Each step
-/// is emitted as segments separated by the `groups` products; each segment runs for every
-/// element in turn, and each product runs for all of them in one kernel call that loads each
-/// vector of `W` once for several elements.
-#[allow(clippy::too_many_arguments)]
-fn build(
-    module: &mut JITModule,
-    context: &mut FunctionBuilderContext,
-    name: &str,
-    element: Element,
-    mut body: impl FnMut(&mut Emitter<'_, '_>, Phase),
-    kind: Kind,
-    program: &StepProgram,
-    program_layout: &Layout,
-    buffers: &Buffers,
-    groups: &[GroupProduct],
-) -> Result<FuncId, CodegenError> {
-    let pointer = module.target_config().pointer_type();
-    let mut signature = module.make_signature();
-    // forward:  params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises,
-    //           pres, states_out, count
-    // backward: params, inputs, tapes, seeds, grads, lambdas_a, lambdas_b, scratches, steps,
-    //           noises, lambdas_out, pres, seqs, count
-    // Every argument is a pointer but the two counts (steps and elements).
-    let (arguments, counts) = match kind {
-        Kind::Forward => (12, [7, 11]),
-        Kind::Backward => (14, [8, 13]),
-    };
-    for index in 0..arguments {
-        let ty = if counts.contains(&index) { types::I64 } else { pointer };
-        signature.params.push(AbiParam::new(ty));
-    }
-    let id = module.declare_function(name, Linkage::Local, &signature).map_err(|e| CodegenError(e.to_string()))?;
-    let mut function_context = module.make_context();
-    function_context.func.signature = signature;
-    function_context.func.name = UserFuncName::user(0, id.as_u32());
-    let host = declare_host(module, &mut function_context.func, element, buffers.kernels)?;
-    // Two pointer arrays (`x`s and `y`s) per group product.
-    let group_slots: Vec<(StackSlot, StackSlot)> = (0..groups.len())
-        .map(|_| {
-            let mut slot = || {
-                function_context.func.create_sized_stack_slot(StackSlotData::new(
-                    StackSlotKind::ExplicitSlot,
-                    (super::MAX_GROUP * 8) as u32,
-                    3,
-                ))
-            };
-            (slot(), slot())
-        })
-        .collect();
-    {
-        let mut b = FunctionBuilder::new(&mut function_context.func, context);
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let args = b.block_params(entry).to_vec();
-        let flags = MemFlagsData::new().with_notrap();
-        // The per-element pointer arrays.
-        let (params_array, grads_array, steps, count) = match kind {
-            Kind::Forward => (args[0], None, args[7], args[11]),
-            Kind::Backward => (args[0], Some(args[4]), args[8], args[13]),
-        };
-        let load_element = |b: &mut FunctionBuilder<'_>, e: Value| -> ElementArrays {
-            let at = |b: &mut FunctionBuilder<'_>, index: usize| element_pointer(b, args[index], e);
-            match kind {
-                Kind::Forward => ElementArrays {
-                    input: at(b, 1),
-                    io: at(b, 2),
-                    tape: at(b, 3),
-                    state_a: at(b, 4),
-                    state_b: at(b, 5),
-                    scratch: at(b, 6),
-                    noise: at(b, 8),
-                    pre: at(b, 9),
-                    seq: None,
-                    out: at(b, 10),
-                },
-                Kind::Backward => ElementArrays {
-                    input: at(b, 1),
-                    tape: at(b, 2),
-                    io: at(b, 3),
-                    state_a: at(b, 5),
-                    state_b: at(b, 6),
-                    scratch: at(b, 7),
-                    noise: at(b, 9),
-                    out: at(b, 10),
-                    pre: at(b, 11),
-                    seq: Some(at(b, 12)),
-                },
-            }
-        };
-        // The parameters, then the transposed ones (see `Layout::transposes`).
-        let params: Vec<Value> = (0..program.params.len() + program_layout.transposes.len())
-            .map(|p| b.ins().load(pointer, flags, params_array, (p * 8) as i32))
-            .collect();
-        let grads: Vec<Value> = match grads_array {
-            Some(array) => {
-                (0..program.params.len()).map(|p| b.ins().load(pointer, flags, array, (p * 8) as i32)).collect()
-            }
-            None => Vec::new(),
-        };
-        let size = element.scalar().bytes() as i64;
-        // Two versions of the function: one element (the common batch of one: no element loops
-        // around its segments, whose per-segment overhead measured 10% of A's time), and a
-        // lock-step group.
-        // Without group products only the one-element version exists (the caller then passes
-        // one element per call).
-        let (single_block, group_block) = (b.create_block(), b.create_block());
-        let versions: &[bool] = if groups.is_empty() {
-            b.ins().jump(single_block, &[]);
-            &[false]
-        } else {
-            let is_single = b.ins().icmp_imm_s(IntCC::Equal, count, 1);
-            b.ins().brif(is_single, single_block, &[], group_block, &[]);
-            &[false, true]
-        };
-        for &grouped in versions {
-            b.switch_to_block(if grouped { group_block } else { single_block });
-            let groups: &[GroupProduct] = if grouped { groups } else { &[] };
-            let count = grouped.then_some(count);
-            // Values that depend only on parameters and constants are computed once, before the
-            // time loop; each element's scratch slots keep them for every step.
-            for_each_element(&mut b, count, |b, e| {
-                let arrays = load_element(b, e);
-                let bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
-                let mut invariant = emitter(b, element, program_layout, bases, host, arrays.noise, steps);
-                body(&mut invariant, Phase::Invariant);
-            });
-            let head = b.create_block();
-            let exit = b.create_block();
-            let step = b.append_block_param(head, types::I64);
-            // Which of an element's two state buffers holds the current state: 0 for `a`.
-            let parity = b.append_block_param(head, types::I64);
-            let final_parity = b.append_block_param(exit, types::I64);
-            let any = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, steps, 0);
-            let prologue = b.create_block();
-            let zero = b.ins().iconst(types::I64, 0);
-            b.ins().brif(any, prologue, &[], exit, &[BlockArg::Value(zero)]);
-            b.switch_to_block(prologue);
-            let first = match kind {
-                Kind::Forward => b.ins().iconst(types::I64, 0),
-                Kind::Backward => b.ins().iadd_imm_s(steps, -1),
-            };
-            for_each_element(&mut b, count, |b, e| {
-                // The first step's states: the start buffer, or the tape's row of the last step.
-                let arrays = load_element(b, e);
-                let mut bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
-                bases.state = match kind {
-                    Kind::Forward => arrays.state_a,
-                    Kind::Backward => {
-                        let offset = b.ins().imul_imm_s(first, program_layout.state_size as i64 * size);
-                        b.ins().iadd(arrays.tape, offset)
-                    }
-                };
-                let mut prologue = emitter(b, element, program_layout, bases, host, arrays.noise, first);
-                body(&mut prologue, Phase::Prologue);
-            });
-            let zero = b.ins().iconst(types::I64, 0);
-            b.ins().jump(head, &[BlockArg::Value(first), BlockArg::Value(zero)]);
-            b.switch_to_block(head);
-            let channels = program.inputs.first().copied().unwrap_or(0);
-            // Element `e`'s buffers at this step.
-            let step_bases = |b: &mut FunctionBuilder<'_>, e: Value| -> (Bases, Value) {
-                let arrays = load_element(b, e);
-                let row = |b: &mut FunctionBuilder<'_>, base: Value, width: usize| {
-                    let offset = b.ins().imul_imm_s(step, width as i64 * size);
-                    b.ins().iadd(base, offset)
-                };
-                let input_row = row(b, arrays.input, channels);
-                let tape_row = row(b, arrays.tape, program_layout.state_size);
-                let io_row = row(b, arrays.io, program_layout.output_size);
-                let precomputed: Vec<Value> = (buffers.precomputed.iter().enumerate())
-                    .map(|(k, cols)| {
-                        let base = b.ins().load(pointer, array_flags(), arrays.pre, (k * 8) as i32);
-                        row(b, base, *cols)
-                    })
-                    .collect();
-                let sequences: Vec<Value> = match arrays.seq {
-                    Some(seq) => (buffers.sequences.iter().enumerate())
-                        .map(|(k, len)| {
-                            let base = b.ins().load(pointer, array_flags(), seq, (k * 8) as i32);
-                            row(b, base, *len)
-                        })
-                        .collect(),
-                    None => Vec::new(),
-                };
-                let odd = b.ins().icmp_imm_s(IntCC::NotEqual, parity, 0);
-                let current = b.ins().select(odd, arrays.state_b, arrays.state_a);
-                let other = b.ins().select(odd, arrays.state_a, arrays.state_b);
-                let (state, adjoint) = match kind {
-                    Kind::Forward => (current, current),
-                    Kind::Backward => (tape_row, current),
-                };
-                let bases = Bases {
-                    scratch: arrays.scratch,
-                    input: input_row,
-                    state,
-                    seed: io_row,
-                    adjoint,
-                    params: params.clone(),
-                    output: io_row,
-                    next_state: other,
-                    tape: tape_row,
-                    grads: grads.clone(),
-                    precomputed,
-                    sequences,
-                };
-                (bases, arrays.noise)
-            };
-            // Segments, each for every element, with the group products between them.
-            for segment in 0..=groups.len() {
-                let slots = (group_slots[..groups.len()].get(segment))
-                    .map(|(xs, ys)| (b.ins().stack_addr(pointer, *xs, 0), b.ins().stack_addr(pointer, *ys, 0)));
-                for_each_element(&mut b, count, |b, e| {
-                    let (bases, noise) = step_bases(b, e);
-                    let mut emitter = emitter(b, element, program_layout, bases, host, noise, step);
-                    body(&mut emitter, Phase::Step(segment, grouped));
-                    if let Some(arrays) = slots {
-                        emitter.group_operands(&groups[segment], arrays, e);
-                    }
-                });
-                if let (Some(arrays), Some(count)) = (slots, count) {
-                    let bases = Bases::uniform(arrays.0, arrays.0, params.clone());
-                    let mut emitter = emitter(&mut b, element, program_layout, bases, host, arrays.0, step);
-                    emitter.group_call(&groups[segment], arrays, count);
-                }
-            }
-            // Next step (forward counts up, backward down); the buffers swap roles.
-            let (next_step, more) = match kind {
-                Kind::Forward => {
-                    let next_step = b.ins().iadd_imm_s(step, 1);
-                    (next_step, b.ins().icmp(IntCC::SignedLessThan, next_step, steps))
-                }
-                Kind::Backward => {
-                    let next_step = b.ins().iadd_imm_s(step, -1);
-                    (next_step, b.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, next_step, 0))
-                }
-            };
-            let flipped = b.ins().bxor_imm_s(parity, 1);
-            b.ins().brif(
-                more,
-                head,
-                &[BlockArg::Value(next_step), BlockArg::Value(flipped)],
-                exit,
-                &[BlockArg::Value(flipped)],
-            );
-            b.switch_to_block(exit);
-            let size_out = program_layout.state_size;
-            if size_out > 0 {
-                // Copy each element's final state (or λ), in whichever buffer holds it, to its
-                // `out` buffer: read as `State`, written as `Output`.
-                for_each_element(&mut b, count, |b, e| {
-                    let arrays = load_element(b, e);
-                    let odd = b.ins().icmp_imm_s(IntCC::NotEqual, final_parity, 0);
-                    let final_state = b.ins().select(odd, arrays.state_b, arrays.state_a);
-                    let mut bases = Bases::uniform(arrays.out, arrays.scratch, Vec::new());
-                    bases.state = final_state;
-                    let mut copy = emitter(b, element, program_layout, bases, host, arrays.noise, steps);
-                    copy.copy(
-                        Loc::Mem { base: Base::Output, offset: 0, scalar: false },
-                        Loc::Mem { base: Base::State, offset: 0, scalar: false },
-                        size_out,
-                    );
-                });
-            }
-            b.ins().return_(&[]);
-        }
-        b.seal_all_blocks();
-        b.finalize(module.target_config());
-    }
-    module.define_function(id, &mut function_context).map_err(|e| CodegenError(format!("{name}: {e:?}")))?;
-    module.clear_context(&mut function_context);
-    Ok(id)
-}
-
-fn declare_host(
-    module: &mut JITModule,
-    function: &mut cranelift_codegen::ir::Function,
-    element: Element,
-    kernels: bool,
-) -> Result<HostFunctions, CodegenError> {
-    let pointer = module.target_config().pointer_type();
-    let scalar = element.scalar();
-    let suffix = match element {
-        Element::F32 => "f32",
-        Element::F64 => "f64",
-    };
-    let mut declare =
-        |name: &str, params: &[Type], returns: &[Type]| -> Result<cranelift_codegen::ir::FuncRef, CodegenError> {
-            let mut signature: Signature = module.make_signature();
-            signature.params.extend(params.iter().map(|t| AbiParam::new(*t)));
-            signature.returns.extend(returns.iter().map(|t| AbiParam::new(*t)));
-            let id = module
-                .declare_function(&format!("reef_{name}_{suffix}"), Linkage::Import, &signature)
-                .map_err(|e| CodegenError(e.to_string()))?;
-            Ok(module.declare_func_in_func(id, function))
-        };
-    let vector = [pointer, pointer, types::I64];
-    Ok(HostFunctions {
-        exp: declare("exp", &vector, &[])?,
-        log: declare("log", &vector, &[])?,
-        tanh: declare("tanh", &vector, &[])?,
-        sin: declare("sin", &vector, &[])?,
-        cos: declare("cos", &vector, &[])?,
-        pow: declare("pow", &[scalar, scalar], &[scalar])?,
-        noise: declare("noise", &[pointer, types::I64, pointer, types::I64, types::I64], &[])?,
-        matvec: if kernels && super::matvec::available() {
-            let kernel = [pointer, pointer, pointer, types::I64, types::I64];
-            Some((declare("vecmat", &kernel, &[])?, declare("vecmat_t", &kernel, &[])?))
-        } else {
-            None
-        },
-        matvec_group: if kernels && super::matvec::available() {
-            Some(declare("vecmat_group", &[pointer, pointer, pointer, types::I64, types::I64, types::I64], &[])?)
-        } else {
-            None
-        },
-    })
 }
 
 fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopValues, phase: Phase, groups: &[ValueId]) {
@@ -949,191 +552,6 @@ fn copy_state_to_tape(e: &mut Emitter<'_, '_>) {
             Loc::Mem { base: Base::State, offset: 0, scalar: false },
             state_size,
         );
-    }
-}
-
-/// How each parameter gradient is accumulated: the root's sum is split into terms; an outer
-/// product used only there becomes a [`SequenceTerm`] (rows stored, one GEMM after the loop).
-struct GradientPlan {
-    terms: Vec<Vec<Term>>,
-}
-
-enum Term {
-    /// Store `x` and `y` rows into these sides.
-    Sequence(ValueId, Side, ValueId, Side),
-    /// Add the value to the gradient every step.
-    Value(ValueId),
-}
-
-impl GradientPlan {
-    fn new(
-        adjoint: &AdjointProgram,
-        sequences: &mut Vec<SequenceTerm>,
-        lengths: &mut Vec<usize>,
-        derived_terms: &mut Vec<DerivedTerm>,
-    ) -> Self {
-        let program = &adjoint.program;
-        let mut uses = vec![0usize; program.insts.len()];
-        for inst in &program.insts {
-            for operand in inst.op.operands() {
-                uses[operand.index()] += 1;
-            }
-        }
-        for value in adjoint.state_adjoints.iter().chain(adjoint.param_grads.iter().flatten()) {
-            uses[value.index()] += 1;
-        }
-        let mut terms = Vec::new();
-        let (state_offsets, _) = super::layout::state_offsets(program);
-        // One buffer per stored value, however many terms use it.
-        let mut stored: std::collections::HashMap<ValueId, usize> = std::collections::HashMap::new();
-        let split_grads: Vec<Vec<ValueId>> = (adjoint.param_grads.iter())
-            .map(|grad| {
-                let mut values = Vec::new();
-                if let Some(grad) = grad {
-                    split(program, *grad, &uses, &mut values);
-                }
-                values
-            })
-            .collect();
-        // Per parameter: `(x, y)` when its one sequence term is `Σ_t x[t]ᵀ y[t]` (then its
-        // flushed product is that sum alone, which a derived term may read).
-        let sole_outer: Vec<Option<(ValueId, ValueId)>> = (split_grads.iter())
-            .map(|values| {
-                let sequences: Vec<&ValueId> = (values.iter())
-                    .filter(|v| {
-                        uses[v.index()] == 1 && matches!(program.inst(**v).op, Op::Outer(..) | Op::ScaledProduct(..))
-                    })
-                    .collect();
-                match sequences[..] {
-                    [one] => match program.inst(*one).op {
-                        Op::Outer(x, y) => Some((x, y)),
-                        _ => None,
-                    },
-                    _ => None,
-                }
-            })
-            .collect();
-        let invariant = invariant(program);
-        for (param, values) in split_grads.into_iter().enumerate() {
-            let mut list = Vec::new();
-            for value in values {
-                let (x, y, contract) = match program.inst(value).op {
-                    Op::Outer(x, y) if uses[value.index()] == 1 => (x, y, None),
-                    // A per-element scale kept in rows (not a broadcast scalar).
-                    Op::ScaledProduct(c, x, w)
-                        if uses[value.index()] == 1 && program.shape(c) == program.shape(value) =>
-                    {
-                        let Op::Param(weight) = program.inst(w).op else {
-                            list.push(Term::Value(value));
-                            continue;
-                        };
-                        // Read off another gradient's product when `c` is its `y` scaled.
-                        let derived = (sole_outer.iter().enumerate()).find_map(|(from, outer)| {
-                            let (outer_x, outer_y) = (*outer)?;
-                            if !super::derived::same(program, x, outer_x) {
-                                return None;
-                            }
-                            let scale = super::derived::scale_of(program, &invariant, c, outer_y)?;
-                            Some(DerivedTerm { param: param as u32, from: from as u32, weight: weight.0, scale })
-                        });
-                        match derived {
-                            Some(term) => {
-                                derived_terms.push(term);
-                                continue;
-                            }
-                            None => (x, c, Some(weight.0)),
-                        }
-                    }
-                    _ => {
-                        list.push(Term::Value(value));
-                        continue;
-                    }
-                };
-                // `x` rows that are states are read from the tape in place (they are the
-                // gradient's rows, read with the tape's row stride).
-                let mut side = |v: ValueId, from_tape: bool| match program.inst(v).op {
-                    Op::Input(_) => Side::Input,
-                    Op::State(state) if from_tape => {
-                        Side::Tape { state: state.0, offset: state_offsets[state.0 as usize], next: false }
-                    }
-                    Op::NextState(state) if from_tape => {
-                        Side::Tape { state: state.0, offset: state_offsets[state.0 as usize], next: true }
-                    }
-                    _ => {
-                        let k = *stored.entry(v).or_insert_with(|| {
-                            lengths.push(program.shape(v).len());
-                            lengths.len() - 1
-                        });
-                        Side::Buffer(k, program.shape(v).len())
-                    }
-                };
-                let (sx, sy) = (side(x, true), side(y, false));
-                sequences.push(SequenceTerm {
-                    param: param as u32,
-                    x: sx,
-                    y: sy,
-                    rows: program.shape(x).len(),
-                    cols: program.shape(y).len(),
-                    contract,
-                });
-                list.push(Term::Sequence(x, sx, y, sy));
-            }
-            terms.push(list);
-        }
-        GradientPlan { terms }
-    }
-
-    /// The value stored in each of the `count` sequence buffers.
-    fn stored_values(&self, count: usize) -> Vec<ValueId> {
-        let mut stored = vec![ValueId(0); count];
-        for term in self.terms.iter().flatten() {
-            if let Term::Sequence(x, sx, y, sy) = term {
-                for (value, side) in [(x, sx), (y, sy)] {
-                    if let Side::Buffer(k, _) = side
-                        && *k < count
-                    {
-                        stored[*k] = *value;
-                    }
-                }
-            }
-        }
-        stored
-    }
-
-    /// Per parameter: whether any of its terms is added at every step.
-    fn step_gradients(&self) -> Vec<bool> {
-        self.terms.iter().map(|terms| terms.iter().any(|term| matches!(term, Term::Value(_)))).collect()
-    }
-
-    fn roots(&self) -> Vec<ValueId> {
-        let mut roots = Vec::new();
-        for term in self.terms.iter().flatten() {
-            match term {
-                Term::Sequence(x, sx, y, sy) => {
-                    for (value, side) in [(x, sx), (y, sy)] {
-                        if matches!(side, Side::Buffer(..)) {
-                            roots.push(*value);
-                        }
-                    }
-                }
-                Term::Value(v) => roots.push(*v),
-            }
-        }
-        roots
-    }
-}
-
-fn split(program: &StepProgram, value: ValueId, uses: &[usize], terms: &mut Vec<ValueId>) {
-    match program.inst(value).op {
-        Op::Binary(crate::step::BinaryOp::Add, a, b)
-            if uses[value.index()] == 1
-                && program.shape(a) == program.shape(value)
-                && program.shape(b) == program.shape(value) =>
-        {
-            split(program, a, uses, terms);
-            split(program, b, uses, terms);
-        }
-        _ => terms.push(value),
     }
 }
 
@@ -1194,8 +612,8 @@ fn emit_backward(
 
 /// Emits segment `segment` of the needed values that `select` picks: the pieces after group
 /// product `segment - 1` and before product `segment` (the products themselves are the
-/// group's kernel calls, emitted by [`build`]). Pieces and the values they must store are
-/// found over the whole step, so values read in a later segment are in memory.
+/// group's kernel calls, emitted by [`super::function::build`]). Pieces and the values they
+/// must store are found over the whole step, so values read in a later segment are in memory.
 fn emit_segment(
     e: &mut Emitter<'_, '_>,
     program: &StepProgram,
@@ -1239,29 +657,5 @@ fn emit_values(
             Piece::Single(value) => e.instruction(program, *value),
             Piece::Run(run) => e.fused(program, run, &escapes),
         }
-    }
-}
-
-/// An emitter for `element` over `layout` writing through `bases`.
-fn emitter<'a, 'f>(
-    b: &'a mut FunctionBuilder<'f>,
-    element: Element,
-    layout: &'a Layout,
-    bases: Bases,
-    host: HostFunctions,
-    noise_context: Value,
-    step: Value,
-) -> Emitter<'a, 'f> {
-    Emitter {
-        b,
-        elem: element.scalar(),
-        vector: element.vector(),
-        lanes: element.lanes(),
-        layout,
-        bases,
-        host,
-        noise_context,
-        step,
-        fma: super::emit::host_has_fma(),
     }
 }

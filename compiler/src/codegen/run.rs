@@ -15,7 +15,7 @@ use crate::step::StateInit;
 
 /// `forward(params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises, pres,
 /// states_out, count)`: every argument after `params` but `steps` and `count` is an array of
-/// `count` per-element pointers (a lock-step group, see `compile::build`).
+/// `count` per-element pointers (a lock-step group, see `function::build`).
 type ForwardFn<T> = unsafe extern "C" fn(
     *const *const T,
     *const *const T,

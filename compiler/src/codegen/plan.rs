@@ -1,0 +1,197 @@
+//! How each parameter gradient is accumulated by the backward pass: per step in generated
+//! code, as a weight-gradient sequence (rows stored, `Xᵀ Y` after the loop), or read off
+//! another gradient's product (a derived term).
+
+use super::compile::{SequenceTerm, Side, invariant};
+use super::derived::DerivedTerm;
+use crate::adjoint::AdjointProgram;
+use crate::step::{Op, StepProgram, ValueId};
+
+/// How each parameter gradient is accumulated: the root's sum is split into terms; an outer
+/// product used only there becomes a [`SequenceTerm`] (rows stored, one GEMM after the loop).
+pub(super) struct GradientPlan {
+    /// Per parameter, its terms.
+    pub terms: Vec<Vec<Term>>,
+}
+
+/// One term of a parameter's gradient.
+pub(super) enum Term {
+    /// Store `x` and `y` rows into these sides.
+    Sequence(ValueId, Side, ValueId, Side),
+    /// Add the value to the gradient every step.
+    Value(ValueId),
+}
+
+impl GradientPlan {
+    /// Splits each gradient of `adjoint` into terms, adding sequence and derived terms to the lists.
+    pub fn new(
+        adjoint: &AdjointProgram,
+        sequences: &mut Vec<SequenceTerm>,
+        lengths: &mut Vec<usize>,
+        derived_terms: &mut Vec<DerivedTerm>,
+    ) -> Self {
+        let program = &adjoint.program;
+        let mut uses = vec![0usize; program.insts.len()];
+        for inst in &program.insts {
+            for operand in inst.op.operands() {
+                uses[operand.index()] += 1;
+            }
+        }
+        for value in adjoint.state_adjoints.iter().chain(adjoint.param_grads.iter().flatten()) {
+            uses[value.index()] += 1;
+        }
+        let mut terms = Vec::new();
+        let (state_offsets, _) = super::layout::state_offsets(program);
+        // One buffer per stored value, however many terms use it.
+        let mut stored: std::collections::HashMap<ValueId, usize> = std::collections::HashMap::new();
+        let split_grads: Vec<Vec<ValueId>> = (adjoint.param_grads.iter())
+            .map(|grad| {
+                let mut values = Vec::new();
+                if let Some(grad) = grad {
+                    split(program, *grad, &uses, &mut values);
+                }
+                values
+            })
+            .collect();
+        // Per parameter: `(x, y)` when its one sequence term is `Σ_t x[t]ᵀ y[t]` (then its
+        // flushed product is that sum alone, which a derived term may read).
+        let sole_outer: Vec<Option<(ValueId, ValueId)>> = (split_grads.iter())
+            .map(|values| {
+                let sequences: Vec<&ValueId> = (values.iter())
+                    .filter(|v| {
+                        uses[v.index()] == 1 && matches!(program.inst(**v).op, Op::Outer(..) | Op::ScaledProduct(..))
+                    })
+                    .collect();
+                match sequences[..] {
+                    [one] => match program.inst(*one).op {
+                        Op::Outer(x, y) => Some((x, y)),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            })
+            .collect();
+        let invariant = invariant(program);
+        for (param, values) in split_grads.into_iter().enumerate() {
+            let mut list = Vec::new();
+            for value in values {
+                let (x, y, contract) = match program.inst(value).op {
+                    Op::Outer(x, y) if uses[value.index()] == 1 => (x, y, None),
+                    // A per-element scale kept in rows (not a broadcast scalar).
+                    Op::ScaledProduct(c, x, w)
+                        if uses[value.index()] == 1 && program.shape(c) == program.shape(value) =>
+                    {
+                        let Op::Param(weight) = program.inst(w).op else {
+                            list.push(Term::Value(value));
+                            continue;
+                        };
+                        // Read off another gradient's product when `c` is its `y` scaled.
+                        let derived = (sole_outer.iter().enumerate()).find_map(|(from, outer)| {
+                            let (outer_x, outer_y) = (*outer)?;
+                            if !super::derived::same(program, x, outer_x) {
+                                return None;
+                            }
+                            let scale = super::derived::scale_of(program, &invariant, c, outer_y)?;
+                            Some(DerivedTerm { param: param as u32, from: from as u32, weight: weight.0, scale })
+                        });
+                        match derived {
+                            Some(term) => {
+                                derived_terms.push(term);
+                                continue;
+                            }
+                            None => (x, c, Some(weight.0)),
+                        }
+                    }
+                    _ => {
+                        list.push(Term::Value(value));
+                        continue;
+                    }
+                };
+                // `x` rows that are states are read from the tape in place (they are the
+                // gradient's rows, read with the tape's row stride).
+                let mut side = |v: ValueId, from_tape: bool| match program.inst(v).op {
+                    Op::Input(_) => Side::Input,
+                    Op::State(state) if from_tape => {
+                        Side::Tape { state: state.0, offset: state_offsets[state.0 as usize], next: false }
+                    }
+                    Op::NextState(state) if from_tape => {
+                        Side::Tape { state: state.0, offset: state_offsets[state.0 as usize], next: true }
+                    }
+                    _ => {
+                        let k = *stored.entry(v).or_insert_with(|| {
+                            lengths.push(program.shape(v).len());
+                            lengths.len() - 1
+                        });
+                        Side::Buffer(k, program.shape(v).len())
+                    }
+                };
+                let (sx, sy) = (side(x, true), side(y, false));
+                sequences.push(SequenceTerm {
+                    param: param as u32,
+                    x: sx,
+                    y: sy,
+                    rows: program.shape(x).len(),
+                    cols: program.shape(y).len(),
+                    contract,
+                });
+                list.push(Term::Sequence(x, sx, y, sy));
+            }
+            terms.push(list);
+        }
+        GradientPlan { terms }
+    }
+
+    /// The value stored in each of the `count` sequence buffers.
+    pub fn stored_values(&self, count: usize) -> Vec<ValueId> {
+        let mut stored = vec![ValueId(0); count];
+        for term in self.terms.iter().flatten() {
+            if let Term::Sequence(x, sx, y, sy) = term {
+                for (value, side) in [(x, sx), (y, sy)] {
+                    if let Side::Buffer(k, _) = side
+                        && *k < count
+                    {
+                        stored[*k] = *value;
+                    }
+                }
+            }
+        }
+        stored
+    }
+
+    /// Per parameter: whether any of its terms is added at every step.
+    pub fn step_gradients(&self) -> Vec<bool> {
+        self.terms.iter().map(|terms| terms.iter().any(|term| matches!(term, Term::Value(_)))).collect()
+    }
+
+    /// The values the backward loop must compute for the terms.
+    pub fn roots(&self) -> Vec<ValueId> {
+        let mut roots = Vec::new();
+        for term in self.terms.iter().flatten() {
+            match term {
+                Term::Sequence(x, sx, y, sy) => {
+                    for (value, side) in [(x, sx), (y, sy)] {
+                        if matches!(side, Side::Buffer(..)) {
+                            roots.push(*value);
+                        }
+                    }
+                }
+                Term::Value(v) => roots.push(*v),
+            }
+        }
+        roots
+    }
+}
+
+fn split(program: &StepProgram, value: ValueId, uses: &[usize], terms: &mut Vec<ValueId>) {
+    match program.inst(value).op {
+        Op::Binary(crate::step::BinaryOp::Add, a, b)
+            if uses[value.index()] == 1
+                && program.shape(a) == program.shape(value)
+                && program.shape(b) == program.shape(value) =>
+        {
+            split(program, a, uses, terms);
+            split(program, b, uses, terms);
+        }
+        _ => terms.push(value),
+    }
+}

@@ -58,13 +58,16 @@ const CHUNK: usize = 128;
 /// Batch elements per gradient block (see `value_and_grad`).
 const BLOCK: usize = 8;
 
-/// Batch elements per lock-step group of the backward pass. A call's weight-gradient rows
-/// (`count` × its steps) share the row buffers, one region per element, so larger groups make
-/// shorter flush products (one per element and region); the group kernel gains most per
-/// element at four. Measured (one thread, value_and_grad, best of 20, three alternations) with
-/// groups of 1 / 2 / 4: E 3.85 / 3.49 / 3.77 ms (its 25 steps fit a region of 32 rows, not of
-/// 16), D 5.72 / 5.62 / 5.75 ms.
-const BACKWARD_GROUP: usize = 2;
+/// Batch elements per lock-step group of the backward pass, at most. A call's weight-gradient
+/// rows share the row buffers, one region per element, and an element's rows make one flush
+/// product per region: regions shorter than its steps per call split its products, which cost
+/// the flushes more than the group kernel saves. So a group takes as many elements as fit a
+/// full buffer of `CHUNK` rows with all their steps (E: 4 × 25 in a 100-row buffer; long
+/// sequences: one element per call). Measured on E (one thread, value_and_grad, best of 20,
+/// three alternations): one element 3.85 ms, fixed groups of 2 in 64-row buffers 3.50 ms,
+/// groups of 4 in 100-row buffers 3.33 ms (peak memory 1.10 → 1.11× the tape; two threads
+/// 1.16 → 1.19×); fixed groups of 4 in 64-row buffers (16-row regions) 3.77 ms.
+const BACKWARD_GROUP: usize = 4;
 
 /// `elements` in lock-step groups of `size`.
 fn groups(elements: std::ops::Range<usize>, size: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
@@ -460,23 +463,28 @@ impl<T: JitReal> JitNetwork<T> {
         // the same for any number of threads.
         let call_steps = if self.compiled.flush_beside_loop { CHUNK / 2 } else { CHUNK };
         // Elements per backward call (see `BACKWARD_GROUP`).
-        let group_size = if self.compiled.backward_groups { BACKWARD_GROUP } else { 1 };
+        // Steps of one element per call: all of a short sequence, else `call_steps`. Lock-step
+        // groups take as many elements as fit the `CHUNK` rows of a full buffer that way (at
+        // most `BACKWARD_GROUP`), so each element's rows make one long flush product.
+        let element_steps = steps.min(call_steps).max(1);
+        let group_size = match self.compiled.backward_groups {
+            true => (CHUNK / element_steps).clamp(1, BACKWARD_GROUP),
+            false => 1,
+        };
         // Adds the gradients of a lock-step group of a block's elements into `grads`
         // (terms added at every step) and `rows` (the sequence products).
         let backward_group = |elements: std::ops::Range<usize>, grads: &mut Vec<Vec<T>>, rows: &mut Pipeline<T>| {
             let count = elements.len();
-            // Steps per call: the group's rows of one call fill at most `call_steps` rows.
-            let group_steps = (call_steps / count.max(1)).max(1);
             let buffer = || -> Vec<Vec<T>> { (0..count).map(|_| vec![T::zero(); state_size.max(1)]).collect() };
             let (mut lambdas, mut others, mut lambdas_out) = (buffer(), buffer(), buffer());
             let mut scratches: Vec<Vec<T>> =
                 (0..count).map(|_| vec![T::zero(); backward_layout.scratch.max(1)]).collect();
             let pointers = pointer_table(params, &transposed);
-            // Calls of at most `group_steps` steps, each inside one forward chunk.
+            // Calls of at most `element_steps` steps, each inside one forward chunk.
             let calls = chunks(steps).into_iter().flat_map(|(chunk, chunk_length)| {
                 (chunk..chunk + chunk_length)
-                    .step_by(group_steps)
-                    .map(move |start| (chunk, chunk_length, start, group_steps.min(chunk + chunk_length - start)))
+                    .step_by(element_steps)
+                    .map(move |start| (chunk, chunk_length, start, element_steps.min(chunk + chunk_length - start)))
             });
             for (chunk, chunk_length, start, length) in calls.collect::<Vec<_>>().into_iter().rev() {
                 let inputs: Vec<*const T> =
@@ -574,7 +582,8 @@ impl<T: JitReal> JitNetwork<T> {
                     let mut grads: Vec<Vec<T>> = params.iter().map(|p| vec![T::zero(); p.len()]).collect();
                     let mut flushed = self.flush_targets(&mut grads);
                     // Rows for the whole block if it has fewer than `call_steps` steps in all.
-                    let capacity = call_steps.min(length * steps).max(1);
+                    // One call of the largest group fits (at most `CHUNK` rows).
+                    let capacity = call_steps.min(*length * steps).max(group_size.min(*length) * element_steps).max(1);
                     let lengths = &self.compiled.sequence_lengths;
                     let elements = *start..start + length;
                     if overlap {

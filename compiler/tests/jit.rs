@@ -393,7 +393,7 @@ fn large_products_equal_the_interpreter() {
 /// Batch elements run in lock-step groups (several elements per kernel call of the recurrent
 /// product): each element's output has exactly the bits it has when run alone, whatever the
 /// group sizes the thread count gives; gradients over a batch of 11 (forward groups of up to 8,
-/// backward groups of 2 and a last one of 1) equal the interpreter's.
+/// backward groups of 4, 4 and 3) equal the interpreter's.
 #[test]
 fn lock_step_groups_equal_elements_run_alone_and_the_interpreter() {
     let network = compile(

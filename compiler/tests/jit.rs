@@ -360,6 +360,18 @@ fn chunked_long_runs_with_noise_equal_the_interpreter() {
     compare_steps::<f64>(&network, 1e-12, 600);
 }
 
+/// λ passes from one backward call to the next, and a state that starts from a parameter gets
+/// the final λ: runs of several calls, the first of them (the sequence's last steps) one step
+/// long, so that λ does not end in the buffer it started in.
+#[test]
+fn initial_state_gradients_over_many_calls_equal_the_interpreter() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/integrator.net")).unwrap();
+    let network = compile(&text);
+    for steps in [65, 129, 193] {
+        compare_steps::<f64>(&network, 1e-12, steps);
+    }
+}
+
 fn compare_steps<T: JitReal>(network: &reef_compiler::Compiled, tolerance: f64, steps: usize) {
     let adjoint = reef_compiler::adjoint::derive(&network.program);
     let jit = JitNetwork::<T>::compile(&network.program, Some(&adjoint)).unwrap();

@@ -117,25 +117,20 @@ struct ForwardRun<T> {
     products: Vec<Vec<Vec<T>>>,
 }
 
-/// Pointers to the products of one batch element in one chunk of `length` steps, from its step
-/// `row`; an empty buffer (a product the function does not read) gives a dangling pointer the
-/// generated code never dereferences.
+/// Writes to `out` the pointers to the products of one batch element in one chunk of `length`
+/// steps, from its step `row`; an empty buffer (a product the function does not read) gives a
+/// dangling pointer the generated code never dereferences.
 fn element_rows<T>(
+    out: &mut [*const T],
     products: &[Vec<T>],
     element: usize,
     length: usize,
     row: usize,
     cols: impl Iterator<Item = usize>,
-) -> Vec<*const T> {
-    products
-        .iter()
-        .zip(cols)
-        .map(
-            |(rows, cols)| {
-                if rows.is_empty() { rows.as_ptr() } else { rows[(element * length + row) * cols..].as_ptr() }
-            },
-        )
-        .collect()
+) {
+    for ((pointer, rows), cols) in out.iter_mut().zip(products).zip(cols) {
+        *pointer = if rows.is_empty() { rows.as_ptr() } else { rows[(element * length + row) * cols..].as_ptr() };
+    }
 }
 
 /// The parameter-pointer table of a generated function: the parameters, then the transposed
@@ -278,8 +273,13 @@ impl<T: JitReal> JitNetwork<T> {
                     true => tapes.iter_mut().map(|tape| tape[tape_row..].as_mut_ptr()).collect(),
                     false => own.iter_mut().map(|tape| tape.as_mut_ptr()).collect(),
                 };
-                let pres: Vec<Vec<*const T>> =
-                    elements.clone().map(|b| element_rows(&products, b, length, 0, cols())).collect();
+                let pres: Vec<Vec<*const T>> = (elements.clone())
+                    .map(|b| {
+                        let mut pre = vec![std::ptr::null(); self.compiled.precomputed.len()];
+                        element_rows(&mut pre, &products, b, length, 0, cols());
+                        pre
+                    })
+                    .collect();
                 let mut others: Vec<Vec<T>> = (0..count).map(|_| vec![T::zero(); state_size.max(1)]).collect();
                 let mut outs: Vec<Vec<T>> = (0..count).map(|_| vec![T::zero(); state_size.max(1)]).collect();
                 let mut scratches: Vec<Vec<T>> = (0..count).map(|_| vec![T::zero(); layout.scratch.max(1)]).collect();
@@ -480,6 +480,25 @@ impl<T: JitReal> JitNetwork<T> {
             let mut scratches: Vec<Vec<T>> =
                 (0..count).map(|_| vec![T::zero(); backward_layout.scratch.max(1)]).collect();
             let pointers = pointer_table(params, &transposed);
+            // The arrays of per-element pointers: fixed ones once, per-call ones refilled. λ goes
+            // in through one set of buffers and out through the other, which swap roles after
+            // each call (no copy between them).
+            let mut lambda_pointers: Vec<*mut T> = lambdas.iter_mut().map(|b| b.as_mut_ptr()).collect();
+            let mut out_pointers: Vec<*mut T> = lambdas_out.iter_mut().map(|b| b.as_mut_ptr()).collect();
+            let mut final_in_out = false;
+            let other_pointers: Vec<*mut T> = others.iter_mut().map(|b| b.as_mut_ptr()).collect();
+            let scratch_pointers: Vec<*mut T> = scratches.iter_mut().map(|b| b.as_mut_ptr()).collect();
+            let products = self.compiled.precomputed.len();
+            let sequences = self.compiled.sequence_lengths.len();
+            let (mut inputs, mut tapes, mut element_seeds) =
+                (vec![std::ptr::null(); count], vec![std::ptr::null(); count], vec![std::ptr::null(); count]);
+            let mut contexts = vec![[seed, 0, 0]; count];
+            // Element `e`'s product and sequence pointers at `e × products` and `e × sequences`.
+            let mut pre_rows: Vec<*const T> = vec![std::ptr::null(); (count * products).max(1)];
+            let mut seq_rows: Vec<*mut T> = vec![std::ptr::null_mut(); (count * sequences).max(1)];
+            // A gradient the function never adds to (`step_gradients`) may be an empty buffer;
+            // the pointers stay valid until `grads` is next used below, after the calls.
+            let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
             // Calls of at most `element_steps` steps, each inside one forward chunk.
             let calls = chunks(steps).into_iter().flat_map(|(chunk, chunk_length)| {
                 (chunk..chunk + chunk_length)
@@ -487,40 +506,28 @@ impl<T: JitReal> JitNetwork<T> {
                     .map(move |start| (chunk, chunk_length, start, element_steps.min(chunk + chunk_length - start)))
             });
             for (chunk, chunk_length, start, length) in calls.collect::<Vec<_>>().into_iter().rev() {
-                let inputs: Vec<*const T> =
-                    elements.clone().map(|b| input[b * rows_len + start * channels..].as_ptr()).collect();
-                let tapes: Vec<*const T> =
-                    elements.clone().map(|b| run.tape[b * run.tape_stride + start * state_size..].as_ptr()).collect();
-                let element_seeds: Vec<*const T> =
-                    elements.clone().map(|b| seeds[(b * steps + start) * size..].as_ptr()).collect();
-                let pres: Vec<Vec<*const T>> = (elements.clone())
-                    .map(|b| element_rows(&run.products[chunk / CHUNK], b, chunk_length, start - chunk, cols()))
-                    .collect();
                 rows.make_room(count, length);
                 let filling = &mut rows.filling;
-                // Element `e` of the group writes its rows from the row its region gives.
-                let seqs: Vec<Vec<*mut T>> = (elements.clone().enumerate())
-                    .map(|(e, b)| {
-                        let offsets = (b * rows_len + start * channels, b * run.tape_stride + start * state_size);
-                        let row = filling.place(e, b, start, length, offsets);
-                        (filling.buffers.iter_mut())
-                            .zip(&self.compiled.sequence_lengths)
-                            // `row + length <= capacity`, so the offset rows fit the buffer.
-                            .map(|(buffer, len)| buffer[row * len..].as_mut_ptr())
-                            .collect()
-                    })
-                    .collect();
-                // Fresh pointers each call: the gradients are also updated through `&mut` below.
-                // A gradient the function never adds to (`step_gradients`) may be an empty buffer.
-                let grad_pointers: Vec<*mut T> = grads.iter_mut().map(|g| g.as_mut_ptr()).collect();
-                let contexts: Vec<[u64; 3]> = elements.clone().map(|b| [seed, b as u64, start as u64]).collect();
-                let lambda_pointers: Vec<*mut T> = lambdas.iter_mut().map(|b| b.as_mut_ptr()).collect();
-                let other_pointers: Vec<*mut T> = others.iter_mut().map(|b| b.as_mut_ptr()).collect();
-                let out_pointers: Vec<*mut T> = lambdas_out.iter_mut().map(|b| b.as_mut_ptr()).collect();
-                let scratch_pointers: Vec<*mut T> = scratches.iter_mut().map(|b| b.as_mut_ptr()).collect();
+                for (e, b) in elements.clone().enumerate() {
+                    inputs[e] = input[b * rows_len + start * channels..].as_ptr();
+                    tapes[e] = run.tape[b * run.tape_stride + start * state_size..].as_ptr();
+                    element_seeds[e] = seeds[(b * steps + start) * size..].as_ptr();
+                    contexts[e] = [seed, b as u64, start as u64];
+                    let pre = &mut pre_rows[e * products..(e + 1) * products];
+                    element_rows(pre, &run.products[chunk / CHUNK], b, chunk_length, start - chunk, cols());
+                    // Element `e` of the group writes its rows from the row its region gives.
+                    let offsets = (b * rows_len + start * channels, b * run.tape_stride + start * state_size);
+                    let row = filling.place(e, b, start, length, offsets);
+                    let seq = seq_rows[e * sequences..(e + 1) * sequences].iter_mut();
+                    for ((pointer, buffer), len) in seq.zip(&mut filling.buffers).zip(&self.compiled.sequence_lengths) {
+                        // `row + length <= capacity`, so the offset rows fit the buffer.
+                        *pointer = buffer[row * len..].as_mut_ptr();
+                    }
+                }
                 let context_pointers: Vec<*const u64> = contexts.iter().map(|c| c.as_ptr()).collect();
-                let pre_pointers: Vec<*const *const T> = pres.iter().map(|p| p.as_ptr()).collect();
-                let seq_pointers: Vec<*const *mut T> = seqs.iter().map(|p| p.as_ptr()).collect();
+                let pre_pointers: Vec<*const *const T> =
+                    (0..count).map(|e| pre_rows[e * products..].as_ptr()).collect();
+                let seq_pointers: Vec<*const *mut T> = (0..count).map(|e| seq_rows[e * sequences..].as_ptr()).collect();
                 assert!(count <= MAX_GROUP, "lock-step groups have at most MAX_GROUP elements");
                 // SAFETY: as for the forward call, for rows `start..start + length` of each of
                 // the group's `count <= MAX_GROUP` elements (one entry per element in every
@@ -552,12 +559,11 @@ impl<T: JitReal> JitNetwork<T> {
                         count as i64,
                     );
                 }
-                for (lambda, out) in lambdas.iter_mut().zip(&lambdas_out) {
-                    lambda.copy_from_slice(out);
-                }
+                std::mem::swap(&mut lambda_pointers, &mut out_pointers);
+                final_in_out = !final_in_out;
             }
             // A state that starts from a parameter passes its adjoint on to it.
-            for lambda_out in &lambdas_out {
+            for lambda_out in if final_in_out { &lambdas_out } else { &lambdas } {
                 let mut offset = 0;
                 for state in &self.forward_program.states {
                     let len = state.shape.len();

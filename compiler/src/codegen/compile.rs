@@ -110,19 +110,18 @@ pub struct Compiled {
     /// Owns the code; taken and freed on drop of [`super::JitNetwork`].
     pub module: Option<JITModule>,
     /// `forward(params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises,
-    /// pres, states_out, count)` for a lock-step group of `count` elements (see
-    /// [`super::function::build`]).
+    /// pres, states_out, count)` for one element (`count` = 1; see [`super::function::build`]).
     pub forward: *const u8,
     /// Layout of the forward program.
     pub forward_layout: Layout,
     /// `backward(params, inputs, tapes, seeds, grads, lambdas_a, lambdas_b, scratches, steps,
     /// noises, lambdas_out, pres, seqs, count)`, when an adjoint was given.
     pub backward: Option<(*const u8, Layout)>,
-    /// Whether the forward function runs lock-step groups of several elements (it has group
-    /// products); without, it must be called with one element.
-    pub forward_groups: bool,
-    /// As `forward_groups`, for the backward function.
-    pub backward_groups: bool,
+    /// The forward function for lock-step groups of 2 to [`super::MAX_GROUP`] elements (same
+    /// arguments), when the step has group products; `forward` takes one element per call.
+    pub forward_group: Option<*const u8>,
+    /// As `forward_group`, for the backward function.
+    pub backward_group: Option<*const u8>,
     /// Products the caller computes before the loops (`pre` argument, in this order).
     pub precomputed: Vec<Precomputed>,
     /// Which products the forward function reads (it never touches the others' pointers).
@@ -266,56 +265,76 @@ pub fn compile(
     };
     let forward_groups = group_products(forward, &forward_values, &forward_layout, kernels);
     let forward_group_values: Vec<ValueId> = forward_groups.iter().map(|g| g.value).collect();
-    let forward_id = build(
-        &mut module,
-        &mut context,
-        "reef_forward",
-        element,
-        |e, phase| {
+    // The one-element function, then the lock-step one if the step has group products.
+    let mut forward_ids = Vec::new();
+    for grouped in [false, true].into_iter().take(if forward_groups.is_empty() { 1 } else { 2 }) {
+        let name = if grouped { "reef_forward_group" } else { "reef_forward" };
+        let body = |e: &mut Emitter<'_, '_>, phase: Phase| {
             let groups = if matches!(phase, Phase::Step(_, true)) { &forward_group_values[..] } else { &[] };
             emit_forward(e, forward, &forward_values, phase, groups);
-        },
-        Kind::Forward,
-        forward,
-        &forward_layout,
-        &shapes,
-        &forward_groups,
-    )?;
-    let mut backward_groups = false;
+        };
+        let kind = Kind::Forward;
+        let (program, layout) = (forward, &forward_layout);
+        forward_ids.push(build(
+            &mut module,
+            &mut context,
+            name,
+            element,
+            body,
+            kind,
+            program,
+            layout,
+            &shapes,
+            &forward_groups,
+            grouped,
+        )?);
+    }
     let backward = match backward_parts {
         Some((adjoint, plan, values, backward_layout, _)) => {
             let groups = group_products(&adjoint.program, &values, &backward_layout, kernels);
-            backward_groups = !groups.is_empty();
             let group_values: Vec<ValueId> = groups.iter().map(|g| g.value).collect();
-            let id = build(
-                &mut module,
-                &mut context,
-                "reef_backward",
-                element,
-                |e, phase| {
+            let mut ids = Vec::new();
+            for grouped in [false, true].into_iter().take(if groups.is_empty() { 1 } else { 2 }) {
+                let name = if grouped { "reef_backward_group" } else { "reef_backward" };
+                let body = |e: &mut Emitter<'_, '_>, phase: Phase| {
                     let groups = if matches!(phase, Phase::Step(_, true)) { &group_values[..] } else { &[] };
                     emit_backward(e, adjoint, &plan, &values, phase, groups);
-                },
-                Kind::Backward,
-                &adjoint.program,
-                &backward_layout,
-                &shapes,
-                &groups,
-            )?;
-            Some((id, backward_layout))
+                };
+                let (kind, program, layout) = (Kind::Backward, &adjoint.program, &backward_layout);
+                ids.push(build(
+                    &mut module,
+                    &mut context,
+                    name,
+                    element,
+                    body,
+                    kind,
+                    program,
+                    layout,
+                    &shapes,
+                    &groups,
+                    grouped,
+                )?);
+            }
+            Some((ids, backward_layout))
         }
         None => None,
     };
     module.finalize_definitions().map_err(|e| CodegenError(format!("finalising: {e}")))?;
-    let forward_pointer = module.get_finalized_function(forward_id);
-    let backward = backward.map(|(id, layout)| (module.get_finalized_function(id), layout));
+    let forward_pointers: Vec<*const u8> = forward_ids.iter().map(|id| module.get_finalized_function(*id)).collect();
+    let (backward, backward_group) = match backward {
+        Some((ids, layout)) => {
+            let pointers: Vec<*const u8> = ids.iter().map(|id| module.get_finalized_function(*id)).collect();
+            (Some((pointers[0], layout)), pointers.get(1).copied())
+        }
+        None => (None, None),
+    };
     Ok(Compiled {
         module: Some(module),
-        forward: forward_pointer,
+        forward: forward_pointers[0],
+        forward_group: forward_pointers.get(1).copied(),
         forward_layout,
-        forward_groups: !forward_groups.is_empty(),
-        backward_groups,
         backward,
+        backward_group,
         precomputed,
         forward_products,
         backward_products,

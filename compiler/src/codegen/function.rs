@@ -104,9 +104,10 @@ fn for_each_element(
     b.switch_to_block(exit);
 }
 
-/// Builds one generated function. It runs a lock-step group of `count` batch elements (1 to
-/// [`super::MAX_GROUP`]; only 1 when `groups` is empty): every per-element argument is an
-/// array of `count` pointers. Each step
+/// Builds one generated function: with `grouped`, for a lock-step group of `count` batch
+/// elements (1 to [`super::MAX_GROUP`]), else for one element (its code then has no element
+/// loops and is what a batch of one runs). Every per-element argument is an array of `count`
+/// pointers. Each step
 /// is emitted as segments separated by the `groups` products; each segment runs for every
 /// element in turn, and each product runs for all of them in one kernel call that loads each
 /// vector of `W` once for several elements.
@@ -122,6 +123,7 @@ pub(super) fn build(
     program_layout: &Layout,
     buffers: &Buffers,
     groups: &[GroupProduct],
+    grouped: bool,
 ) -> Result<FuncId, CodegenError> {
     let pointer = module.target_config().pointer_type();
     let mut signature = module.make_signature();
@@ -208,24 +210,10 @@ pub(super) fn build(
             None => Vec::new(),
         };
         let size = element.scalar().bytes() as i64;
-        // Two versions of the function: one element (the common batch of one: no element loops
-        // around its segments, whose per-segment overhead measured 10% of A's time), and a
-        // lock-step group.
-        // Without group products only the one-element version exists (the caller then passes
-        // one element per call).
-        let (single_block, group_block) = (b.create_block(), b.create_block());
-        let versions: &[bool] = if groups.is_empty() {
-            b.ins().jump(single_block, &[]);
-            &[false]
-        } else {
-            let is_single = b.ins().icmp_imm_s(IntCC::Equal, count, 1);
-            b.ins().brif(is_single, single_block, &[], group_block, &[]);
-            &[false, true]
-        };
-        for &grouped in versions {
-            b.switch_to_block(if grouped { group_block } else { single_block });
-            let groups: &[GroupProduct] = if grouped { groups } else { &[] };
-            let count = grouped.then_some(count);
+        // Without groups, one element and no element loops around the segments.
+        let groups: &[GroupProduct] = if grouped { groups } else { &[] };
+        let count = grouped.then_some(count);
+        {
             // Values that depend only on parameters and constants are computed once, before the
             // time loop; each element's scratch slots keep them for every step.
             for_each_element(&mut b, count, |b, e| {

@@ -249,14 +249,20 @@ impl<T: JitReal> JitNetwork<T> {
         let pointers = pointer_table(params, &transposed);
         // Shared read-only: generated code only reads the pointer table.
         let pointers = Shared(pointers.as_ptr() as *mut *const T);
-        // SAFETY: the pointer is the finalised forward function compiled with this signature.
-        let function: ForwardFn<T> = unsafe { std::mem::transmute(self.compiled.forward) };
+        // SAFETY: the pointers are finalised forward functions compiled with this signature, the
+        // group one for 2 to `MAX_GROUP` elements.
+        let (single, grouped): (ForwardFn<T>, Option<ForwardFn<T>>) = unsafe {
+            (
+                std::mem::transmute::<*const u8, ForwardFn<T>>(self.compiled.forward),
+                self.compiled.forward_group.map(|f| std::mem::transmute::<*const u8, ForwardFn<T>>(f)),
+            )
+        };
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         // Lock-step groups: at most `MAX_GROUP` elements, and at least one group per thread. An
         // element's results do not depend on its group (see `matvec::vecmat_group`).
-        let group = match self.compiled.forward_groups {
-            true => batch.div_ceil(rayon::current_num_threads().max(1)).clamp(1, MAX_GROUP),
-            false => 1,
+        let group = match self.compiled.forward_group {
+            Some(_) => batch.div_ceil(rayon::current_num_threads().max(1)).clamp(1, MAX_GROUP),
+            None => 1,
         };
         for (start, length) in chunks(steps) {
             let products = self.precompute(params, input, batch, steps, (start, length), &wanted);
@@ -294,6 +300,10 @@ impl<T: JitReal> JitNetwork<T> {
                 let scratch_pointers: Vec<*mut T> = scratches.iter_mut().map(|b| b.as_mut_ptr()).collect();
                 let context_pointers: Vec<*const u64> = contexts.iter().map(|c| c.as_ptr()).collect();
                 let pre_pointers: Vec<*const *const T> = pres.iter().map(|p| p.as_ptr()).collect();
+                let function = match grouped {
+                    Some(grouped) if count > 1 => grouped,
+                    _ => single,
+                };
                 assert!(count <= MAX_GROUP, "lock-step groups have at most MAX_GROUP elements");
                 // SAFETY: `check` verified that `params` match the parameter table (each
                 // buffer has its shape's length; the pointer table adds the transposed
@@ -437,9 +447,14 @@ impl<T: JitReal> JitNetwork<T> {
         let mut value = loss_value(loss, bounds, &run.output, target, [batch, steps, size], params);
         // ∂L/∂output in the element type, once (the f64 rows are not kept alongside).
         let seeds: Vec<T> = std::mem::take(&mut value.output_grad).into_iter().map(T::from_f64).collect();
-        // SAFETY: the pointer is the finalised backward function compiled with exactly this
-        // signature for element type T.
-        let backward_function: BackwardFn<T> = unsafe { std::mem::transmute(*backward) };
+        // SAFETY: the pointers are finalised backward functions compiled with exactly this
+        // signature for element type T, the group one for 2 to `MAX_GROUP` elements.
+        let (single, grouped): (BackwardFn<T>, Option<BackwardFn<T>>) = unsafe {
+            (
+                std::mem::transmute::<*const u8, BackwardFn<T>>(*backward),
+                self.compiled.backward_group.map(|f| std::mem::transmute::<*const u8, BackwardFn<T>>(f)),
+            )
+        };
         let state_size = backward_layout.state_size;
         let channels = self.channels();
         // Transposed weights for `x @ Wᵀ`, once per call (not per element or chunk).
@@ -467,9 +482,9 @@ impl<T: JitReal> JitNetwork<T> {
         // groups take as many elements as fit the `CHUNK` rows of a full buffer that way (at
         // most `BACKWARD_GROUP`), so each element's rows make one long flush product.
         let element_steps = steps.min(call_steps).max(1);
-        let group_size = match self.compiled.backward_groups {
-            true => (CHUNK / element_steps).clamp(1, BACKWARD_GROUP),
-            false => 1,
+        let group_size = match self.compiled.backward_group {
+            Some(_) => (CHUNK / element_steps).clamp(1, BACKWARD_GROUP),
+            None => 1,
         };
         // Adds the gradients of a lock-step group of a block's elements into `grads`
         // (terms added at every step) and `rows` (the sequence products).
@@ -528,6 +543,10 @@ impl<T: JitReal> JitNetwork<T> {
                 let pre_pointers: Vec<*const *const T> =
                     (0..count).map(|e| pre_rows[e * products..].as_ptr()).collect();
                 let seq_pointers: Vec<*const *mut T> = (0..count).map(|e| seq_rows[e * sequences..].as_ptr()).collect();
+                let backward_function = match grouped {
+                    Some(grouped) if count > 1 => grouped,
+                    _ => single,
+                };
                 assert!(count <= MAX_GROUP, "lock-step groups have at most MAX_GROUP elements");
                 // SAFETY: as for the forward call, for rows `start..start + length` of each of
                 // the group's `count <= MAX_GROUP` elements (one entry per element in every

@@ -218,15 +218,18 @@ fn gradients_are_identical_for_any_thread_count() {
     let adjoint = reef_compiler::adjoint::derive(&network.program);
     let jit = JitNetwork::<f32>::compile(&network.program, Some(&adjoint)).unwrap();
     let p: Vec<Vec<f32>> = params(&network).iter().map(|v| v.iter().map(|x| *x as f32).collect()).collect();
-    let input: Vec<f32> = numbers(7 * 20 * 2, 1, 1.0).iter().map(|v| *v as f32).collect();
-    let target = numbers(7 * 20, 2, 1.0);
     let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
     let bounds = vec![(None, None); p.len()];
-    let one = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 7, 20, 1, 0).unwrap();
-    for threads in [2, 3] {
-        let many = jit.value_and_grad(&loss, &bounds, &p, &input, &target, 7, 20, threads, 0).unwrap();
-        assert_eq!(one.grads, many.grads, "{threads} threads");
-        assert_eq!(one.loss.to_bits(), many.loss.to_bits());
+    // Blocks of 8, and of 18 (a batch of 150: blocks grow with the batch).
+    for batch in [7, 150] {
+        let input: Vec<f32> = numbers(batch * 20 * 2, 1, 1.0).iter().map(|v| *v as f32).collect();
+        let target = numbers(batch * 20, 2, 1.0);
+        let one = jit.value_and_grad(&loss, &bounds, &p, &input, &target, batch, 20, 1, 0).unwrap();
+        for threads in [2, 3] {
+            let many = jit.value_and_grad(&loss, &bounds, &p, &input, &target, batch, 20, threads, 0).unwrap();
+            assert_eq!(one.grads, many.grads, "batch {batch}, {threads} threads");
+            assert_eq!(one.loss.to_bits(), many.loss.to_bits());
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use super::CodegenError;
 use super::carry::{Carry, carries};
 use super::derived::DerivedTerm;
 use super::emit::{Emitter, GroupProduct, group_product};
-use super::function::{Buffers, Kind, Phase, build};
+use super::function::{Buffers, Kind, Phase, build_versions};
 use super::fuse::{Piece, escapes, pieces};
 use super::kernels;
 use super::layout::{Base, Layout, Loc, layout};
@@ -264,57 +264,33 @@ pub fn compile(
         kernels,
     };
     let forward_groups = group_products(forward, &forward_values, &forward_layout, kernels);
-    let forward_group_values: Vec<ValueId> = forward_groups.iter().map(|g| g.value).collect();
-    // The one-element function, then the lock-step one if the step has group products.
-    let mut forward_ids = Vec::new();
-    for grouped in [false, true].into_iter().take(if forward_groups.is_empty() { 1 } else { 2 }) {
-        let name = if grouped { "reef_forward_group" } else { "reef_forward" };
-        let body = |e: &mut Emitter<'_, '_>, phase: Phase| {
-            let groups = if matches!(phase, Phase::Step(_, true)) { &forward_group_values[..] } else { &[] };
-            emit_forward(e, forward, &forward_values, phase, groups);
-        };
-        let kind = Kind::Forward;
-        let (program, layout) = (forward, &forward_layout);
-        forward_ids.push(build(
-            &mut module,
-            &mut context,
-            name,
-            element,
-            body,
-            kind,
-            program,
-            layout,
-            &shapes,
-            &forward_groups,
-            grouped,
-        )?);
-    }
+    let forward_ids = build_versions(
+        &mut module,
+        &mut context,
+        "reef_forward",
+        element,
+        |e, phase, groups| emit_forward(e, forward, &forward_values, phase, groups),
+        Kind::Forward,
+        forward,
+        &forward_layout,
+        &shapes,
+        &forward_groups,
+    )?;
     let backward = match backward_parts {
         Some((adjoint, plan, values, backward_layout, _)) => {
             let groups = group_products(&adjoint.program, &values, &backward_layout, kernels);
-            let group_values: Vec<ValueId> = groups.iter().map(|g| g.value).collect();
-            let mut ids = Vec::new();
-            for grouped in [false, true].into_iter().take(if groups.is_empty() { 1 } else { 2 }) {
-                let name = if grouped { "reef_backward_group" } else { "reef_backward" };
-                let body = |e: &mut Emitter<'_, '_>, phase: Phase| {
-                    let groups = if matches!(phase, Phase::Step(_, true)) { &group_values[..] } else { &[] };
-                    emit_backward(e, adjoint, &plan, &values, phase, groups);
-                };
-                let (kind, program, layout) = (Kind::Backward, &adjoint.program, &backward_layout);
-                ids.push(build(
-                    &mut module,
-                    &mut context,
-                    name,
-                    element,
-                    body,
-                    kind,
-                    program,
-                    layout,
-                    &shapes,
-                    &groups,
-                    grouped,
-                )?);
-            }
+            let ids = build_versions(
+                &mut module,
+                &mut context,
+                "reef_backward",
+                element,
+                |e, phase, groups| emit_backward(e, adjoint, &plan, &values, phase, groups),
+                Kind::Backward,
+                &adjoint.program,
+                &backward_layout,
+                &shapes,
+                &groups,
+            )?;
             Some((ids, backward_layout))
         }
         None => None,
@@ -536,7 +512,7 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
     let segment = match phase {
         Phase::Invariant => return emit_values(e, program, &values.needed, values.invariant_values(), &roots),
         Phase::Prologue => return values.prologue(e, program),
-        Phase::Step(segment, _) => segment,
+        Phase::Step(segment) => segment,
     };
     let step_values = |index: usize| !values.invariant[index];
     if segment < groups.len() {
@@ -589,7 +565,7 @@ fn emit_backward(
     match phase {
         Phase::Invariant => return emit_values(e, program, &values.needed, values.invariant_values(), &roots),
         Phase::Prologue => return values.prologue(e, program),
-        Phase::Step(segment, _) => {
+        Phase::Step(segment) => {
             let step_values = |index: usize| !values.invariant[index];
             emit_segment(e, program, (&values.emit, step_values, &roots), groups, segment);
             if segment < groups.len() {

@@ -53,14 +53,19 @@ pub fn group_product(layout: &Layout, program: &StepProgram, value: ValueId) -> 
         _ => return None,
     };
     let (rows, cols) = (program.shape(x).len(), inst.shape.len());
-    let dest = loc(value);
+    let product = GroupProduct { value, x: loc(x), w, dest: loc(value), rows, cols };
+    (rows > 1 && cols > 1 && kernel_applies(product.x, w, product.dest, rows, cols)).then_some(product)
+}
+
+/// Whether the matrix–vector kernels take a product: operands in plain buffers (not constants
+/// or broadcast scalars), and enough work to pay for the call.
+fn kernel_applies(x: Loc, w: Loc, dest: Loc, rows: usize, cols: usize) -> bool {
     let plain = |loc: Loc| matches!(loc, Loc::Mem { scalar: false, .. });
-    let product = GroupProduct { value, x: loc(x), w, dest, rows, cols };
-    (rows > 1 && cols > 1 && rows * cols >= 64 && plain(product.x) && plain(w) && plain(dest)).then_some(product)
+    plain(x) && plain(w) && plain(dest) && rows * cols >= 64
 }
 
 /// A product `y = x @ W` that the elements of a lock-step group compute with one kernel call
-/// (see [`Emitter::group_product`]): a kernel product whose operands are plain buffers.
+/// (see [`group_product`]): a kernel product whose operands are plain buffers.
 #[derive(Clone, Copy, Debug)]
 pub struct GroupProduct {
     /// The product's value.
@@ -589,8 +594,7 @@ impl Emitter<'_, '_> {
     /// operands are plain buffers; returns whether it did.
     fn kernel(&mut self, which: usize, x: Loc, w: Loc, dest: Loc, rows: usize, cols: usize) -> bool {
         let Some(kernels) = self.host.matvec else { return false };
-        let plain = |loc: Loc| matches!(loc, Loc::Mem { scalar: false, .. });
-        if !(plain(x) && plain(w) && plain(dest)) || rows * cols < 64 {
+        if !kernel_applies(x, w, dest, rows, cols) {
             return false;
         }
         let function = if which == 0 { kernels.0 } else { kernels.1 };

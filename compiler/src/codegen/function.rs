@@ -17,7 +17,7 @@ use super::CodegenError;
 use super::compile::Element;
 use super::emit::{Bases, Emitter, GroupProduct, HostFunctions};
 use super::layout::{Base, Layout, Loc};
-use crate::step::StepProgram;
+use crate::step::{StepProgram, ValueId};
 
 /// Row lengths of the per-step buffers a function receives.
 pub(super) struct Buffers {
@@ -37,9 +37,8 @@ pub(super) enum Phase {
     /// Before the first step (only when there is one): the carried values.
     Prologue,
     /// Segment `k` of the body of the time loop: the work between group products `k - 1` and
-    /// `k` (see [`build`]); the flag tells the lock-step version (with group products) from the
-    /// one-element version (without, one segment).
-    Step(usize, bool),
+    /// `k` (see [`build`]).
+    Step(usize),
 }
 
 /// Which of the two functions is built.
@@ -104,6 +103,34 @@ fn for_each_element(
     b.switch_to_block(exit);
 }
 
+/// Builds the one-element function `name` and, if the step has group products, the lock-step
+/// one (`name_group`); returns their ids in that order. `body` emits a phase given the group
+/// products' values (empty in the one-element function and outside the loop body).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn build_versions(
+    module: &mut JITModule,
+    context: &mut FunctionBuilderContext,
+    name: &str,
+    element: Element,
+    mut body: impl FnMut(&mut Emitter<'_, '_>, Phase, &[ValueId]),
+    kind: Kind,
+    program: &StepProgram,
+    program_layout: &Layout,
+    buffers: &Buffers,
+    groups: &[GroupProduct],
+) -> Result<Vec<FuncId>, CodegenError> {
+    let versions = if groups.is_empty() { 1 } else { 2 };
+    [false, true]
+        .into_iter()
+        .take(versions)
+        .map(|grouped| {
+            let name = if grouped { format!("{name}_group") } else { name.to_string() };
+            let body = &mut body;
+            build(module, context, &name, element, body, kind, program, program_layout, buffers, groups, grouped)
+        })
+        .collect()
+}
+
 /// Builds one generated function: with `grouped`, for a lock-step group of `count` batch
 /// elements (1 to [`super::MAX_GROUP`]), else for one element (its code then has no element
 /// loops and is what a batch of one runs). Every per-element argument is an array of `count`
@@ -117,7 +144,7 @@ pub(super) fn build(
     context: &mut FunctionBuilderContext,
     name: &str,
     element: Element,
-    mut body: impl FnMut(&mut Emitter<'_, '_>, Phase),
+    mut body: impl FnMut(&mut Emitter<'_, '_>, Phase, &[ValueId]),
     kind: Kind,
     program: &StepProgram,
     program_layout: &Layout,
@@ -212,6 +239,7 @@ pub(super) fn build(
         let size = element.scalar().bytes() as i64;
         // Without groups, one element and no element loops around the segments.
         let groups: &[GroupProduct] = if grouped { groups } else { &[] };
+        let group_values: Vec<ValueId> = groups.iter().map(|g| g.value).collect();
         let count = grouped.then_some(count);
         {
             // Values that depend only on parameters and constants are computed once, before the
@@ -220,7 +248,7 @@ pub(super) fn build(
                 let arrays = load_element(b, e);
                 let bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
                 let mut invariant = emitter(b, element, program_layout, bases, host, arrays.noise, steps);
-                body(&mut invariant, Phase::Invariant);
+                body(&mut invariant, Phase::Invariant, &[]);
             });
             let head = b.create_block();
             let exit = b.create_block();
@@ -249,7 +277,7 @@ pub(super) fn build(
                     }
                 };
                 let mut prologue = emitter(b, element, program_layout, bases, host, arrays.noise, first);
-                body(&mut prologue, Phase::Prologue);
+                body(&mut prologue, Phase::Prologue, &[]);
             });
             let zero = b.ins().iconst(types::I64, 0);
             b.ins().jump(head, &[BlockArg::Value(first), BlockArg::Value(zero)]);
@@ -310,7 +338,7 @@ pub(super) fn build(
                 for_each_element(&mut b, count, |b, e| {
                     let (bases, noise) = step_bases(b, e);
                     let mut emitter = emitter(b, element, program_layout, bases, host, noise, step);
-                    body(&mut emitter, Phase::Step(segment, grouped));
+                    body(&mut emitter, Phase::Step(segment), &group_values);
                     if let Some(arrays) = slots {
                         emitter.group_operands(&groups[segment], arrays, e);
                     }

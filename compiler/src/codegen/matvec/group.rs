@@ -50,26 +50,21 @@ unsafe fn columns_narrow<E: Ymm>(xs: &[*const E], w: *const E, ys: &[*mut E], ro
     unsafe { columns::<E, NARROW_TILE>(xs, w, ys, rows, cols) }
 }
 
-/// Up to [`ELEMENTS`] elements, the columns in tiles of `TILE` vectors (the last tile what is
-/// left).
+/// Up to [`ELEMENTS`] elements, the columns in tiles of at most `TILE` vectors (as even as
+/// possible, see [`super::tiles`]).
 #[inline(always)]
 unsafe fn columns<E: Ymm, const TILE: usize>(xs: &[*const E], w: *const E, ys: &[*mut E], rows: usize, cols: usize) {
-    let lanes = E::LANES;
-    let mut start = 0;
-    while start < cols {
-        let vectors = (cols - start).div_ceil(lanes).min(TILE);
-        let last = (cols - start - lanes * (vectors - 1)).min(lanes);
+    for (start, vectors, last) in super::tiles(0, cols, E::LANES, TILE) {
         let args = Tile { xs, w, ys, rows, cols, start, last };
         // SAFETY: the tile covers columns start..start + lanes·(vectors − 1) + last <= cols.
         unsafe {
-            match (xs.len(), vectors) {
-                (1, v) => by_vectors::<E, 1, TILE>(args, v),
-                (2, v) => by_vectors::<E, 2, TILE>(args, v),
-                (3, v) => by_vectors::<E, 3, TILE>(args, v),
-                (_, v) => by_vectors::<E, ELEMENTS, TILE>(args, v),
+            match xs.len() {
+                1 => by_vectors::<E, 1, TILE>(args, vectors),
+                2 => by_vectors::<E, 2, TILE>(args, vectors),
+                3 => by_vectors::<E, 3, TILE>(args, vectors),
+                _ => by_vectors::<E, ELEMENTS, TILE>(args, vectors),
             }
         }
-        start += lanes * vectors;
     }
 }
 

@@ -354,6 +354,26 @@ fn fast_tanh_is_accurate() {
     assert!(worst < 6e-7, "worst absolute error {worst:e}");
 }
 
+/// Long vectors call the native AVX2 `tanh` (with the kernels), short ones and runs without
+/// kernels inline it in Cranelift's 128-bit code: the same operations per lane, so the same bits,
+/// also in the masked last vector (50 = 6 × 8 + 2) and the clamped range.
+#[test]
+fn native_and_inline_tanh_give_the_same_bits() {
+    for n in [50, 64, 7] {
+        let network = compile(&format!("network N(dt = 1 ms) = Instant({n}, tanh)"));
+        let steps = 400;
+        let input: Vec<f32> = (0..steps * n).map(|i| (i as f32 / (steps * n) as f32 - 0.5) * 24.0).collect();
+        let run = |kernels| {
+            let jit = JitNetwork::<f32>::compile_with(&network.program, None, kernels).unwrap();
+            jit.evolve(&[], &input, 1, steps, 1, 0).unwrap()
+        };
+        let (native, inline) = (run(true), run(false));
+        let differing = native.iter().zip(&inline).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        assert_eq!(differing, 0, "{n} neurons: {differing} outputs differ");
+        assert!(native.iter().any(|y| *y > 0.9999) && native.iter().any(|y| y.abs() < 0.01));
+    }
+}
+
 /// Long sequences run in chunks of generated-code calls; noise must continue across them.
 #[test]
 fn chunked_long_runs_with_noise_equal_the_interpreter() {

@@ -367,6 +367,10 @@ fn register_kernels(jit: &mut JITBuilder) {
         jit.symbol("reef_vecmat_group_f32", super::matvec::vecmat_group_f32 as *const u8);
         jit.symbol("reef_vecmat_group_f64", super::matvec::vecmat_group_f64 as *const u8);
     }
+    #[cfg(target_arch = "x86_64")]
+    if super::tanh::native_available() {
+        jit.symbol("reef_tanh_rational_f32", super::tanh::tanh_f32 as *const u8);
+    }
     let symbols: [(&str, *const u8); 14] = [
         ("reef_exp_f32", kernels::exp_f32 as *const u8),
         ("reef_log_f32", kernels::log_f32 as *const u8),

@@ -37,6 +37,9 @@ pub struct HostFunctions {
     /// `(xs, w, ys, count, rows, cols)`: `x @ W` for a lock-step group of elements (with the
     /// kernels above).
     pub matvec_group: Option<FuncRef>,
+    /// `(src, dst, n)`: f32 `tanh` by the rational approximation in AVX2 (see
+    /// [`super::tanh`]), when the CPU has it and kernels are on.
+    pub tanh_rational: Option<FuncRef>,
 }
 
 /// The group product `value` is, if it is one: `x @ W` (or `x @ Wᵀ` with `Wᵀ` copied by the
@@ -404,8 +407,15 @@ impl Emitter<'_, '_> {
                 self.b.ins().call(self.host.noise, &[pointer, count, self.noise_context, self.step, stream]);
             }
             Op::Unary(unary, a) => {
-                // f32 tanh is inlined as a vectorised rational approximation (see
-                // `tanh_approx`); f64 keeps the host's exact function.
+                // f32 tanh is the rational approximation of `super::tanh`: a native call for
+                // long vectors (`native_tanh`), else inline; f64 keeps the host's exact function.
+                if let (Some(function), Loc::Mem { scalar: false, .. }) = (self.native_tanh(unary, len), loc(a)) {
+                    let source = self.pointer(loc(a));
+                    let target = self.pointer(dest);
+                    let count = self.b.ins().iconst(types::I64, len as i64);
+                    self.b.ins().call(function, &[source, target, count]);
+                    return;
+                }
                 if unary == UnaryOp::Tanh && self.elem == types::F32 {
                     self.elementwise(dest, len, &[loc(a)], &mut |e, v, vector| e.tanh_approx(v[0], vector));
                     return;
@@ -516,22 +526,10 @@ impl Emitter<'_, '_> {
         }
     }
 
-    /// `tanh(x)` for f32 as Eigen's rational approximation: `x` clamped to ±7.9053, then
-    /// `x·P(x²)/Q(x²)` with a degree-13/6 fit. Measured error ≤ 5e-7 against f64 `tanh` (see the
-    /// test `fast_tanh_is_accurate`), ≈18× faster than calling `tanhf` per element.
+    /// `tanh(x)` for f32 by the rational approximation of [`super::tanh`], inline (≈18× faster
+    /// than calling `tanhf` per element).
     fn tanh_approx(&mut self, x: Value, vector: bool) -> Value {
-        const CLAMP: f64 = 7.905_311_107_635_498;
-        const ALPHA: [f64; 7] = [
-            -2.760_768_477_423_55e-16,
-            2.000_187_904_824_77e-13,
-            -8.604_671_522_137_35e-11,
-            5.122_297_090_371_14e-8,
-            1.485_722_357_179_79e-5,
-            6.372_619_288_754_36e-4,
-            4.893_524_558_917_86e-3,
-        ];
-        const BETA: [f64; 4] =
-            [1.198_258_394_667_02e-6, 1.185_347_056_866_54e-4, 2.268_434_632_439e-3, 4.893_525_185_543_85e-3];
+        use super::tanh::{ALPHA, BETA, CLAMP};
         let high = self.splat_constant(CLAMP, vector);
         let low = self.splat_constant(-CLAMP, vector);
         let above = self.b.ins().fcmp(FloatCC::GreaterThan, x, high);
@@ -551,6 +549,13 @@ impl Emitter<'_, '_> {
             q = self.mul_add(q, x2, c);
         }
         self.b.ins().fdiv(p, q)
+    }
+
+    /// The native f32 `tanh` to call for a vector of `len` elements, if `unary` is `tanh` and
+    /// one applies (see [`super::tanh::NATIVE_MIN_LEN`]).
+    pub fn native_tanh(&self, unary: UnaryOp, len: usize) -> Option<FuncRef> {
+        let long = len >= super::tanh::NATIVE_MIN_LEN;
+        if unary == UnaryOp::Tanh && self.elem == types::F32 && long { self.host.tanh_rational } else { None }
     }
 
     /// `a · b + c`: one fused instruction (rounded once) where the CPU has it, else two. Only

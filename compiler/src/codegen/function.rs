@@ -439,6 +439,11 @@ fn declare_host(
         } else {
             None
         },
+        tanh_rational: if kernels && element == Element::F32 && super::tanh::native_available() {
+            Some(declare("tanh_rational", &vector, &[])?)
+        } else {
+            None
+        },
     })
 }
 

@@ -14,8 +14,9 @@ const UNROLL_CHUNKS: usize = 16;
 
 impl Emitter<'_, '_> {
     /// Whether `op` can be fused (an elementwise op computed inline).
-    pub fn fusable(&self, op: &Op) -> bool {
+    pub fn fusable(&self, op: &Op, len: usize) -> bool {
         match op {
+            Op::Unary(UnaryOp::Tanh, _) if self.native_tanh(UnaryOp::Tanh, len).is_some() => false,
             Op::Unary(UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Floor, _) => true,
             Op::Unary(UnaryOp::Tanh, _) => self.elem == types::F32,
             Op::Binary(op, _, _) => *op != BinaryOp::Pow,
@@ -101,7 +102,7 @@ pub fn pieces(emitter: &Emitter<'_, '_>, program: &StepProgram, values: &[ValueI
             continue;
         }
         let len = inst.shape.len();
-        if emitter.fusable(&inst.op) && len > 1 {
+        if emitter.fusable(&inst.op, len) && len > 1 {
             if !run.is_empty() && len != run_len {
                 pieces.push(Piece::Run(std::mem::take(&mut run)));
             }

@@ -22,6 +22,7 @@ mod reciprocal;
 mod rows;
 mod run;
 mod summary;
+mod tanh;
 
 use std::fmt;
 use std::marker::PhantomData;

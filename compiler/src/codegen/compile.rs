@@ -84,6 +84,9 @@ pub enum Side {
     },
     /// A buffer the backward loop fills row by row: (buffer index, row length).
     Buffer(usize, usize),
+    /// A column of ones (`x` sides only): the term is the sum of the `y` rows, a gradient
+    /// added at every step read off rows already stored for another term (a bias's).
+    Ones,
 }
 
 /// A weight gradient `Σ_t x[t]ᵀ y[t]`: the backward loop stores the rows, and the caller adds

@@ -138,6 +138,35 @@ impl GradientPlan {
             }
             terms.push(list);
         }
+        // A gradient added at every step that is a value stored anyway (a bias's `λ`, the `y`
+        // rows of a weight's gradient) becomes the sum of those rows, after the loop (beside it
+        // when a core is free) instead of an addition per step. Not for a parameter whose
+        // flushed product a derived term reads (that must be its outer product alone).
+        for (param, list) in terms.iter_mut().enumerate() {
+            let len = program.params[param].shape.len();
+            if derived_terms.iter().any(|term| term.from == param as u32) {
+                continue;
+            }
+            for term in list.iter_mut() {
+                let Term::Value(value) = *term else { continue };
+                let buffer = (stored.iter())
+                    .filter(|(v, k)| lengths[**k] == len && super::derived::same(program, **v, value))
+                    .map(|(_, k)| *k)
+                    .min();
+                if let (Some(k), true) = (buffer, program.shape(value).len() == len) {
+                    let y = Side::Buffer(k, len);
+                    sequences.push(SequenceTerm {
+                        param: param as u32,
+                        x: Side::Ones,
+                        y,
+                        rows: 1,
+                        cols: len,
+                        contract: None,
+                    });
+                    *term = Term::Sequence(value, Side::Ones, value, y);
+                }
+            }
+        }
         GradientPlan { terms }
     }
 

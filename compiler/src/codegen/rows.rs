@@ -72,6 +72,8 @@ pub(super) struct Rows<T> {
     pub filled: usize,
     /// One per element of the group filling the buffers.
     regions: Vec<Region>,
+    /// `capacity` ones: the `x` rows of [`Side::Ones`] terms.
+    ones: Vec<T>,
 }
 
 impl<T: JitReal> Rows<T> {
@@ -83,6 +85,7 @@ impl<T: JitReal> Rows<T> {
             segments: Vec::new(),
             filled: 0,
             regions: Vec::new(),
+            ones: vec![T::one(); capacity],
         }
     }
 
@@ -152,6 +155,7 @@ impl<T: JitReal> Rows<T> {
             for segment in &self.segments {
                 let pick = |side: Side| match side {
                     Side::Buffer(k, len) => (&self.buffers[k][segment.row * len..], len),
+                    Side::Ones => (&self.ones[..], 1),
                     Side::Input => (&input[segment.input..segment.input + segment.rows * channels], channels),
                     Side::Tape { offset, next, .. } => {
                         let first = segment.tape + usize::from(next) * state_size + offset;

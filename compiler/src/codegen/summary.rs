@@ -89,10 +89,14 @@ pub(super) fn gradients(
             None => "the tape".to_string(),
         },
         Side::Buffer(k, _) => stored.get(k).map_or_else(|| "a value".to_string(), |v| describe(adjoint, *v)),
+        Side::Ones => "ones".to_string(),
     };
     for term in terms {
         let name = &adjoint.params[term.param as usize].name;
         match term.contract {
+            None if term.x == Side::Ones => {
+                let _ = writeln!(out, "  after the loop: ∂L/∂{name} += the sum of the rows of {}", side(term.y));
+            }
             None => {
                 let _ = writeln!(
                     out,

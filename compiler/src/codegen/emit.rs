@@ -43,20 +43,19 @@ pub struct HostFunctions {
 }
 
 /// The group product `value` is, if it is one: `x @ W` (or `x @ Wᵀ` with `Wᵀ` copied by the
-/// caller, see [`Layout::transposed`]) whose operands are plain buffers, for the kernels.
+/// caller, see [`Layout::copied`]) whose operands are plain buffers, for the kernels.
 pub fn group_product(layout: &Layout, program: &StepProgram, value: ValueId) -> Option<GroupProduct> {
     let inst = program.insts[value.index()];
     let loc = |v: ValueId| layout.locs[v.index()];
-    let (x, w) = match inst.op {
-        Op::VecMat(x, w) => (x, loc(w)),
-        Op::VecMatT(x, _) => {
-            let slot = layout.transposed[value.index()]?;
-            (x, Loc::Mem { base: Base::Param(slot as u32), offset: 0, scalar: false })
+    let (x, (w, stride)) = match inst.op {
+        Op::VecMat(x, w) => (x, kernel_weight(layout, value, loc(w), inst.shape.len())),
+        Op::VecMatT(x, _) if layout.copied[value.index()].is_some() => {
+            (x, kernel_weight(layout, value, Loc::Const(0.0), inst.shape.len()))
         }
         _ => return None,
     };
     let (rows, cols) = (program.shape(x).len(), inst.shape.len());
-    let product = GroupProduct { value, x: loc(x), w, dest: loc(value), rows, cols };
+    let product = GroupProduct { value, x: loc(x), w, dest: loc(value), rows, cols, stride };
     (rows > 1 && cols > 1 && kernel_applies(product.x, w, product.dest, rows, cols)).then_some(product)
 }
 
@@ -83,6 +82,20 @@ pub struct GroupProduct {
     pub rows: usize,
     /// Columns of `W`.
     pub cols: usize,
+    /// Elements from one row of `W` to the next.
+    pub stride: usize,
+}
+
+/// The `W` (`[rows, cols]`) the kernels read for product `value`: the caller's padded copy
+/// where the layout has one (then `Wᵀ` for `x @ Wᵀ`, see [`Layout::copied`]), else `w`;
+/// and the distance between its rows.
+pub fn kernel_weight(layout: &Layout, value: ValueId, w: Loc, cols: usize) -> (Loc, usize) {
+    match layout.copied[value.index()] {
+        Some(slot) => {
+            (Loc::Mem { base: Base::Param(slot as u32), offset: 0, scalar: false }, super::layout::padded(cols))
+        }
+        None => (w, cols),
+    }
 }
 
 /// Runtime pointers of the buffers a step reads and writes.
@@ -468,10 +481,10 @@ impl Emitter<'_, '_> {
                 let condition = e.b.ins().fcmp(FloatCC::NotEqual, v[0], zero);
                 e.choose(condition, v[1], v[2], vector)
             }),
-            Op::VecMat(x, w) => self.product(dest, loc(x), loc(w), program.shape(x).len(), len),
+            Op::VecMat(x, w) => self.product(value, dest, loc(x), loc(w), program.shape(x).len(), len),
             Op::ScaledProduct(c, x, w) => {
                 // Where the JIT does not defer it to after the loop: the product, then the scale.
-                self.product(dest, loc(x), loc(w), program.shape(x).len(), len);
+                self.product(value, dest, loc(x), loc(w), program.shape(x).len(), len);
                 let scale = loc(c);
                 self.elementwise(dest, len, &[dest, scale], &mut |e, v, _| e.b.ins().fmul(v[0], v[1]));
             }
@@ -481,13 +494,13 @@ impl Emitter<'_, '_> {
                     // `x[1] @ Wᵀ` for `W[rows, 1]` is the column scaled by the one element (as a
                     // product it was a scalar loop of one-element dot products).
                     self.scaled_by_element(dest, len, loc(w), loc(x));
-                } else if let Some(slot) = self.layout.transposed[value.index()] {
+                } else if self.layout.copied[value.index()].is_some() {
                     // `x @ Wᵀ` as `x @ (Wᵀ)` with `Wᵀ` transposed by the caller.
-                    let transposed = Loc::Mem { base: Base::Param(slot as u32), offset: 0, scalar: false };
+                    let transposed = kernel_weight(self.layout, value, loc(w), len);
                     if !self.kernel(0, loc(x), transposed, dest, cols, len) {
                         self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
                     }
-                } else if !self.kernel(1, loc(x), loc(w), dest, len, cols) {
+                } else if !self.kernel(1, loc(x), (loc(w), cols), dest, len, cols) {
                     self.vecmat_transposed(dest, loc(x), loc(w), len, cols);
                 }
             }
@@ -581,7 +594,7 @@ impl Emitter<'_, '_> {
     }
 
     /// `dest[cols] = x[rows] @ W[rows, cols]`, by the kernel where it applies.
-    fn product(&mut self, dest: Loc, x: Loc, w: Loc, rows: usize, cols: usize) {
+    fn product(&mut self, value: ValueId, dest: Loc, x: Loc, w: Loc, rows: usize, cols: usize) {
         if rows == 1 {
             // One row (a layer with one input channel): the row scaled by the one element,
             // rather than a product loop of one iteration.
@@ -590,23 +603,27 @@ impl Emitter<'_, '_> {
             // One column: a dot product with the contiguous column, vectorised over rows
             // (a `[rows, 1]` matrix is laid out as the single row of a `[1, rows]` one).
             self.vecmat_transposed(dest, x, w, 1, rows);
-        } else if !self.kernel(0, x, w, dest, rows, cols) {
+        } else if !self.kernel(0, x, kernel_weight(self.layout, value, w, cols), dest, rows, cols) {
             self.vecmat(dest, x, w, rows, cols);
         }
     }
 
-    /// Calls the AVX2 kernel (`which`: 0 for `x @ W`, 1 for `x @ Wᵀ`) if there is one and the
-    /// operands are plain buffers; returns whether it did.
-    fn kernel(&mut self, which: usize, x: Loc, w: Loc, dest: Loc, rows: usize, cols: usize) -> bool {
+    /// Calls the AVX2 kernel (`which`: 0 for `x @ W` with `W`'s rows `stride` apart, 1 for
+    /// `x @ Wᵀ`) if there is one and the operands are plain buffers; returns whether it did.
+    fn kernel(&mut self, which: usize, x: Loc, (w, stride): (Loc, usize), dest: Loc, rows: usize, cols: usize) -> bool {
         let Some(kernels) = self.host.matvec else { return false };
         if !kernel_applies(x, w, dest, rows, cols) {
             return false;
         }
-        let function = if which == 0 { kernels.0 } else { kernels.1 };
         let (xp, wp, yp) = (self.pointer(x), self.pointer(w), self.pointer(dest));
         let r = self.b.ins().iconst(types::I64, rows as i64);
         let c = self.b.ins().iconst(types::I64, cols as i64);
-        self.b.ins().call(function, &[xp, wp, yp, r, c]);
+        if which == 0 {
+            let s = self.b.ins().iconst(types::I64, stride as i64);
+            self.b.ins().call(kernels.0, &[xp, wp, yp, r, c, s]);
+        } else {
+            self.b.ins().call(kernels.1, &[xp, wp, yp, r, c]);
+        }
         true
     }
 
@@ -628,7 +645,8 @@ impl Emitter<'_, '_> {
         let w = self.pointer(product.w);
         let rows = self.b.ins().iconst(types::I64, product.rows as i64);
         let cols = self.b.ins().iconst(types::I64, product.cols as i64);
-        self.b.ins().call(function, &[arrays.0, w, arrays.1, count, rows, cols]);
+        let stride = self.b.ins().iconst(types::I64, product.stride as i64);
+        self.b.ins().call(function, &[arrays.0, w, arrays.1, count, rows, cols, stride]);
     }
 
     /// `y[cols] = x[rows] @ W[rows, cols]`, summing over rows in order (as the interpreter).

@@ -226,8 +226,8 @@ pub(super) fn build(
                 },
             }
         };
-        // The parameters, then the transposed ones (see `Layout::transposes`).
-        let params: Vec<Value> = (0..program.params.len() + program_layout.transposes.len())
+        // The parameters, then the kernels' copies (see `Layout::copies`).
+        let params: Vec<Value> = (0..program.params.len() + program_layout.copies.len())
             .map(|p| b.ins().load(pointer, flags, params_array, (p * 8) as i32))
             .collect();
         let grads: Vec<Value> = match grads_array {
@@ -392,7 +392,13 @@ pub(super) fn build(
         b.seal_all_blocks();
         b.finalize(module.target_config());
     }
+    if std::env::var("REEF_DISASM").is_ok() {
+        function_context.set_disasm(true);
+    }
     module.define_function(id, &mut function_context).map_err(|e| CodegenError(format!("{name}: {e:?}")))?;
+    if std::env::var("REEF_DISASM").is_ok() {
+        eprintln!("=== {name}\n{}", function_context.compiled_code().unwrap().vcode.clone().unwrap_or_default());
+    }
     module.clear_context(&mut function_context);
     Ok(id)
 }
@@ -430,12 +436,14 @@ fn declare_host(
         noise: declare("noise", &[pointer, types::I64, pointer, types::I64, types::I64], &[])?,
         matvec: if kernels && super::matvec::available() {
             let kernel = [pointer, pointer, pointer, types::I64, types::I64];
-            Some((declare("vecmat", &kernel, &[])?, declare("vecmat_t", &kernel, &[])?))
+            let strided = [pointer, pointer, pointer, types::I64, types::I64, types::I64];
+            Some((declare("vecmat", &strided, &[])?, declare("vecmat_t", &kernel, &[])?))
         } else {
             None
         },
         matvec_group: if kernels && super::matvec::available() {
-            Some(declare("vecmat_group", &[pointer, pointer, pointer, types::I64, types::I64, types::I64], &[])?)
+            let group = [pointer, pointer, pointer, types::I64, types::I64, types::I64, types::I64];
+            Some(declare("vecmat_group", &group, &[])?)
         } else {
             None
         },

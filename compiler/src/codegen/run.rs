@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use super::derived::add_derived;
 use super::gemm::multiply;
+use super::layout::{KernelCopy, padded};
 use super::rows::{Pipeline, Source, flush_sent};
 use super::{JitNetwork, JitReal, MAX_GROUP, Shared, in_pool};
 use crate::interp::{Gradient, InterpError, add_loss_param_grads, initial_states, loss_value};
@@ -142,29 +143,43 @@ fn element_rows<T>(
     }
 }
 
-/// The parameter-pointer table of a generated function: the parameters, then the transposed
-/// copies its layout lists (`Layout::transposes`).
-fn pointer_table<T>(params: &[Vec<T>], transposed: &[Vec<T>]) -> Vec<*const T> {
-    params.iter().chain(transposed).map(|p| p.as_ptr()).collect()
+/// The parameter-pointer table of a generated function: the parameters, then the kernels'
+/// copies its layout lists (`Layout::copies`).
+fn pointer_table<T>(params: &[Vec<T>], copies: &[KernelWeight<T>]) -> Vec<*const T> {
+    params.iter().map(|p| p.as_ptr()).chain(copies.iter().map(|c| c.data[c.start..].as_ptr())).collect()
+}
+
+/// A parameter matrix copied for the kernels: rows padded to [`padded`] elements, the first
+/// at `data[start]`, 64-byte aligned.
+struct KernelWeight<T> {
+    data: Vec<T>,
+    start: usize,
 }
 
 impl<T: JitReal> JitNetwork<T> {
-    /// `Wᵀ` of each listed parameter (`[cols, rows]` for `W[rows, cols]`).
-    fn transposed(&self, params: &[Vec<T>], list: &[u32]) -> Vec<Vec<T>> {
+    /// The copies `list` asks for: each `W[rows, cols]` (or `Wᵀ`, `[cols, rows]`) with its rows
+    /// padded and aligned (see [`crate::codegen::layout::Layout::copied`]).
+    fn kernel_weights(&self, params: &[Vec<T>], list: &[KernelCopy]) -> Vec<KernelWeight<T>> {
+        const ALIGN: usize = 64;
         list.iter()
-            .map(|param| {
-                let w = &params[*param as usize];
-                let (rows, cols) = match self.forward_program.params[*param as usize].shape {
+            .map(|copy| {
+                let w = &params[copy.param as usize];
+                let (rows, cols) = match self.forward_program.params[copy.param as usize].shape {
                     crate::step::Shape::Matrix(rows, cols) => (rows, cols),
                     shape => (1, shape.len()),
                 };
-                let mut out = vec![T::zero(); w.len()];
+                let (out_rows, out_cols) = if copy.transposed { (cols, rows) } else { (rows, cols) };
+                let stride = padded(out_cols);
+                let lanes = ALIGN / std::mem::size_of::<T>();
+                let mut data = vec![T::zero(); out_rows * stride + lanes];
+                let start = data.as_ptr().align_offset(ALIGN).min(lanes);
                 for (i, row) in w.chunks(cols.max(1)).enumerate().take(rows) {
                     for (j, value) in row.iter().enumerate() {
-                        out[j * rows + i] = *value;
+                        let (r, c) = if copy.transposed { (j, i) } else { (i, j) };
+                        data[start + r * stride + c] = *value;
                     }
                 }
-                out
+                KernelWeight { data, start }
             })
             .collect()
     }
@@ -254,8 +269,8 @@ impl<T: JitReal> JitNetwork<T> {
             .map(|(forward, backward)| *forward || (for_backward && *backward))
             .collect();
         let mut kept = Vec::new();
-        let transposed = self.transposed(params, &layout.transposes);
-        let pointers = pointer_table(params, &transposed);
+        let copies = self.kernel_weights(params, &layout.copies);
+        let pointers = pointer_table(params, &copies);
         // Shared read-only: generated code only reads the pointer table.
         let pointers = Shared(pointers.as_ptr() as *mut *const T);
         // SAFETY: the pointers are finalised forward functions compiled with this signature, the
@@ -466,8 +481,8 @@ impl<T: JitReal> JitNetwork<T> {
         };
         let state_size = backward_layout.state_size;
         let channels = self.channels();
-        // Transposed weights for `x @ Wᵀ`, once per call (not per element or chunk).
-        let transposed = self.transposed(params, &backward_layout.transposes);
+        // The kernels' weight copies, once per call (not per element or chunk).
+        let copies = self.kernel_weights(params, &backward_layout.copies);
         let rows_len = steps * channels;
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         let terms = &self.compiled.sequences;
@@ -503,7 +518,7 @@ impl<T: JitReal> JitNetwork<T> {
             let (mut lambdas, mut others, mut lambdas_out) = (buffer(), buffer(), buffer());
             let mut scratches: Vec<Vec<T>> =
                 (0..count).map(|_| vec![T::zero(); backward_layout.scratch.max(1)]).collect();
-            let pointers = pointer_table(params, &transposed);
+            let pointers = pointer_table(params, &copies);
             // The arrays of per-element pointers: fixed ones once, per-call ones refilled. λ goes
             // in through one set of buffers and out through the other, which swap roles after
             // each call (no copy between them).

@@ -182,23 +182,24 @@ impl Ymm for f64 {
     }
 }
 
-/// `y[from..to] = (x[rows] @ W[rows, cols])[from..to]`.
+/// `y[from..to] = (x[rows] @ W[rows, cols])[from..to]`, `W`'s rows `stride` elements apart.
 ///
 /// # Safety
-/// `x` valid for `rows`, `w` for `rows × cols`, `y` for `to` elements; `from <= to <= cols`;
+/// `x` valid for `rows`, `w` for `(rows − 1) × stride + cols`, `y` for `to` elements;
+/// `from <= to <= cols <= stride`;
 /// AVX2 and FMA present.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn vecmat<E: Ymm>(
     x: *const E,
     w: *const E,
     y: *mut E,
-    rows: usize,
-    cols: usize,
+    (rows, cols, stride): (usize, usize, usize),
     from: usize,
     to: usize,
 ) {
+    debug_assert!(from <= to && to <= cols && cols <= stride);
     for (start, vectors, last) in super::tiles(from, to, E::LANES, MAX_TILE) {
-        let args = (x, w, y, rows, cols, start, last);
+        let args = (x, w, y, rows, stride, start, last);
         // SAFETY: the tile covers columns start..start + LANES·(vectors − 1) + last <= to.
         unsafe {
             match vectors {
@@ -218,15 +219,15 @@ pub(super) unsafe fn vecmat<E: Ymm>(
 /// One tile of `N` vectors (the last one `last` lanes wide) starting at column `start`: the
 /// accumulators stay in registers across the row loop, which sums the rows in order.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile<E: Ymm, const N: usize>((x, w, y, rows, cols, start, last): super::TileArgs<E>) {
+unsafe fn tile<E: Ymm, const N: usize>((x, w, y, rows, stride, start, last): super::TileArgs<E>) {
     let lanes = E::LANES;
-    // SAFETY: row i < rows is read at columns start..start + lanes·(N − 1) + last <= cols, the
+    // SAFETY: row i < rows (at i · stride) is read at columns start..start + lanes·(N − 1) + last, the
     // same columns of `y` are written, and `x` is read below `rows`.
     unsafe {
         let mut acc = [E::zero(); N];
         for i in 0..rows {
             let xi = E::splat(x.add(i));
-            let row = w.add(i * cols + start);
+            let row = w.add(i * stride + start);
             for (k, a) in acc.iter_mut().enumerate() {
                 let weights =
                     if k + 1 < N { E::load(row.add(lanes * k)) } else { E::load_first(row.add(lanes * k), last) };

@@ -194,24 +194,24 @@ impl Zmm for f64 {
     }
 }
 
-/// `y[from..to] = (x[rows] @ W[rows, cols])[from..to]`.
+/// `y[from..to] = (x[rows] @ W[rows, cols])[from..to]`, `W`'s rows `stride` elements apart.
 ///
 /// # Safety
-/// `x` valid for `rows`, `w` for `rows × cols`, `y` for `to` elements; `from <= to <= cols`;
+/// `x` valid for `rows`, `w` for `(rows − 1) × stride + cols`, `y` for `to` elements;
+/// `from <= to <= cols <= stride`;
 /// AVX-512F present.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn vecmat<E: Zmm>(
     x: *const E,
     w: *const E,
     y: *mut E,
-    rows: usize,
-    cols: usize,
+    (rows, cols, stride): (usize, usize, usize),
     from: usize,
     to: usize,
 ) {
     let max = if rows * cols * std::mem::size_of::<E>() > LARGE { NARROW_TILE } else { MAX_TILE };
     for (start, vectors, last) in super::tiles(from, to, E::LANES, max) {
-        let args = (x, w, y, rows, cols, start, last);
+        let args = (x, w, y, rows, stride, start, last);
         // SAFETY: the tile covers columns start..start + LANES·(vectors − 1) + last <= to.
         unsafe {
             match vectors {
@@ -239,15 +239,15 @@ pub(super) unsafe fn vecmat<E: Zmm>(
 /// chains, so that an FMA rarely waits for the one before), added at the end; all stay in
 /// registers across the row loop.
 #[target_feature(enable = "avx512f")]
-unsafe fn tile<E: Zmm, const N: usize>((x, w, y, rows, cols, start, last): super::TileArgs<E>) {
+unsafe fn tile<E: Zmm, const N: usize>((x, w, y, rows, stride, start, last): super::TileArgs<E>) {
     let lanes = E::LANES;
-    // SAFETY: row i < rows is read at columns start..start + lanes·(N − 1) + last <= cols, the
+    // SAFETY: row i < rows (at i · stride) is read at columns start..start + lanes·(N − 1) + last, the
     // same columns of `y` are written, and `x` is read below `rows`.
     unsafe {
         // Adds row `i` to a set of accumulators.
         let step = |acc: &mut [E::V; N], i: usize| {
             let xi = E::splat(x.add(i));
-            let row = w.add(i * cols + start);
+            let row = w.add(i * stride + start);
             for (k, a) in acc.iter_mut().enumerate() {
                 let weights =
                     if k + 1 < N { E::load(row.add(lanes * k)) } else { E::load_first(row.add(lanes * k), last) };

@@ -21,41 +21,44 @@ const NARROW_TILE: usize = 2;
 ///
 /// # Safety
 /// Each `xs[e]` valid for `rows`, each `ys[e]` for `cols` elements (no `y` overlapping an `x`
-/// or `W`), `w` for `rows × cols`; AVX2 and FMA present, and AVX-512F/VL if `wide`.
+/// or `W`), `w` for `(rows − 1) × stride + cols` (rows `stride >= cols` apart); AVX2 and FMA
+/// present, and AVX-512F/VL if `wide`.
 pub(super) unsafe fn vecmat_group<E: Ymm>(
     xs: &[*const E],
     w: *const E,
     ys: &[*mut E],
     rows: usize,
     cols: usize,
+    stride: usize,
     wide: bool,
 ) {
     for (xs, ys) in xs.chunks(ELEMENTS).zip(ys.chunks(ELEMENTS)) {
         // SAFETY: forwarded; the target features are the caller's guarantee.
-        unsafe { if wide { columns_wide(xs, w, ys, rows, cols) } else { columns_narrow(xs, w, ys, rows, cols) } }
+        let shape = (rows, cols, stride);
+        unsafe { if wide { columns_wide(xs, w, ys, shape) } else { columns_narrow(xs, w, ys, shape) } }
     }
 }
 
 /// [`columns`] compiled for AVX-512VL (32 vector registers).
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-unsafe fn columns_wide<E: Ymm>(xs: &[*const E], w: *const E, ys: &[*mut E], rows: usize, cols: usize) {
+unsafe fn columns_wide<E: Ymm>(xs: &[*const E], w: *const E, ys: &[*mut E], shape: Shape) {
     // SAFETY: forwarded.
-    unsafe { columns::<E, WIDE_TILE>(xs, w, ys, rows, cols) }
+    unsafe { columns::<E, WIDE_TILE>(xs, w, ys, shape) }
 }
 
 /// [`columns`] compiled for AVX2 (16 vector registers).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn columns_narrow<E: Ymm>(xs: &[*const E], w: *const E, ys: &[*mut E], rows: usize, cols: usize) {
+unsafe fn columns_narrow<E: Ymm>(xs: &[*const E], w: *const E, ys: &[*mut E], shape: Shape) {
     // SAFETY: forwarded.
-    unsafe { columns::<E, NARROW_TILE>(xs, w, ys, rows, cols) }
+    unsafe { columns::<E, NARROW_TILE>(xs, w, ys, shape) }
 }
 
 /// Up to [`ELEMENTS`] elements, the columns in tiles of at most `TILE` vectors (as even as
 /// possible, see [`super::tiles`]).
 #[inline(always)]
-unsafe fn columns<E: Ymm, const TILE: usize>(xs: &[*const E], w: *const E, ys: &[*mut E], rows: usize, cols: usize) {
+unsafe fn columns<E: Ymm, const TILE: usize>(xs: &[*const E], w: *const E, ys: &[*mut E], (rows, cols, stride): Shape) {
     for (start, vectors, last) in super::tiles(0, cols, E::LANES, TILE) {
-        let args = Tile { xs, w, ys, rows, cols, start, last };
+        let args = Tile { xs, w, ys, rows, stride, start, last };
         // SAFETY: the tile covers columns start..start + lanes·(vectors − 1) + last <= cols.
         unsafe {
             match xs.len() {
@@ -75,10 +78,13 @@ struct Tile<'a, E> {
     w: *const E,
     ys: &'a [*mut E],
     rows: usize,
-    cols: usize,
+    stride: usize,
     start: usize,
     last: usize,
 }
+
+/// Rows and columns of `W`, and the distance between its rows.
+type Shape = (usize, usize, usize);
 
 /// Dispatches a tile of `vectors` (1..=TILE) to its monomorphic kernel.
 #[inline(always)]
@@ -106,7 +112,7 @@ unsafe fn tile<E: Ymm, const N: usize, const V: usize>(t: Tile<'_, E>) {
     unsafe {
         let mut acc = [[E::zero(); V]; N];
         for i in 0..t.rows {
-            let row = t.w.add(i * t.cols + t.start);
+            let row = t.w.add(i * t.stride + t.start);
             let weights: [E::V; V] = std::array::from_fn(|k| {
                 if k + 1 < V { E::load(row.add(lanes * k)) } else { E::load_first(row.add(lanes * k), t.last) }
             });

@@ -98,8 +98,8 @@ fn tiles(from: usize, to: usize, lanes: usize, max: usize) -> impl Iterator<Item
     })
 }
 
-/// `vecmat` arguments for one column tile: x, w, y, rows, cols, first column, and the columns
-/// in its last vector.
+/// `vecmat` arguments for one column tile: x, w, y, rows, the distance between `w`'s rows,
+/// first column, and the columns in its last vector.
 #[cfg(target_arch = "x86_64")]
 type TileArgs<E> = (*const E, *const E, *mut E, usize, usize, usize, usize);
 
@@ -126,14 +126,17 @@ unsafe fn vecmat_columns<E: Element>(
     x: *const E,
     w: *const E,
     y: *mut E,
-    rows: usize,
-    cols: usize,
+    (rows, cols, stride): (usize, usize, usize),
     from: usize,
     to: usize,
 ) {
     // SAFETY: forwarded under the caller's guarantee.
     unsafe {
-        if avx512 { avx512::vecmat(x, w, y, rows, cols, from, to) } else { avx2::vecmat(x, w, y, rows, cols, from, to) }
+        if avx512 {
+            avx512::vecmat(x, w, y, (rows, cols, stride), from, to)
+        } else {
+            avx2::vecmat(x, w, y, (rows, cols, stride), from, to)
+        }
     }
 }
 
@@ -155,26 +158,27 @@ unsafe fn vecmat_t_rows<E: Element>(
     unsafe { if avx512 { avx512::vecmat_t(x, w, y, from, to, cols) } else { avx2::vecmat_t(x, w, y, from, to, cols) } }
 }
 
-/// `y[cols] = x[rows] @ W[rows, cols]`, large products on two threads (halves of the columns:
-/// every column sums its rows in the same order either way).
+/// `y[cols] = x[rows] @ W[rows, cols]` (rows `stride` apart), large products on two threads
+/// (halves of the columns: every column sums its rows in the same order either way).
 ///
 /// # Safety
 /// As [`vecmat_f32`].
 #[cfg(target_arch = "x86_64")]
-unsafe fn vecmat<E: Element>(x: *const E, w: *const E, y: *mut E, rows: usize, cols: usize) {
+unsafe fn vecmat<E: Element>(x: *const E, w: *const E, y: *mut E, rows: usize, cols: usize, stride: usize) {
+    let shape = (rows, cols, stride);
     let avx512 = use_avx512();
     if rows * cols >= PARALLEL_WORK && cols >= 32 {
         let half = cols / 2 / 16 * 16;
         let (xs, ws, ys) = (Shared(x.cast_mut()), Shared(w.cast_mut()), Shared(y));
         rayon::join(
             // SAFETY: disjoint column ranges of `y`; the caller's guarantee covers the rest.
-            move || unsafe { vecmat_columns(avx512, xs.get(), ws.get(), ys.get(), rows, cols, 0, half) },
-            move || unsafe { vecmat_columns(avx512, xs.get(), ws.get(), ys.get(), rows, cols, half, cols) },
+            move || unsafe { vecmat_columns(avx512, xs.get(), ws.get(), ys.get(), shape, 0, half) },
+            move || unsafe { vecmat_columns(avx512, xs.get(), ws.get(), ys.get(), shape, half, cols) },
         );
         return;
     }
     // SAFETY: forwarded under the caller's guarantee.
-    unsafe { vecmat_columns(avx512, x, w, y, rows, cols, 0, cols) }
+    unsafe { vecmat_columns(avx512, x, w, y, shape, 0, cols) }
 }
 
 /// `y[rows] = x[cols] @ Wᵀ`, large products on two threads (halves of the rows: every row is
@@ -199,14 +203,16 @@ unsafe fn vecmat_t<E: Element>(x: *const E, w: *const E, y: *mut E, rows: usize,
     unsafe { vecmat_t_rows(avx512, x, w, y, 0, rows, cols) }
 }
 
-/// `y[cols] = x[rows] @ W[rows, cols]` (f32).
+/// `y[cols] = x[rows] @ W[rows, cols]` (f32), `W`'s rows `stride` apart (padded rows keep
+/// vector loads inside cache lines).
 ///
 /// # Safety
-/// `x` valid for `rows`, `w` for `rows × cols`, `y` for `cols` elements; AVX2 and FMA present.
+/// `x` valid for `rows`, `w` for `(rows − 1) × stride + cols`, `y` for `cols` elements;
+/// `cols <= stride`; AVX2 and FMA present.
 #[cfg(target_arch = "x86_64")]
-pub unsafe extern "C" fn vecmat_f32(x: *const f32, w: *const f32, y: *mut f32, rows: i64, cols: i64) {
+pub unsafe extern "C" fn vecmat_f32(x: *const f32, w: *const f32, y: *mut f32, rows: i64, cols: i64, stride: i64) {
     // SAFETY: forwarded under the caller's guarantee.
-    unsafe { vecmat(x, w, y, rows as usize, cols as usize) }
+    unsafe { vecmat(x, w, y, rows as usize, cols as usize, stride as usize) }
 }
 
 /// `y[rows] = x[cols] @ Wᵀ` for `W[rows, cols]` (f32).
@@ -224,9 +230,9 @@ pub unsafe extern "C" fn vecmat_t_f32(x: *const f32, w: *const f32, y: *mut f32,
 /// # Safety
 /// As [`vecmat_f32`].
 #[cfg(target_arch = "x86_64")]
-pub unsafe extern "C" fn vecmat_f64(x: *const f64, w: *const f64, y: *mut f64, rows: i64, cols: i64) {
+pub unsafe extern "C" fn vecmat_f64(x: *const f64, w: *const f64, y: *mut f64, rows: i64, cols: i64, stride: i64) {
     // SAFETY: forwarded under the caller's guarantee.
-    unsafe { vecmat(x, w, y, rows as usize, cols as usize) }
+    unsafe { vecmat(x, w, y, rows as usize, cols as usize, stride as usize) }
 }
 
 /// `y[rows] = x[cols] @ Wᵀ` (f64).
@@ -246,26 +252,25 @@ pub unsafe extern "C" fn vecmat_t_f64(x: *const f64, w: *const f64, y: *mut f64,
 ///
 /// # Safety
 /// `xs` and `ys` valid for `count` pointers; each `xs[e]` valid for `rows`, each `ys[e]` for
-/// `cols` elements, `w` for `rows × cols`; no `y` overlaps an `x`, another `y` or `W`; AVX2 and
-/// FMA present.
+/// `cols` elements, `w` for `(rows − 1) × stride + cols`; no `y` overlaps an `x`, another `y`
+/// or `W`; AVX2 and FMA present.
 #[cfg(target_arch = "x86_64")]
 unsafe fn vecmat_group<E: Element>(
     xs: *const *const E,
     w: *const E,
     ys: *const *mut E,
     count: usize,
-    rows: usize,
-    cols: usize,
+    (rows, cols, stride): (usize, usize, usize),
 ) {
     // SAFETY: the caller's guarantee.
     unsafe {
         let (xs, ys) = (std::slice::from_raw_parts(xs, count), std::slice::from_raw_parts(ys, count));
         if count == 1 || use_avx512() {
             for (x, y) in xs.iter().zip(ys) {
-                vecmat(*x, w, *y, rows, cols);
+                vecmat(*x, w, *y, rows, cols, stride);
             }
         } else {
-            group::vecmat_group(xs, w, ys, rows, cols, wide_registers());
+            group::vecmat_group(xs, w, ys, rows, cols, stride, wide_registers());
         }
     }
 }
@@ -282,9 +287,10 @@ pub unsafe extern "C" fn vecmat_group_f32(
     count: i64,
     rows: i64,
     cols: i64,
+    stride: i64,
 ) {
     // SAFETY: forwarded under the caller's guarantee.
-    unsafe { vecmat_group(xs, w, ys, count as usize, rows as usize, cols as usize) }
+    unsafe { vecmat_group(xs, w, ys, count as usize, (rows as usize, cols as usize, stride as usize)) }
 }
 
 /// `ys[e] = xs[e] @ W` for a lock-step group of `count` elements (f64).
@@ -299,7 +305,8 @@ pub unsafe extern "C" fn vecmat_group_f64(
     count: i64,
     rows: i64,
     cols: i64,
+    stride: i64,
 ) {
     // SAFETY: forwarded under the caller's guarantee.
-    unsafe { vecmat_group(xs, w, ys, count as usize, rows as usize, cols as usize) }
+    unsafe { vecmat_group(xs, w, ys, count as usize, (rows as usize, cols as usize, stride as usize)) }
 }

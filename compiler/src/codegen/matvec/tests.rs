@@ -100,11 +100,11 @@ macro_rules! check_set {
     ($set:ident, $name:literal) => {
         check::<f32>(concat!($name, " vecmat f32"), false, &|x, w, y, rows, cols| {
             // SAFETY: lengths as `run` makes them; the caller checked the CPU features.
-            unsafe { $set::vecmat(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), rows, cols, 0, cols) }
+            unsafe { $set::vecmat(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), (rows, cols, cols), 0, cols) }
         });
         check::<f64>(concat!($name, " vecmat f64"), false, &|x, w, y, rows, cols| {
             // SAFETY: as above.
-            unsafe { $set::vecmat(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), rows, cols, 0, cols) }
+            unsafe { $set::vecmat(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), (rows, cols, cols), 0, cols) }
         });
         check::<f32>(concat!($name, " vecmat_t f32"), true, &|x, w, y, rows, cols| {
             // SAFETY: as above.
@@ -133,14 +133,9 @@ fn avx512_kernels_match_reference() {
 
 /// The entry points: right, the same at every call, and the same as their kernel set run on
 /// one thread (so independent of the split across threads).
-fn check_entry<E: Real>(
-    label: &str,
-    transposed: bool,
-    entry: unsafe extern "C" fn(*const E, *const E, *mut E, i64, i64),
-) {
+fn check_entry<E: Real>(label: &str, transposed: bool, entry: &dyn Fn(*const E, *const E, *mut E, i64, i64)) {
     let call = |x: &[E], w: &[E], y: &mut [E], rows: usize, cols: usize| {
-        // SAFETY: lengths as `run` makes them; `available()` checked by the caller.
-        unsafe { entry(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), rows as i64, cols as i64) }
+        entry(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), rows as i64, cols as i64)
     };
     check(label, transposed, &call);
     let avx512 = use_avx512();
@@ -150,7 +145,7 @@ fn check_entry<E: Real>(
             if transposed {
                 vecmat_t_rows(avx512, x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), 0, rows, cols)
             } else {
-                vecmat_columns(avx512, x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), rows, cols, 0, cols)
+                vecmat_columns(avx512, x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), (rows, cols, cols), 0, cols)
             }
         }
     };
@@ -170,10 +165,12 @@ fn check_entry<E: Real>(
 fn entry_points_are_right_and_deterministic() {
     assert!(LARGE.iter().any(|&(rows, cols)| rows * cols >= PARALLEL_WORK));
     if available() {
-        check_entry::<f32>("vecmat_f32", false, vecmat_f32);
-        check_entry::<f64>("vecmat_f64", false, vecmat_f64);
-        check_entry::<f32>("vecmat_t_f32", true, vecmat_t_f32);
-        check_entry::<f64>("vecmat_t_f64", true, vecmat_t_f64);
+        // SAFETY (all four): lengths as `run` makes them; `available()` checked above; rows
+        // of `W` are `cols` apart.
+        check_entry::<f32>("vecmat_f32", false, &|x, w, y, r, c| unsafe { vecmat_f32(x, w, y, r, c, c) });
+        check_entry::<f64>("vecmat_f64", false, &|x, w, y, r, c| unsafe { vecmat_f64(x, w, y, r, c, c) });
+        check_entry::<f32>("vecmat_t_f32", true, &|x, w, y, r, c| unsafe { vecmat_t_f32(x, w, y, r, c) });
+        check_entry::<f64>("vecmat_t_f64", true, &|x, w, y, r, c| unsafe { vecmat_t_f64(x, w, y, r, c) });
     }
 }
 
@@ -212,7 +209,7 @@ fn group_products_equal_the_one_element_kernel_bit_for_bit() {
                 let mut single: Vec<Vec<E>> = (0..count).map(|_| vec![E::from_f64(7.0); cols + GUARD]).collect();
                 for (x, y) in xs.iter().zip(&mut single) {
                     // SAFETY: lengths as required; AVX2 checked above.
-                    unsafe { avx2::vecmat(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), rows, cols, 0, cols) };
+                    unsafe { avx2::vecmat(x.as_ptr(), w.as_ptr(), y.as_mut_ptr(), (rows, cols, cols), 0, cols) };
                 }
                 let wides =
                     if std::arch::is_x86_feature_detected!("avx512vl") { vec![false, true] } else { vec![false] };
@@ -221,12 +218,72 @@ fn group_products_equal_the_one_element_kernel_bit_for_bit() {
                     let x_pointers: Vec<*const E> = xs.iter().map(|x| x.as_ptr()).collect();
                     let y_pointers: Vec<*mut E> = grouped.iter_mut().map(|y| y.as_mut_ptr()).collect();
                     // SAFETY: as above; `wide` only where AVX-512VL was detected.
-                    unsafe { group::vecmat_group(&x_pointers, w.as_ptr(), &y_pointers, rows, cols, wide) };
+                    unsafe { group::vecmat_group(&x_pointers, w.as_ptr(), &y_pointers, rows, cols, cols, wide) };
                     for (a, b) in single.iter().zip(&grouped) {
                         let same = a.iter().zip(b).all(|(p, q)| p.bits() == q.bits());
                         assert!(same, "{rows}x{cols}, {count} elements, wide {wide}");
                     }
                 }
+            }
+        }
+    }
+    check::<f32>();
+    check::<f64>();
+}
+
+/// Rows `stride > cols` apart (the padded copies generated code passes) give the same bits as
+/// the compact matrix, and the padding (NaN here) is never read: both kernel sets, the group
+/// kernel, and the entry point that splits large products across threads.
+#[test]
+fn padded_rows_give_the_compact_results() {
+    if !available() {
+        return;
+    }
+    fn check<E: Real>() {
+        for (rows, cols) in shapes().filter(|(r, c)| *r > 0 && *c > 0) {
+            let stride = crate::codegen::layout::padded(cols) + 8;
+            let x: Vec<E> = data(rows, 4).into_iter().map(E::from_f64).collect();
+            let w: Vec<E> = data(rows * cols, 5).into_iter().map(E::from_f64).collect();
+            let mut padded = vec![E::from_f64(f64::NAN); rows * stride];
+            for (i, row) in w.chunks(cols).enumerate() {
+                padded[i * stride..i * stride + cols].copy_from_slice(row);
+            }
+            let bits = |y: &[E]| y[..cols].iter().map(|v| v.bits()).collect::<Vec<_>>();
+            let mut compact = vec![E::from_f64(0.0); cols];
+            let mut strided = vec![E::from_f64(0.0); cols];
+            let mut sets = vec![false];
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                sets.push(true);
+            }
+            for avx512 in sets {
+                // SAFETY: lengths as required; the CPU features were checked.
+                unsafe {
+                    vecmat_columns(avx512, x.as_ptr(), w.as_ptr(), compact.as_mut_ptr(), (rows, cols, cols), 0, cols);
+                    vecmat_columns(
+                        avx512,
+                        x.as_ptr(),
+                        padded.as_ptr(),
+                        strided.as_mut_ptr(),
+                        (rows, cols, stride),
+                        0,
+                        cols,
+                    );
+                }
+                assert_eq!(bits(&compact), bits(&strided), "{rows}x{cols}, avx512 {avx512}");
+            }
+            // SAFETY: as above (AVX2 kernels, possibly split across threads).
+            unsafe {
+                vecmat(x.as_ptr(), w.as_ptr(), compact.as_mut_ptr(), rows, cols, cols);
+                vecmat(x.as_ptr(), padded.as_ptr(), strided.as_mut_ptr(), rows, cols, stride);
+            }
+            assert_eq!(bits(&compact), bits(&strided), "{rows}x{cols} entry");
+            let mut grouped = [vec![E::from_f64(0.0); cols], vec![E::from_f64(0.0); cols]];
+            let xs = [x.as_ptr(), x.as_ptr()];
+            let ys: Vec<*mut E> = grouped.iter_mut().map(|y| y.as_mut_ptr()).collect();
+            // SAFETY: as above; two elements, each `y` its own buffer.
+            unsafe { group::vecmat_group(&xs, padded.as_ptr(), &ys, rows, cols, stride, false) };
+            for y in &grouped {
+                assert_eq!(bits(&compact), bits(y), "{rows}x{cols} group");
             }
         }
     }

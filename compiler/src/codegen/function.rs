@@ -392,13 +392,7 @@ pub(super) fn build(
         b.seal_all_blocks();
         b.finalize(module.target_config());
     }
-    if std::env::var("REEF_DISASM").is_ok() {
-        function_context.set_disasm(true);
-    }
     module.define_function(id, &mut function_context).map_err(|e| CodegenError(format!("{name}: {e:?}")))?;
-    if std::env::var("REEF_DISASM").is_ok() {
-        eprintln!("=== {name}\n{}", function_context.compiled_code().unwrap().vcode.clone().unwrap_or_default());
-    }
     module.clear_context(&mut function_context);
     Ok(id)
 }

@@ -61,7 +61,7 @@ pub fn group_product(layout: &Layout, program: &StepProgram, value: ValueId) -> 
 
 /// Whether the matrix–vector kernels take a product: operands in plain buffers (not constants
 /// or broadcast scalars), and enough work to pay for the call.
-fn kernel_applies(x: Loc, w: Loc, dest: Loc, rows: usize, cols: usize) -> bool {
+pub(super) fn kernel_applies(x: Loc, w: Loc, dest: Loc, rows: usize, cols: usize) -> bool {
     let plain = |loc: Loc| matches!(loc, Loc::Mem { scalar: false, .. });
     plain(x) && plain(w) && plain(dest) && rows * cols >= 64
 }

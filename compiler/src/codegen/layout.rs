@@ -170,9 +170,13 @@ pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], ke
                 Op::VecMatT(x, w) => (x, w, true),
                 _ => continue,
             };
+            let (rows, cols) = (program.shape(x).len(), inst.shape.len());
+            // Only products the kernels will compute in the loop (not precomputed ones).
             if needed[index]
-                && program.shape(x).len() > 1
-                && inst.shape.len() > 1
+                && rows > 1
+                && cols > 1
+                && !fixed.iter().any(|(value, _)| *value == index)
+                && super::emit::kernel_applies(locs[x.index()], locs[w.index()], locs[index], rows, cols)
                 && let Op::Param(param) = program.inst(w).op
                 && program.shape(w).len() <= MAX_COPIED
             {

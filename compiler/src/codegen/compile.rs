@@ -14,7 +14,7 @@ use super::CodegenError;
 use super::carry::{Carry, carries};
 use super::derived::DerivedTerm;
 use super::emit::{Emitter, GroupProduct, group_product};
-use super::function::{Buffers, Kind, Phase, build_versions};
+use super::function::{Buffers, Kind, LoopSpec, Phase, build_versions};
 use super::fuse::{Piece, escapes, pieces};
 use super::kernels;
 use super::layout::{Base, Layout, Loc, layout};
@@ -267,33 +267,31 @@ pub fn compile(
         kernels,
     };
     let forward_groups = group_products(forward, &forward_values, &forward_layout, kernels);
-    let forward_ids = build_versions(
-        &mut module,
-        &mut context,
-        "reef_forward",
+    let forward_spec = LoopSpec {
+        kind: Kind::Forward,
         element,
-        |e, phase, groups| emit_forward(e, forward, &forward_values, phase, groups),
-        Kind::Forward,
-        forward,
-        &forward_layout,
-        &shapes,
-        &forward_groups,
-    )?;
+        program: forward,
+        layout: &forward_layout,
+        buffers: &shapes,
+        groups: &forward_groups,
+    };
+    let forward_ids = build_versions(&mut module, &mut context, "reef_forward", forward_spec, |e, phase, groups| {
+        emit_forward(e, forward, &forward_values, phase, groups)
+    })?;
     let backward = match backward_parts {
         Some((adjoint, plan, values, backward_layout, _)) => {
             let groups = group_products(&adjoint.program, &values, &backward_layout, kernels);
-            let ids = build_versions(
-                &mut module,
-                &mut context,
-                "reef_backward",
+            let spec = LoopSpec {
+                kind: Kind::Backward,
                 element,
-                |e, phase, groups| emit_backward(e, adjoint, &plan, &values, phase, groups),
-                Kind::Backward,
-                &adjoint.program,
-                &backward_layout,
-                &shapes,
-                &groups,
-            )?;
+                program: &adjoint.program,
+                layout: &backward_layout,
+                buffers: &shapes,
+                groups: &groups,
+            };
+            let ids = build_versions(&mut module, &mut context, "reef_backward", spec, |e, phase, groups| {
+                emit_backward(e, adjoint, &plan, &values, phase, groups)
+            })?;
             Some((ids, backward_layout))
         }
         None => None,
@@ -648,16 +646,6 @@ fn emit_values(
     select: impl Fn(usize) -> bool,
     roots: &[ValueId],
 ) {
-    let values: Vec<ValueId> = (0..program.insts.len())
-        .filter(|index| needed[*index] && select(*index))
-        .map(|index| ValueId(index as u32))
-        .collect();
-    let pieces = pieces(e, program, &values);
-    let escapes = escapes(program, &pieces, roots);
-    for piece in &pieces {
-        match piece {
-            Piece::Single(value) => e.instruction(program, *value),
-            Piece::Run(run) => e.fused(program, run, &escapes),
-        }
-    }
+    // One segment: no group products to split at.
+    emit_segment(e, program, (needed, select, roots), &[], 0);
 }

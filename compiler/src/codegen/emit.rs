@@ -47,10 +47,11 @@ pub struct HostFunctions {
 pub fn group_product(layout: &Layout, program: &StepProgram, value: ValueId) -> Option<GroupProduct> {
     let inst = program.insts[value.index()];
     let loc = |v: ValueId| layout.locs[v.index()];
+    // `x @ Wᵀ` only with the caller's copy of `Wᵀ` (the kernel reads `W`'s rows).
     let (x, (w, stride)) = match inst.op {
         Op::VecMat(x, w) => (x, kernel_weight(layout, value, loc(w), inst.shape.len())),
-        Op::VecMatT(x, _) if layout.copied[value.index()].is_some() => {
-            (x, kernel_weight(layout, value, Loc::Const(0.0), inst.shape.len()))
+        Op::VecMatT(x, w) if layout.copied[value.index()].is_some() => {
+            (x, kernel_weight(layout, value, loc(w), inst.shape.len()))
         }
         _ => return None,
     };

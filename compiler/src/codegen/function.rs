@@ -103,30 +103,40 @@ fn for_each_element(
     b.switch_to_block(exit);
 }
 
+/// What a generated loop function is built from.
+#[derive(Clone, Copy)]
+pub(super) struct LoopSpec<'a> {
+    /// The forward or the backward loop.
+    pub kind: Kind,
+    /// The element type.
+    pub element: Element,
+    /// The step program the loop runs.
+    pub program: &'a StepProgram,
+    /// Where its values live.
+    pub layout: &'a Layout,
+    /// The shapes of the buffers the caller passes.
+    pub buffers: &'a Buffers,
+    /// The products a lock-step group computes in one kernel call.
+    pub groups: &'a [GroupProduct],
+}
+
 /// Builds the one-element function `name` and, if the step has group products, the lock-step
 /// one (`name_group`); returns their ids in that order. `body` emits a phase given the group
 /// products' values (empty in the one-element function and outside the loop body).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn build_versions(
     module: &mut JITModule,
     context: &mut FunctionBuilderContext,
     name: &str,
-    element: Element,
+    spec: LoopSpec<'_>,
     mut body: impl FnMut(&mut Emitter<'_, '_>, Phase, &[ValueId]),
-    kind: Kind,
-    program: &StepProgram,
-    program_layout: &Layout,
-    buffers: &Buffers,
-    groups: &[GroupProduct],
 ) -> Result<Vec<FuncId>, CodegenError> {
-    let versions = if groups.is_empty() { 1 } else { 2 };
+    let versions = if spec.groups.is_empty() { 1 } else { 2 };
     [false, true]
         .into_iter()
         .take(versions)
         .map(|grouped| {
             let name = if grouped { format!("{name}_group") } else { name.to_string() };
-            let body = &mut body;
-            build(module, context, &name, element, body, kind, program, program_layout, buffers, groups, grouped)
+            build(module, context, &name, spec, &mut body, grouped)
         })
         .collect()
 }
@@ -138,20 +148,15 @@ pub(super) fn build_versions(
 /// is emitted as segments separated by the `groups` products; each segment runs for every
 /// element in turn, and each product runs for all of them in one kernel call that loads each
 /// vector of `W` once for several elements.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn build(
+fn build(
     module: &mut JITModule,
     context: &mut FunctionBuilderContext,
     name: &str,
-    element: Element,
+    spec: LoopSpec<'_>,
     mut body: impl FnMut(&mut Emitter<'_, '_>, Phase, &[ValueId]),
-    kind: Kind,
-    program: &StepProgram,
-    program_layout: &Layout,
-    buffers: &Buffers,
-    groups: &[GroupProduct],
     grouped: bool,
 ) -> Result<FuncId, CodegenError> {
+    let LoopSpec { kind, element, program, layout: program_layout, buffers, groups } = spec;
     let pointer = module.target_config().pointer_type();
     let mut signature = module.make_signature();
     // forward:  params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises,

@@ -535,6 +535,9 @@ impl Emitter<'_, '_> {
                 let condition = self.b.ins().fcmp(FloatCC::NotEqual, operands[0], zero);
                 self.choose(condition, operands[1], operands[2], vector)
             }
+            // A row scaled by `x[0]` (`fuse::scaled_row`; the operands are `x[0]` and `W`), as
+            // `scaled_by_element` computes it.
+            Op::VecMat(..) | Op::VecMatT(..) => self.b.ins().fmul(operands[1], operands[0]),
             // Not fusable; `fusable` never lets these reach here.
             _ => operands.first().copied().unwrap_or_else(|| self.splat_constant(0.0, vector)),
         }

@@ -3,10 +3,12 @@
 //! something outside the run reads. For small layers this removes most loads and stores.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 
 use super::emit::{Emitter, Index};
+use super::layout::Loc;
 use crate::step::{BinaryOp, Op, StepProgram, UnaryOp, ValueId};
 
 /// Vector chunks up to this count are unrolled; longer runs become loops.
@@ -26,24 +28,44 @@ impl Emitter<'_, '_> {
     }
 
     /// Emits `run` (fusable instructions of one length, in order) as one loop; values in
-    /// `escapes` are stored, the rest live only in registers.
+    /// `escapes` are stored, the rest live only in registers. An operand read as one element
+    /// for all (a scalar, or the `x[0]` of [`scaled_row`]) is loaded and splat once per run.
     pub fn fused(&mut self, program: &StepProgram, run: &[ValueId], escapes: &[bool]) {
         let len = program.shape(run[0]).len();
         let lanes = self.lanes;
         let chunks = len / lanes;
+        // Each one-element operand read from outside the run: (its element, its splat).
+        let mut broadcast: HashMap<ValueId, (Value, Value)> = HashMap::new();
+        for value in run {
+            for (operand, loc) in self.operand_locs(program, *value) {
+                let outside = !run.contains(&operand);
+                if let (true, Loc::Mem { scalar: true, .. }, Entry::Vacant(entry)) =
+                    (outside, loc, broadcast.entry(operand))
+                {
+                    let element = self.load(loc, Index::Fixed(0));
+                    let splat = self.b.ins().splat(self.vector, element);
+                    entry.insert((element, splat));
+                }
+            }
+        }
         let body = |e: &mut Self, index: Index, vector: bool| {
             let mut registers: HashMap<ValueId, Value> = HashMap::new();
             for value in run {
                 let op = program.insts[value.index()].op;
-                let operands: Vec<Value> = op
-                    .operands()
-                    .iter()
-                    .map(|operand| match registers.get(operand) {
-                        Some(register) => *register,
-                        None => {
-                            let loc = e.layout.locs[operand.index()];
-                            if vector { e.load_vector(loc, index) } else { e.load(loc, index) }
+                let operands: Vec<Value> = e
+                    .operand_locs(program, *value)
+                    .into_iter()
+                    .map(|(operand, loc)| match (registers.get(&operand), broadcast.get(&operand)) {
+                        (Some(register), _) => *register,
+                        (None, Some((element, splat))) => {
+                            if vector {
+                                *splat
+                            } else {
+                                *element
+                            }
                         }
+                        (None, None) if vector => e.load_vector(loc, index),
+                        (None, None) => e.load(loc, index),
                     })
                     .collect();
                 let result = e.compute(op, &operands, vector);
@@ -67,6 +89,35 @@ impl Emitter<'_, '_> {
         for i in chunks * lanes..len {
             body(self, Index::Fixed(i), false);
         }
+    }
+
+    /// The operands of `value` with the locations a fused run reads them from: the one element
+    /// of a [`scaled_row`]'s `x` is read for every element.
+    fn operand_locs(&self, program: &StepProgram, value: ValueId) -> Vec<(ValueId, Loc)> {
+        let op = program.insts[value.index()].op;
+        let row = scaled_row(program, value).is_some();
+        op.operands()
+            .into_iter()
+            .enumerate()
+            .map(|(position, operand)| {
+                let loc = self.layout.locs[operand.index()];
+                match (row && position == 0, loc) {
+                    (true, Loc::Mem { base, offset, .. }) => (operand, Loc::Mem { base, offset, scalar: true }),
+                    _ => (operand, loc),
+                }
+            })
+            .collect()
+    }
+}
+
+/// For a product with a one-element `x` (`x[1] @ W[1, n]`, or `x[1] @ Wᵀ` for `W[n, 1]`: a
+/// layer with one input channel, or the adjoint of a readout with one output), the weight it
+/// scales by `x[0]`: an elementwise product of the contiguous row (or column) of `W`, which
+/// fuses with its neighbours instead of being stored and read back.
+pub fn scaled_row(program: &StepProgram, value: ValueId) -> Option<ValueId> {
+    match program.insts[value.index()].op {
+        Op::VecMat(x, w) | Op::VecMatT(x, w) if program.shape(x).len() == 1 => Some(w),
+        _ => None,
     }
 }
 
@@ -102,7 +153,8 @@ pub fn pieces(emitter: &Emitter<'_, '_>, program: &StepProgram, values: &[ValueI
             continue;
         }
         let len = inst.shape.len();
-        if emitter.fusable(&inst.op, len) && len > 1 {
+        let fusable = emitter.fusable(&inst.op, len) || scaled_row(program, *value).is_some();
+        if fusable && len > 1 {
             if !run.is_empty() && len != run_len {
                 pieces.push(Piece::Run(std::mem::take(&mut run)));
             }

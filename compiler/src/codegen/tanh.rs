@@ -80,15 +80,22 @@ mod avx2 {
     /// As [`super::tanh_f32`].
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn tanh(src: *const f32, dst: *mut f32, n: usize) {
-        let mut i = 0;
-        // SAFETY: every access is below `n`, masked in the last vector.
+        // SAFETY: every access is below `n` (masked in a short vector's last one).
         unsafe {
-            while i + 8 <= n {
-                _mm256_storeu_ps(dst.add(i), tanh8(_mm256_loadu_ps(src.add(i))));
-                i += 8;
-            }
-            if i < n {
-                let left = (n - i) as i32;
+            if n >= 8 {
+                // The last eight elements are loaded first and stored last, overlapping the
+                // vector before: no masked load or store (slow on AMD cores, and a masked load
+                // cannot take its value from the 128-bit stores that just wrote it). Loading
+                // them first keeps this right when `src` and `dst` are the same buffer.
+                let last = _mm256_loadu_ps(src.add(n - 8));
+                let mut i = 0;
+                while i + 8 < n {
+                    _mm256_storeu_ps(dst.add(i), tanh8(_mm256_loadu_ps(src.add(i))));
+                    i += 8;
+                }
+                _mm256_storeu_ps(dst.add(n - 8), tanh8(last));
+            } else if n > 0 {
+                let left = n as i32;
                 let mask = _mm256_setr_epi32(
                     -i32::from(left > 0),
                     -i32::from(left > 1),
@@ -99,9 +106,46 @@ mod avx2 {
                     -i32::from(left > 6),
                     0,
                 );
-                let x = _mm256_maskload_ps(src.add(i), mask);
-                _mm256_maskstore_ps(dst.add(i), mask, tanh8(x));
+                let x = _mm256_maskload_ps(src, mask);
+                _mm256_maskstore_ps(dst, mask, tanh8(x));
             }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// Every length (a short masked vector, whole vectors, an overlapping last vector), in place
+    /// or not, gives each element the bits it gets alone.
+    #[test]
+    fn every_length_and_in_place_give_each_element_its_own_bits() {
+        if !native_available() {
+            return;
+        }
+        let input: Vec<f32> = (0..41).map(|i| ((i * 37 % 41) as f32 - 20.0) * 0.23).collect();
+        let alone: Vec<u32> = input
+            .iter()
+            .map(|x| {
+                let mut y = 0.0f32;
+                // SAFETY: one element each; AVX2 and FMA checked above.
+                unsafe { tanh_f32(x, &mut y, 1) };
+                y.to_bits()
+            })
+            .collect();
+        for n in 0..=input.len() {
+            let mut out = vec![f32::NAN; n + 1];
+            let mut in_place = input[..n].to_vec();
+            // SAFETY: `n` elements in each buffer (`out` has one more, which must stay NaN).
+            unsafe {
+                tanh_f32(input.as_ptr(), out.as_mut_ptr(), n as i64);
+                tanh_f32(in_place.as_ptr(), in_place.as_mut_ptr(), n as i64);
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&out[..n]), alone[..n], "n = {n}");
+            assert_eq!(bits(&in_place), alone[..n], "n = {n}, in place");
+            assert!(out[n].is_nan(), "n = {n}: wrote past the end");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! AVX2 + FMA kernels: 8 f32 or 4 f64 lanes per vector, 16 vector registers, and lane masks
-//! (`vmaskmov`) for the columns past the last full vector.
+//! (`vmaskmov`) for loads of the columns past the last full vector (stores of them are plain
+//! partial stores).
 
 use std::arch::x86_64::*;
 
@@ -91,8 +92,26 @@ impl Ymm for f32 {
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn store_first(p: *mut f32, n: usize, v: __m256) {
-        // SAFETY: masked-off lanes are not written.
-        unsafe { _mm256_maskstore_ps(p, mask32(n), v) }
+        // Plain stores of 8, 4, 2 and 1 lanes rather than `vmaskmovps`: a masked store is slow
+        // on AMD cores and its value is not forwarded to the loads that soon read it.
+        // SAFETY: only the first `n` lanes are written.
+        unsafe {
+            if n == 8 {
+                return _mm256_storeu_ps(p, v);
+            }
+            let (mut p, mut n, mut part) = (p, n, _mm256_castps256_ps128(v));
+            if n >= 4 {
+                _mm_storeu_ps(p, part);
+                (p, n, part) = (p.add(4), n - 4, _mm256_extractf128_ps::<1>(v));
+            }
+            if n >= 2 {
+                _mm_store_sd(p.cast(), _mm_castps_pd(part));
+                (p, n, part) = (p.add(2), n - 2, _mm_movehl_ps(part, part));
+            }
+            if n == 1 {
+                _mm_store_ss(p, part);
+            }
+        }
     }
 
     #[inline]
@@ -154,8 +173,21 @@ impl Ymm for f64 {
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn store_first(p: *mut f64, n: usize, v: __m256d) {
-        // SAFETY: masked-off lanes are not written.
-        unsafe { _mm256_maskstore_pd(p, mask64(n), v) }
+        // Plain stores, as for f32.
+        // SAFETY: only the first `n` lanes are written.
+        unsafe {
+            if n == 4 {
+                return _mm256_storeu_pd(p, v);
+            }
+            let (mut p, mut n, mut part) = (p, n, _mm256_castpd256_pd128(v));
+            if n >= 2 {
+                _mm_storeu_pd(p, part);
+                (p, n, part) = (p.add(2), n - 2, _mm256_extractf128_pd::<1>(v));
+            }
+            if n == 1 {
+                _mm_store_sd(p, part);
+            }
+        }
     }
 
     #[inline]
@@ -183,9 +215,11 @@ impl Ymm for f64 {
 }
 
 /// `y[from..to] = (x[rows] @ W[rows, cols])[from..to]`, `W`'s rows `stride` elements apart.
+/// A tile whose last vector ends within the row's `stride` elements loads it whole (padded
+/// rows: no masked loads; the lanes past `to` are computed but never stored).
 ///
 /// # Safety
-/// `x` valid for `rows`, `w` for `(rows − 1) × stride + cols`, `y` for `to` elements;
+/// `x` valid for `rows`, `w` for `rows × stride`, `y` for `to` elements;
 /// `from <= to <= cols <= stride`;
 /// AVX2 and FMA present.
 #[target_feature(enable = "avx2,fma")]
@@ -221,16 +255,21 @@ pub(super) unsafe fn vecmat<E: Ymm>(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile<E: Ymm, const N: usize>((x, w, y, rows, stride, start, last): super::TileArgs<E>) {
     let lanes = E::LANES;
-    // SAFETY: row i < rows (at i · stride) is read at columns start..start + lanes·(N − 1) + last, the
-    // same columns of `y` are written, and `x` is read below `rows`.
+    // SAFETY: row i < rows (at i · stride) is read at columns start..start + lanes·(N − 1) + last,
+    // or to start + lanes·N <= stride, the same columns of `y` are written up to
+    // start + lanes·(N − 1) + last, and `x` is read below `rows`.
     unsafe {
+        let whole = start + lanes * N <= stride;
         let mut acc = [E::zero(); N];
         for i in 0..rows {
             let xi = E::splat(x.add(i));
             let row = w.add(i * stride + start);
             for (k, a) in acc.iter_mut().enumerate() {
-                let weights =
-                    if k + 1 < N { E::load(row.add(lanes * k)) } else { E::load_first(row.add(lanes * k), last) };
+                let weights = if k + 1 < N || whole {
+                    E::load(row.add(lanes * k))
+                } else {
+                    E::load_first(row.add(lanes * k), last)
+                };
                 *a = E::fma(xi, weights, *a);
             }
         }

@@ -21,7 +21,7 @@ const NARROW_TILE: usize = 2;
 ///
 /// # Safety
 /// Each `xs[e]` valid for `rows`, each `ys[e]` for `cols` elements (no `y` overlapping an `x`
-/// or `W`), `w` for `(rows − 1) × stride + cols` (rows `stride >= cols` apart); AVX2 and FMA
+/// or `W`), `w` for `rows × stride` (rows `stride >= cols` apart); AVX2 and FMA
 /// present, and AVX-512F/VL if `wide`.
 pub(super) unsafe fn vecmat_group<E: Ymm>(
     xs: &[*const E],
@@ -107,14 +107,17 @@ unsafe fn by_vectors<E: Ymm, const N: usize, const TILE: usize>(args: Tile<'_, E
 unsafe fn tile<E: Ymm, const N: usize, const V: usize>(t: Tile<'_, E>) {
     let lanes = E::LANES;
     let xs: [*const E; N] = std::array::from_fn(|e| t.xs[e]);
-    // SAFETY: row i < rows is read at columns start..start + lanes·(V − 1) + last <= cols, the
-    // same columns of each `y` are written, and each `x` is read below `rows`.
+    // SAFETY: row i < rows is read at columns start..start + lanes·(V − 1) + last <= cols, or to
+    // start + lanes·V <= stride, the columns below start + lanes·(V − 1) + last of each `y` are
+    // written, and each `x` is read below `rows`.
     unsafe {
+        // A last vector ending within the row's padding is loaded whole (as in `avx2::vecmat`).
+        let whole = t.start + lanes * V <= t.stride;
         let mut acc = [[E::zero(); V]; N];
         for i in 0..t.rows {
             let row = t.w.add(i * t.stride + t.start);
             let weights: [E::V; V] = std::array::from_fn(|k| {
-                if k + 1 < V { E::load(row.add(lanes * k)) } else { E::load_first(row.add(lanes * k), t.last) }
+                if k + 1 < V || whole { E::load(row.add(lanes * k)) } else { E::load_first(row.add(lanes * k), t.last) }
             });
             for (a, x) in acc.iter_mut().zip(xs) {
                 let xi = E::splat(x.add(i));

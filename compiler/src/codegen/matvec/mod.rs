@@ -207,7 +207,7 @@ unsafe fn vecmat_t<E: Element>(x: *const E, w: *const E, y: *mut E, rows: usize,
 /// vector loads inside cache lines).
 ///
 /// # Safety
-/// `x` valid for `rows`, `w` for `(rows − 1) × stride + cols`, `y` for `cols` elements;
+/// `x` valid for `rows`, `w` for `rows × stride`, `y` for `cols` elements;
 /// `cols <= stride`; AVX2 and FMA present.
 #[cfg(target_arch = "x86_64")]
 pub unsafe extern "C" fn vecmat_f32(x: *const f32, w: *const f32, y: *mut f32, rows: i64, cols: i64, stride: i64) {
@@ -252,7 +252,7 @@ pub unsafe extern "C" fn vecmat_t_f64(x: *const f64, w: *const f64, y: *mut f64,
 ///
 /// # Safety
 /// `xs` and `ys` valid for `count` pointers; each `xs[e]` valid for `rows`, each `ys[e]` for
-/// `cols` elements, `w` for `(rows − 1) × stride + cols`; no `y` overlaps an `x`, another `y`
+/// `cols` elements, `w` for `rows × stride`; no `y` overlaps an `x`, another `y`
 /// or `W`; AVX2 and FMA present.
 #[cfg(target_arch = "x86_64")]
 unsafe fn vecmat_group<E: Element>(

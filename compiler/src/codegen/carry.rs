@@ -7,8 +7,10 @@
 //! in both loops.
 //!
 //! Generated code computes the carried value once before the loop from the first step's states
-//! (the prologue), reads it from its scratch slot at every step, and copies the value produced
-//! for the next step into that slot at the end of each step.
+//! (the prologue) and reads it from its scratch slot at every step. The value produced for the
+//! next step is written straight into that slot where nothing of the step reads the carried
+//! value after it is produced ([`in_place`]: a Rate's forward step); else it is copied there at
+//! the end of each step.
 
 use std::collections::HashMap;
 
@@ -74,6 +76,16 @@ pub fn carries(program: &StepProgram, invariant: &[bool], needed: &[bool], forwa
     list
 }
 
+/// Whether `carry`'s produced value may be written into the carried value's slot: the step's
+/// instructions (`emit`, in program order, which is the order generated code runs them in)
+/// read the carried value only before the one producing the new value, and the end of the
+/// step (which reads `roots`) does not read it.
+pub fn in_place(program: &StepProgram, emit: &[bool], roots: &[ValueId], carry: Carry) -> bool {
+    let reads_carried = |index: usize| program.insts[index].op.operands().contains(&carry.carried);
+    !roots.contains(&carry.carried)
+        && (0..program.insts.len()).all(|index| !emit[index] || index < carry.produced.index() || !reads_carried(index))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +128,27 @@ mod tests {
         let (p, t, t2) = rate_like(false);
         let all = vec![true; p.insts.len()];
         assert_eq!(carries(&p, &invariant(&p), &all, false), vec![Carry { carried: t2, produced: t }]);
+    }
+
+    #[test]
+    fn a_carry_is_in_place_only_if_nothing_reads_the_old_value_after_the_new_one() {
+        // Forward: `tanh(x − θ)` is read by `x + t` before `tanh(x⁺ − θ)` is produced.
+        let (p, t, t2) = rate_like(true);
+        let all = vec![true; p.insts.len()];
+        let carry = Carry { carried: t, produced: t2 };
+        assert!(in_place(&p, &all, &[], carry));
+        // Not if the end of the step reads the old value, or an instruction after the new one.
+        assert!(!in_place(&p, &all, &[t], carry));
+        let mut late = p.clone();
+        late.push(Op::Binary(BinaryOp::Mul, t, t2), Shape::Vector(4));
+        assert!(!in_place(&late, &vec![true; late.insts.len()], &[], carry));
+        // Backward: the old value `tanh(x⁺ − θ)` is produced after the new `tanh(x − θ)`, and
+        // read by the output only after that.
+        let (p, t, t2) = rate_like(false);
+        let mut reads = p.clone();
+        reads.push(Op::Binary(BinaryOp::Mul, t2, t2), Shape::Vector(4));
+        let all = vec![true; reads.insts.len()];
+        assert!(!in_place(&reads, &all, &[], Carry { carried: t2, produced: t }));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::default_libcall_names;
 
 use super::CodegenError;
-use super::carry::{Carry, carries};
+use super::carry::{Carry, carries, in_place};
 use super::derived::DerivedTerm;
 use super::emit::{Emitter, GroupProduct, group_product};
 use super::function::{Buffers, Kind, LoopSpec, Phase, build_versions};
@@ -202,7 +202,8 @@ pub fn compile(
     let forward_values = LoopValues::new(forward, &forward_roots, &forward_fixed, true);
     let forward_needed = &forward_values.needed;
     let kernels = kernels && super::matvec::available();
-    let forward_layout = layout(forward, forward_needed, &forward_fixed, kernels);
+    let mut forward_layout = layout(forward, forward_needed, &forward_fixed, kernels);
+    forward_values.share_slots(forward, &forward_roots, &mut forward_layout);
     let mut sequences = Vec::new();
     let mut sequence_lengths = Vec::new();
     let mut derived = Vec::new();
@@ -213,7 +214,8 @@ pub fn compile(
             let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
             roots.extend(plan.roots());
             let values = LoopValues::new(&adjoint.program, &roots, &backward_fixed, false);
-            let backward_layout = layout(&adjoint.program, &values.needed, &backward_fixed, kernels);
+            let mut backward_layout = layout(&adjoint.program, &values.needed, &backward_fixed, kernels);
+            values.share_slots(&adjoint.program, &roots, &mut backward_layout);
             let reads = reads(&values.needed, &backward_fixed);
             Some((adjoint, plan, values, backward_layout, (backward_fixed, reads)))
         }
@@ -451,11 +453,27 @@ impl LoopValues {
         |index| self.invariant[index] && (self.emit[index] || self.prologue[index])
     }
 
-    /// Copies each produced value into its carried value's slot (the end of a step).
+    /// Copies each produced value into its carried value's slot (the end of a step), unless
+    /// it was computed there (see [`LoopValues::share_slots`]).
     fn pass_on(&self, e: &mut Emitter<'_, '_>, program: &StepProgram) {
         for carry in &self.carries {
             let (source, dest) = (e.layout.locs[carry.produced.index()], e.layout.locs[carry.carried.index()]);
-            e.copy(dest, source, program.shape(carry.carried).len());
+            if source != dest {
+                e.copy(dest, source, program.shape(carry.carried).len());
+            }
+        }
+    }
+
+    /// Gives each produced value its carried value's scratch slot where that is safe
+    /// ([`super::carry::in_place`]; `roots`: what the end of the step reads), so that no copy
+    /// passes it on: the copy was on the forward loop's critical path, between the `tanh` that
+    /// produces a Rate's output and the recurrent product that reads it.
+    fn share_slots(&self, program: &StepProgram, roots: &[ValueId], layout: &mut Layout) {
+        for carry in &self.carries {
+            let scratch = |v: ValueId| matches!(layout.locs[v.index()], Loc::Mem { base: Base::Scratch, .. });
+            if scratch(carry.carried) && scratch(carry.produced) && in_place(program, &self.emit, roots, *carry) {
+                layout.locs[carry.produced.index()] = layout.locs[carry.carried.index()];
+            }
         }
     }
 

@@ -216,6 +216,7 @@ pub fn compile(
             let values = LoopValues::new(&adjoint.program, &roots, &backward_fixed, false);
             let mut backward_layout = layout(&adjoint.program, &values.needed, &backward_fixed, kernels);
             values.share_slots(&adjoint.program, &roots, &mut backward_layout);
+            rows_in_place(&plan, &values, &mut backward_layout);
             let reads = reads(&values.needed, &backward_fixed);
             Some((adjoint, plan, values, backward_layout, (backward_fixed, reads)))
         }
@@ -484,6 +485,30 @@ impl LoopValues {
     }
 }
 
+/// Gives each value the backward loop stores as weight-gradient rows (`Side::Buffer`) the
+/// buffer's row as its location, so the step computes it there instead of copying it there:
+/// only values computed at every step (not invariants, carried values or what the prologue
+/// computes, whose locations must outlive the step or exist before it).
+fn rows_in_place(plan: &GradientPlan, values: &LoopValues, layout: &mut Layout) {
+    let carried: Vec<ValueId> = values.carries.iter().map(|c| c.carried).collect();
+    for term in plan.terms.iter().flatten() {
+        let Term::Sequence(x, sx, y, sy) = term else { continue };
+        for (value, side) in [(*x, *sx), (*y, *sy)] {
+            let index = value.index();
+            let Side::Buffer(k, _) = side else { continue };
+            let Loc::Mem { base: Base::Scratch, scalar, .. } = layout.locs[index] else { continue };
+            if values.emit[index] && !values.prologue[index] && !values.invariant[index] && !carried.contains(&value) {
+                layout.locs[index] = Loc::Mem { base: Base::Sequence(k as u32), offset: 0, scalar };
+            }
+        }
+    }
+}
+
+/// Whether two locations are the same elements of the same buffer.
+fn same_place(a: Loc, b: Loc) -> bool {
+    matches!((a, b), (Loc::Mem { base: p, offset: i, .. }, Loc::Mem { base: q, offset: j, .. }) if p == q && i == j)
+}
+
 /// Finds `input @ W` products (adding new ones to `list`) and where their rows live.
 fn precomputed_products(program: &StepProgram, list: &mut Vec<Precomputed>) -> Vec<(usize, Loc)> {
     let mut fixed = Vec::new();
@@ -609,7 +634,10 @@ fn emit_backward(
                         {
                             let source = e.layout.locs[value.index()];
                             let dest = Loc::Mem { base: Base::Sequence(*k as u32), offset: 0, scalar: false };
-                            e.copy(dest, source, *len);
+                            // Not a value computed in its row (`rows_in_place`).
+                            if !same_place(source, dest) {
+                                e.copy(dest, source, *len);
+                            }
                         }
                     }
                 }

@@ -23,6 +23,7 @@ mod rows;
 mod run;
 mod summary;
 mod tanh;
+mod tune;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -67,6 +68,9 @@ impl JitReal for f64 {
 pub struct JitNetwork<T: JitReal> {
     compiled: compile::Compiled,
     forward_program: StepProgram,
+    /// Whether the backward pass's weight-gradient products run beside its loop or after it,
+    /// chosen by timing both (see [`tune`]).
+    flush_beside: tune::Choice,
     _element: PhantomData<T>,
 }
 
@@ -102,7 +106,12 @@ impl<T: JitReal> JitNetwork<T> {
         kernels: bool,
     ) -> Result<Self, CodegenError> {
         let compiled = compile::compile(forward, adjoint, T::ELEMENT, kernels)?;
-        Ok(JitNetwork { compiled, forward_program: forward.clone(), _element: PhantomData })
+        Ok(JitNetwork {
+            compiled,
+            forward_program: forward.clone(),
+            flush_beside: tune::Choice::default(),
+            _element: PhantomData,
+        })
     }
 
     /// What code generation made of the network: per function, the work of one step, values

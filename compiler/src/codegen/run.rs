@@ -492,10 +492,14 @@ impl<T: JitReal> JitNetwork<T> {
         // its backward loop goes on.
         let blocks: Vec<(usize, usize)> =
             (0..batch).step_by(block_size(batch)).map(|start| (start, block_size(batch).min(batch - start))).collect();
-        let overlap = self.compiled.flush_beside_loop
+        let may_overlap = self.compiled.flush_beside_loop
             && !terms.is_empty()
             && blocks.len() < rayon::current_num_threads()
             && !self.forward_program.params.iter().any(|p| p.shape.len() >= PARALLEL_MATRIX);
+        // Whether that pays depends on where the host placed the vCPUs at the time: both ways
+        // give the same gradients, so the faster is chosen by timing them (see `tune`).
+        let overlap = may_overlap && self.flush_beside.pick();
+        let started = std::time::Instant::now();
         // Steps per backward call, and so rows per buffer: two buffers are alive when flushing
         // beside the loop, so each holds half a chunk (the same memory as one). Decided at
         // compile time, not by `overlap`: the products' row groups, and so the sums, are then
@@ -671,6 +675,10 @@ impl<T: JitReal> JitNetwork<T> {
                     }
                 }
             }
+        }
+        if may_overlap {
+            // Per step of each element, so that calls of other lengths compare.
+            self.flush_beside.record(overlap, started.elapsed().div_f64((batch * steps).max(1) as f64));
         }
         let mut grads = total.unwrap_or_else(|| params.iter().map(|p| vec![T::zero(); p.len()]).collect());
         add_loss_param_grads(&mut grads, &value);

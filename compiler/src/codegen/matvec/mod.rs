@@ -107,6 +107,18 @@ type TileArgs<E> = (*const E, *const E, *mut E, usize, usize, usize, usize);
 #[cfg(target_arch = "x86_64")]
 type RowArgs<E> = (*const E, *const E, *mut E, usize, usize, usize);
 
+/// Stores the first `n` (1..=8) lanes of `v` to `p` with plain stores (no `vmaskmov`, which is
+/// slow on AMD cores).
+///
+/// # Safety
+/// `p` valid for `n` elements; AVX2 present.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn store_first_f32(p: *mut f32, n: usize, v: std::arch::x86_64::__m256) {
+    // SAFETY: the caller's guarantee.
+    unsafe { <f32 as avx2::Ymm>::store_first(p, n, v) }
+}
+
 /// The element types of the kernels.
 #[cfg(target_arch = "x86_64")]
 trait Element: avx2::Ymm + avx512::Zmm + Send + Sync {}

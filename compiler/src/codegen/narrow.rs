@@ -81,6 +81,16 @@ unsafe fn run(shape: Shape, a: *const f32, b: *const f32, c: *mut f32) {
         for first_col in (0..shape.cols).step_by(MAX_COLS) {
             let panel = Shape { cols: MAX_COLS.min(shape.cols - first_col), ..shape };
             let (b, c) = (b.add(first_col), c.add(first_col));
+            // A ragged last panel of one or two columns over many rows of `a` stored along
+            // the rows (a weight gradient's `X`): vectorised over the rows instead (A's 50 × 50
+            // gradient: its last two columns had used a quarter of eight lanes).
+            if panel.cols <= 2 && shape.cols > MAX_COLS && panel.row_stride == 1 && panel.rows >= 16 {
+                match panel.cols {
+                    1 => columns::<1>(panel, a, b, c),
+                    _ => columns::<2>(panel, a, b, c),
+                }
+                continue;
+            }
             // Blocks of rows: 6 × 2 vectors (12 accumulators) or 8 × 1, so that accumulators,
             // the row of `b` and the broadcast fit the 16 vector registers (8 × 2 spilled: half
             // the speed); the last rows in one smaller block.
@@ -166,6 +176,53 @@ unsafe fn block<const R: usize, const W: usize>(shape: Shape, first: usize, a: *
     }
 }
 
+/// All rows of a panel of `C` columns (1 or 2) for `a` stored along the rows
+/// (`row_stride` 1): each column of the result as vectors of 8 rows, four vectors at a time,
+/// summing over `depth` in order as [`block`] does (so the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn columns<const C: usize>(shape: Shape, a: *const f32, b: *const f32, c: *mut f32) {
+    const VECTORS: usize = 4;
+    let (m, stride) = (shape.rows, shape.stride);
+    // SAFETY: `a` is read at `kk·depth_stride + i` for i < m (masked in the last vector), `b`
+    // at `kk·stride + q` for q < C <= cols, `c` at `i·stride + q`: all inside `shape`.
+    unsafe {
+        let mut first = 0;
+        while first < m {
+            let vectors = (m - first).div_ceil(8).min(VECTORS);
+            let rows = (m - first).min(8 * vectors);
+            let lanes: [i32; 8 * VECTORS] = std::array::from_fn(|lane| if lane < rows { -1 } else { 0 });
+            let masks: [__m256i; VECTORS] = std::array::from_fn(|v| _mm256_loadu_si256(lanes[8 * v..].as_ptr().cast()));
+            let mut acc = [[_mm256_setzero_ps(); VECTORS]; C];
+            for kk in 0..shape.depth {
+                let row = a.add(kk * shape.depth_stride + first);
+                let weights: [__m256; C] = std::array::from_fn(|q| _mm256_set1_ps(*b.add(kk * stride + q)));
+                for v in 0..vectors {
+                    let x = if 8 * (v + 1) <= rows {
+                        _mm256_loadu_ps(row.add(8 * v))
+                    } else {
+                        _mm256_maskload_ps(row.add(8 * v), masks[v])
+                    };
+                    for q in 0..C {
+                        acc[q][v] = _mm256_fmadd_ps(x, weights[q], acc[q][v]);
+                    }
+                }
+            }
+            for (q, sums) in acc.iter().enumerate() {
+                let mut values = [0.0f32; 8 * VECTORS];
+                for (v, sum) in sums.iter().enumerate() {
+                    _mm256_storeu_ps(values[8 * v..].as_mut_ptr(), *sum);
+                }
+                for (i, value) in values[..rows].iter().enumerate() {
+                    let place = c.add((first + i) * stride + q);
+                    *place = if shape.accumulate { *place + value } else { *value };
+                }
+            }
+            first += rows;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +261,9 @@ mod tests {
             (50, 128, 50),
             (9, 7, 33),
             (50, 70, 1),
+            // Ragged last panels of one and two columns over rows in vectors of 8, a partial one.
+            (45, 30, 17),
+            (64, 20, 34),
         ];
         for (m, k, n) in shapes {
             let (a, b) = (numbers(m * k, 1), numbers(k * n, 2));

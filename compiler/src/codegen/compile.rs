@@ -204,6 +204,7 @@ pub fn compile(
     let kernels = kernels && super::matvec::available();
     let mut forward_layout = layout(forward, forward_needed, &forward_fixed, kernels);
     forward_values.share_slots(forward, &forward_roots, &mut forward_layout);
+    states_in_place(&forward.state_updates, &forward_values, &mut forward_layout);
     let mut sequences = Vec::new();
     let mut sequence_lengths = Vec::new();
     let mut derived = Vec::new();
@@ -217,6 +218,7 @@ pub fn compile(
             let mut backward_layout = layout(&adjoint.program, &values.needed, &backward_fixed, kernels);
             values.share_slots(&adjoint.program, &roots, &mut backward_layout);
             rows_in_place(&plan, &values, &mut backward_layout);
+            states_in_place(&adjoint.state_adjoints, &values, &mut backward_layout);
             let reads = reads(&values.needed, &backward_fixed);
             Some((adjoint, plan, values, backward_layout, (backward_fixed, reads)))
         }
@@ -504,6 +506,24 @@ fn rows_in_place(plan: &GradientPlan, values: &LoopValues, layout: &mut Layout) 
     }
 }
 
+/// Gives each state's new value (forward) or new adjoint (backward), `updates` in state order,
+/// its place in the buffer of the next step's states as its location, so the step computes it
+/// there instead of copying it there at its end: only a value computed at every step (as
+/// [`rows_in_place`]) that is the update of one state.
+fn states_in_place(updates: &[ValueId], values: &LoopValues, layout: &mut Layout) {
+    let carried: Vec<ValueId> = values.carries.iter().map(|c| c.carried).collect();
+    for (state, value) in updates.iter().enumerate() {
+        let index = value.index();
+        let Loc::Mem { base: Base::Scratch, scalar, .. } = layout.locs[index] else { continue };
+        let once = updates.iter().filter(|v| *v == value).count() == 1;
+        let computed = values.emit[index] && !values.prologue[index] && !values.invariant[index];
+        if once && computed && !carried.contains(value) {
+            let offset = layout.state_offsets[state];
+            layout.locs[index] = Loc::Mem { base: Base::NextState, offset, scalar };
+        }
+    }
+}
+
 /// Whether two locations are the same elements of the same buffer.
 fn same_place(a: Loc, b: Loc) -> bool {
     matches!((a, b), (Loc::Mem { base: p, offset: i, .. }, Loc::Mem { base: q, offset: j, .. }) if p == q && i == j)
@@ -581,7 +601,11 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
     for (state, update) in program.state_updates.iter().enumerate() {
         let source = e.layout.locs[update.index()];
         let offset = e.layout.state_offsets[state];
-        e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
+        let dest = Loc::Mem { base: Base::NextState, offset, scalar: false };
+        // Not a value computed in place (`states_in_place`).
+        if !same_place(source, dest) {
+            e.copy(dest, source, program.states[state].shape.len());
+        }
     }
     values.pass_on(e, program);
 }
@@ -651,7 +675,11 @@ fn emit_backward(
     for (state, update) in adjoint.state_adjoints.iter().enumerate() {
         let source = e.layout.locs[update.index()];
         let offset = e.layout.state_offsets[state];
-        e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
+        let dest = Loc::Mem { base: Base::NextState, offset, scalar: false };
+        // Not a value computed in place (`states_in_place`).
+        if !same_place(source, dest) {
+            e.copy(dest, source, program.states[state].shape.len());
+        }
     }
     values.pass_on(e, program);
 }

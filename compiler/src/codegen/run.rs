@@ -445,9 +445,33 @@ impl<T: JitReal> JitNetwork<T> {
         if self.compiled.backward.is_none() {
             return Err(InterpError::NoAdjoint);
         }
-        // Sequence products may run beside the backward loop (see `Pipeline`).
-        let parallel = self.parallel(batch) || self.compiled.flush_beside_loop;
-        in_pool(threads, parallel, || Ok(self.gradient(loss, bounds, params, input, target, batch, steps, seed)))
+        // Sequence products may run beside the backward loop (see `Pipeline`). Whether that
+        // pays depends on where the host placed the vCPUs at the time: both ways give the same
+        // gradients, so the faster is chosen by timing them (see `tune`), the pool's hop
+        // included (flushing after the loop runs on this thread).
+        let pool_threads = if threads == 0 { rayon::current_num_threads() } else { threads };
+        let may_overlap = self.may_flush_beside(batch, pool_threads);
+        let beside = may_overlap && self.flush_beside.pick();
+        let started = std::time::Instant::now();
+        let parallel = self.parallel(batch) || beside;
+        let gradient = in_pool(threads, parallel, || {
+            self.gradient(loss, bounds, params, input, target, (batch, steps), seed, beside)
+        });
+        if may_overlap {
+            // Per step of each element, so that calls of other lengths compare.
+            self.flush_beside.record(beside, started.elapsed().div_f64((batch * steps).max(1) as f64));
+        }
+        Ok(gradient)
+    }
+
+    /// Whether the backward pass may multiply its weight-gradient rows on a second thread while
+    /// its loop goes on: with a core to spare (fewer gradient blocks than `threads`) and no
+    /// matrix–vector products split across threads at every step.
+    fn may_flush_beside(&self, batch: usize, threads: usize) -> bool {
+        self.compiled.flush_beside_loop
+            && !self.compiled.sequences.is_empty()
+            && batch.div_ceil(block_size(batch)) < threads
+            && !self.forward_program.params.iter().any(|p| p.shape.len() >= PARALLEL_MATRIX)
     }
 
     /// [`JitNetwork::value_and_grad`] after its checks, on the current pool.
@@ -459,9 +483,9 @@ impl<T: JitReal> JitNetwork<T> {
         params: &[Vec<T>],
         input: &[T],
         target: &[f64],
-        batch: usize,
-        steps: usize,
+        (batch, steps): (usize, usize),
         seed: u64,
+        overlap: bool,
     ) -> Gradient<T> {
         let Some((backward, backward_layout)) = &self.compiled.backward else {
             unreachable!("value_and_grad checked that there is a backward function")
@@ -492,14 +516,6 @@ impl<T: JitReal> JitNetwork<T> {
         // its backward loop goes on.
         let blocks: Vec<(usize, usize)> =
             (0..batch).step_by(block_size(batch)).map(|start| (start, block_size(batch).min(batch - start))).collect();
-        let may_overlap = self.compiled.flush_beside_loop
-            && !terms.is_empty()
-            && blocks.len() < rayon::current_num_threads()
-            && !self.forward_program.params.iter().any(|p| p.shape.len() >= PARALLEL_MATRIX);
-        // Whether that pays depends on where the host placed the vCPUs at the time: both ways
-        // give the same gradients, so the faster is chosen by timing them (see `tune`).
-        let overlap = may_overlap && self.flush_beside.pick();
-        let started = std::time::Instant::now();
         // Steps per backward call, and so rows per buffer: two buffers are alive when flushing
         // beside the loop, so each holds half a chunk (the same memory as one). Decided at
         // compile time, not by `overlap`: the products' row groups, and so the sums, are then
@@ -675,10 +691,6 @@ impl<T: JitReal> JitNetwork<T> {
                     }
                 }
             }
-        }
-        if may_overlap {
-            // Per step of each element, so that calls of other lengths compare.
-            self.flush_beside.record(overlap, started.elapsed().div_f64((batch * steps).max(1) as f64));
         }
         let mut grads = total.unwrap_or_else(|| params.iter().map(|p| vec![T::zero(); p.len()]).collect());
         add_loss_param_grads(&mut grads, &value);

@@ -553,22 +553,18 @@ impl Emitter<'_, '_> {
         let x = self.choose(above, high, x, vector);
         let below = self.b.ins().fcmp(FloatCC::LessThan, x, low);
         let x = self.choose(below, low, x, vector);
-        // Estrin's scheme, in the native code's order (see `super::tanh`).
-        let y = self.b.ins().fmul(x, x);
-        let y2 = self.b.ins().fmul(y, y);
-        let y4 = self.b.ins().fmul(y2, y2);
-        let [a0, a1, a2, a3, a4, a5, a6] = ALPHA.map(|a| self.splat_constant(a, vector));
-        let a12 = self.mul_add(a1, y, a2);
-        let high = self.mul_add(a0, y2, a12);
-        let a34 = self.mul_add(a3, y, a4);
-        let a56 = self.mul_add(a5, y, a6);
-        let low = self.mul_add(a34, y2, a56);
-        let p = self.mul_add(high, y4, low);
-        let p = self.b.ins().fmul(p, x);
-        let [b0, b1, b2, b3] = BETA.map(|b| self.splat_constant(b, vector));
-        let b01 = self.mul_add(b0, y, b1);
-        let b23 = self.mul_add(b2, y, b3);
-        let q = self.mul_add(b01, y2, b23);
+        let x2 = self.b.ins().fmul(x, x);
+        let mut p = self.splat_constant(ALPHA[0], vector);
+        for alpha in &ALPHA[1..] {
+            let c = self.splat_constant(*alpha, vector);
+            p = self.mul_add(p, x2, c);
+        }
+        p = self.b.ins().fmul(p, x);
+        let mut q = self.splat_constant(BETA[0], vector);
+        for beta in &BETA[1..] {
+            let c = self.splat_constant(*beta, vector);
+            q = self.mul_add(q, x2, c);
+        }
         self.b.ins().fdiv(p, q)
     }
 

@@ -457,14 +457,23 @@ impl LoopValues {
     }
 
     /// Copies each produced value into its carried value's slot (the end of a step), unless
-    /// it was computed there (see [`LoopValues::share_slots`]).
+    /// it was computed there (see [`LoopValues::share_slots`]; `Emitter::copy` then does nothing).
     fn pass_on(&self, e: &mut Emitter<'_, '_>, program: &StepProgram) {
         for carry in &self.carries {
             let (source, dest) = (e.layout.locs[carry.produced.index()], e.layout.locs[carry.carried.index()]);
-            if source != dest {
-                e.copy(dest, source, program.shape(carry.carried).len());
-            }
+            e.copy(dest, source, program.shape(carry.carried).len());
         }
+    }
+
+    /// Whether `value` lives only within a step: computed at every step, and neither a loop
+    /// invariant, a carried value nor computed by the prologue (whose locations must outlive
+    /// the step or exist before it), so it may be computed straight where it is stored.
+    fn within_step(&self, value: ValueId) -> bool {
+        let index = value.index();
+        self.emit[index]
+            && !self.prologue[index]
+            && !self.invariant[index]
+            && !self.carries.iter().any(|c| c.carried == value)
     }
 
     /// Gives each produced value its carried value's scratch slot where that is safe
@@ -488,18 +497,16 @@ impl LoopValues {
 }
 
 /// Gives each value the backward loop stores as weight-gradient rows (`Side::Buffer`) the
-/// buffer's row as its location, so the step computes it there instead of copying it there:
-/// only values computed at every step (not invariants, carried values or what the prologue
-/// computes, whose locations must outlive the step or exist before it).
+/// buffer's row as its location, so the step computes it there instead of copying it there
+/// (only values that live within a step, [`LoopValues::within_step`]).
 fn rows_in_place(plan: &GradientPlan, values: &LoopValues, layout: &mut Layout) {
-    let carried: Vec<ValueId> = values.carries.iter().map(|c| c.carried).collect();
     for term in plan.terms.iter().flatten() {
         let Term::Sequence(x, sx, y, sy) = term else { continue };
         for (value, side) in [(*x, *sx), (*y, *sy)] {
             let index = value.index();
             let Side::Buffer(k, _) = side else { continue };
             let Loc::Mem { base: Base::Scratch, scalar, .. } = layout.locs[index] else { continue };
-            if values.emit[index] && !values.prologue[index] && !values.invariant[index] && !carried.contains(&value) {
+            if values.within_step(value) {
                 layout.locs[index] = Loc::Mem { base: Base::Sequence(k as u32), offset: 0, scalar };
             }
         }
@@ -508,25 +515,17 @@ fn rows_in_place(plan: &GradientPlan, values: &LoopValues, layout: &mut Layout) 
 
 /// Gives each state's new value (forward) or new adjoint (backward), `updates` in state order,
 /// its place in the buffer of the next step's states as its location, so the step computes it
-/// there instead of copying it there at its end: only a value computed at every step (as
-/// [`rows_in_place`]) that is the update of one state.
+/// there instead of copying it there at its end: only a value that lives within a step
+/// ([`LoopValues::within_step`]) and is the update of one state.
 fn states_in_place(updates: &[ValueId], values: &LoopValues, layout: &mut Layout) {
-    let carried: Vec<ValueId> = values.carries.iter().map(|c| c.carried).collect();
     for (state, value) in updates.iter().enumerate() {
-        let index = value.index();
-        let Loc::Mem { base: Base::Scratch, scalar, .. } = layout.locs[index] else { continue };
+        let Loc::Mem { base: Base::Scratch, scalar, .. } = layout.locs[value.index()] else { continue };
         let once = updates.iter().filter(|v| *v == value).count() == 1;
-        let computed = values.emit[index] && !values.prologue[index] && !values.invariant[index];
-        if once && computed && !carried.contains(value) {
+        if once && values.within_step(*value) {
             let offset = layout.state_offsets[state];
-            layout.locs[index] = Loc::Mem { base: Base::NextState, offset, scalar };
+            layout.locs[value.index()] = Loc::Mem { base: Base::NextState, offset, scalar };
         }
     }
-}
-
-/// Whether two locations are the same elements of the same buffer.
-fn same_place(a: Loc, b: Loc) -> bool {
-    matches!((a, b), (Loc::Mem { base: p, offset: i, .. }, Loc::Mem { base: q, offset: j, .. }) if p == q && i == j)
 }
 
 /// Finds `input @ W` products (adding new ones to `list`) and where their rows live.
@@ -601,11 +600,8 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
     for (state, update) in program.state_updates.iter().enumerate() {
         let source = e.layout.locs[update.index()];
         let offset = e.layout.state_offsets[state];
-        let dest = Loc::Mem { base: Base::NextState, offset, scalar: false };
-        // Not a value computed in place (`states_in_place`).
-        if !same_place(source, dest) {
-            e.copy(dest, source, program.states[state].shape.len());
-        }
+        // Nothing to copy for a value computed in place (`states_in_place`).
+        e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
     }
     values.pass_on(e, program);
 }
@@ -658,10 +654,8 @@ fn emit_backward(
                         {
                             let source = e.layout.locs[value.index()];
                             let dest = Loc::Mem { base: Base::Sequence(*k as u32), offset: 0, scalar: false };
-                            // Not a value computed in its row (`rows_in_place`).
-                            if !same_place(source, dest) {
-                                e.copy(dest, source, *len);
-                            }
+                            // Nothing to copy for a value computed in its row (`rows_in_place`).
+                            e.copy(dest, source, *len);
                         }
                     }
                 }
@@ -675,11 +669,8 @@ fn emit_backward(
     for (state, update) in adjoint.state_adjoints.iter().enumerate() {
         let source = e.layout.locs[update.index()];
         let offset = e.layout.state_offsets[state];
-        let dest = Loc::Mem { base: Base::NextState, offset, scalar: false };
-        // Not a value computed in place (`states_in_place`).
-        if !same_place(source, dest) {
-            e.copy(dest, source, program.states[state].shape.len());
-        }
+        // Nothing to copy for a value computed in place (`states_in_place`).
+        e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
     }
     values.pass_on(e, program);
 }

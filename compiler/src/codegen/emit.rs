@@ -535,7 +535,7 @@ impl Emitter<'_, '_> {
                 let condition = self.b.ins().fcmp(FloatCC::NotEqual, operands[0], zero);
                 self.choose(condition, operands[1], operands[2], vector)
             }
-            // A row scaled by `x[0]` (`fuse::scaled_row`; the operands are `x[0]` and `W`), as
+            // A row scaled by `x[0]` (`fuse::is_scaled_row`; the operands are `x[0]` and `W`), as
             // `scaled_by_element` computes it.
             Op::VecMat(..) | Op::VecMatT(..) => self.b.ins().fmul(operands[1], operands[0]),
             // Not fusable; `fusable` never lets these reach here.
@@ -778,8 +778,16 @@ impl Emitter<'_, '_> {
         self.elementwise(dest, len, &[dest, source], &mut |e, v, _| e.b.ins().fadd(v[0], v[1]));
     }
 
-    /// `dest[i] = source[i]`.
+    /// `dest[i] = source[i]`; nothing when the value was computed in place (the same elements
+    /// of the same buffer: a carried value, gradient row or new state, see `compile.rs`).
     pub fn copy(&mut self, dest: Loc, source: Loc, len: usize) {
-        self.elementwise(dest, len, &[source], &mut |_, v, _| v[0]);
+        let in_place = matches!(
+            (dest, source),
+            (Loc::Mem { base: p, offset: i, .. }, Loc::Mem { base: q, offset: j, scalar })
+                if p == q && i == j && (!scalar || len == 1)
+        );
+        if !in_place {
+            self.elementwise(dest, len, &[source], &mut |_, v, _| v[0]);
+        }
     }
 }

@@ -15,9 +15,13 @@ use crate::step::{BinaryOp, Op, StepProgram, UnaryOp, ValueId};
 const UNROLL_CHUNKS: usize = 16;
 
 impl Emitter<'_, '_> {
-    /// Whether `op` can be fused (an elementwise op computed inline).
-    pub fn fusable(&self, op: &Op, len: usize) -> bool {
-        match op {
+    /// Whether instruction `value` can be fused (an elementwise op computed inline, or a row
+    /// scaled by one element, [`is_scaled_row`]).
+    pub fn fusable(&self, program: &StepProgram, value: ValueId) -> bool {
+        let inst = program.insts[value.index()];
+        let len = inst.shape.len();
+        match &inst.op {
+            _ if is_scaled_row(program, value) => true,
             Op::Unary(UnaryOp::Tanh, _) if self.native_tanh(UnaryOp::Tanh, len).is_some() => false,
             Op::Unary(UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Floor, _) => true,
             Op::Unary(UnaryOp::Tanh, _) => self.elem == types::F32,
@@ -29,7 +33,7 @@ impl Emitter<'_, '_> {
 
     /// Emits `run` (fusable instructions of one length, in order) as one loop; values in
     /// `escapes` are stored, the rest live only in registers. An operand read as one element
-    /// for all (a scalar, or the `x[0]` of [`scaled_row`]) is loaded and splat once per run.
+    /// for all (a scalar, or the `x[0]` of [`is_scaled_row`]) is loaded and splat once per run.
     pub fn fused(&mut self, program: &StepProgram, run: &[ValueId], escapes: &[bool]) {
         let len = program.shape(run[0]).len();
         let lanes = self.lanes;
@@ -92,10 +96,10 @@ impl Emitter<'_, '_> {
     }
 
     /// The operands of `value` with the locations a fused run reads them from: the one element
-    /// of a [`scaled_row`]'s `x` is read for every element.
+    /// of a scaled row's `x` ([`is_scaled_row`]) is read for every element.
     fn operand_locs(&self, program: &StepProgram, value: ValueId) -> Vec<(ValueId, Loc)> {
         let op = program.insts[value.index()].op;
-        let row = scaled_row(program, value).is_some();
+        let row = is_scaled_row(program, value);
         op.operands()
             .into_iter()
             .enumerate()
@@ -110,15 +114,12 @@ impl Emitter<'_, '_> {
     }
 }
 
-/// For a product with a one-element `x` (`x[1] @ W[1, n]`, or `x[1] @ Wᵀ` for `W[n, 1]`: a
-/// layer with one input channel, or the adjoint of a readout with one output), the weight it
-/// scales by `x[0]`: an elementwise product of the contiguous row (or column) of `W`, which
-/// fuses with its neighbours instead of being stored and read back.
-pub fn scaled_row(program: &StepProgram, value: ValueId) -> Option<ValueId> {
-    match program.insts[value.index()].op {
-        Op::VecMat(x, w) | Op::VecMatT(x, w) if program.shape(x).len() == 1 => Some(w),
-        _ => None,
-    }
+/// Whether `value` is a product with a one-element `x` (`x[1] @ W[1, n]`, or `x[1] @ Wᵀ` for
+/// `W[n, 1]`: a layer with one input channel, or the adjoint of a readout with one output): an
+/// elementwise product of the contiguous row (or column) of `W` by `x[0]`, which fuses with its
+/// neighbours instead of being stored and read back.
+pub fn is_scaled_row(program: &StepProgram, value: ValueId) -> bool {
+    matches!(program.insts[value.index()].op, Op::VecMat(x, _) | Op::VecMatT(x, _) if program.shape(x).len() == 1)
 }
 
 /// Groups the instructions to emit into fusable runs (instructions that emit nothing, such as
@@ -153,8 +154,7 @@ pub fn pieces(emitter: &Emitter<'_, '_>, program: &StepProgram, values: &[ValueI
             continue;
         }
         let len = inst.shape.len();
-        let fusable = emitter.fusable(&inst.op, len) || scaled_row(program, *value).is_some();
-        if fusable && len > 1 {
+        if emitter.fusable(program, *value) && len > 1 {
             if !run.is_empty() && len != run_len {
                 pieces.push(Piece::Run(std::mem::take(&mut run)));
             }

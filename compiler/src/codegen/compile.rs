@@ -492,7 +492,7 @@ impl LoopValues {
     /// Computes the carried values from the first step's states.
     fn prologue(&self, e: &mut Emitter<'_, '_>, program: &StepProgram) {
         let carried: Vec<ValueId> = self.carries.iter().map(|c| c.carried).collect();
-        emit_values(e, program, &self.prologue, |index| !self.invariant[index], &carried);
+        emit_values(e, program, (&self.prologue, &self.needed), |index| !self.invariant[index], &carried);
     }
 }
 
@@ -577,7 +577,9 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
     let mut roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
     roots.extend(values.carries.iter().map(|c| c.produced));
     let segment = match phase {
-        Phase::Invariant => return emit_values(e, program, &values.needed, values.invariant_values(), &roots),
+        Phase::Invariant => {
+            return emit_values(e, program, (&values.needed, &values.needed), values.invariant_values(), &roots);
+        }
         Phase::Prologue => return values.prologue(e, program),
         Phase::Step(segment) => segment,
     };
@@ -587,12 +589,12 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
         if segment == 0 {
             copy_state_to_tape(e);
         }
-        return emit_segment(e, program, (&values.emit, step_values, &roots), groups, segment);
+        return emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots), groups, segment);
     }
     if groups.is_empty() {
         copy_state_to_tape(e);
     }
-    emit_segment(e, program, (&values.emit, step_values, &roots), groups, segment);
+    emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots), groups, segment);
     for (output, offset) in program.outputs.iter().zip(e.layout.output_offsets.clone()) {
         let source = e.layout.locs[output.index()];
         e.copy(Loc::Mem { base: Base::Output, offset, scalar: false }, source, program.shape(*output).len());
@@ -631,11 +633,13 @@ fn emit_backward(
     roots.extend(plan.roots());
     roots.extend(values.carries.iter().map(|c| c.produced));
     match phase {
-        Phase::Invariant => return emit_values(e, program, &values.needed, values.invariant_values(), &roots),
+        Phase::Invariant => {
+            return emit_values(e, program, (&values.needed, &values.needed), values.invariant_values(), &roots);
+        }
         Phase::Prologue => return values.prologue(e, program),
         Phase::Step(segment) => {
             let step_values = |index: usize| !values.invariant[index];
-            emit_segment(e, program, (&values.emit, step_values, &roots), groups, segment);
+            emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots), groups, segment);
             if segment < groups.len() {
                 return;
             }
@@ -675,23 +679,24 @@ fn emit_backward(
     values.pass_on(e, program);
 }
 
-/// Emits segment `segment` of the needed values that `select` picks: the pieces after group
-/// product `segment - 1` and before product `segment` (the products themselves are the
+/// Emits segment `segment` of the `computed` values that `select` picks: the pieces after
+/// group product `segment - 1` and before product `segment` (the products themselves are the
 /// group's kernel calls, emitted by [`super::function::build`]). Pieces and the values they
-/// must store are found over the whole step, so values read in a later segment are in memory.
+/// must store are found over the whole step, so values read in a later segment are in memory;
+/// `readers` are the values any phase of the function computes (see [`escapes`]).
 fn emit_segment(
     e: &mut Emitter<'_, '_>,
     program: &StepProgram,
-    (needed, select, roots): (&[bool], impl Fn(usize) -> bool, &[ValueId]),
+    (computed, readers, select, roots): (&[bool], &[bool], impl Fn(usize) -> bool, &[ValueId]),
     groups: &[ValueId],
     segment: usize,
 ) {
     let values: Vec<ValueId> = (0..program.insts.len())
-        .filter(|index| needed[*index] && select(*index))
+        .filter(|index| computed[*index] && select(*index))
         .map(|index| ValueId(index as u32))
         .collect();
     let pieces = pieces(e, program, &values);
-    let escapes = escapes(program, &pieces, roots);
+    let escapes = escapes(program, &pieces, roots, readers);
     let mut current = 0;
     for piece in &pieces {
         match piece {
@@ -703,14 +708,14 @@ fn emit_segment(
     }
 }
 
-/// Emits the needed values that `select` picks, fusing runs of elementwise instructions.
+/// Emits the `computed` values that `select` picks, fusing runs of elementwise instructions.
 fn emit_values(
     e: &mut Emitter<'_, '_>,
     program: &StepProgram,
-    needed: &[bool],
+    (computed, readers): (&[bool], &[bool]),
     select: impl Fn(usize) -> bool,
     roots: &[ValueId],
 ) {
     // One segment: no group products to split at.
-    emit_segment(e, program, (needed, select, roots), &[], 0);
+    emit_segment(e, program, (computed, readers, select, roots), &[], 0);
 }

@@ -173,8 +173,10 @@ pub fn pieces(emitter: &Emitter<'_, '_>, program: &StepProgram, values: &[ValueI
     pieces
 }
 
-/// Which values must be stored: read by an instruction outside their run, or a root.
-pub fn escapes(program: &StepProgram, pieces: &[Piece], roots: &[ValueId]) -> Vec<bool> {
+/// Which values must be stored: read by an instruction outside their run, or a root. Only
+/// `readers` count (the instructions some phase of the function computes): an instruction a
+/// rewrite left unused, such as the quotient whose scale joined its reciprocal, reads nothing.
+pub fn escapes(program: &StepProgram, pieces: &[Piece], roots: &[ValueId], readers: &[bool]) -> Vec<bool> {
     let mut run_of = vec![usize::MAX; program.insts.len()];
     for (index, piece) in pieces.iter().enumerate() {
         if let Piece::Run(values) = piece {
@@ -187,7 +189,7 @@ pub fn escapes(program: &StepProgram, pieces: &[Piece], roots: &[ValueId]) -> Ve
     for root in roots {
         escapes[root.index()] = true;
     }
-    for (index, inst) in program.insts.iter().enumerate() {
+    for (index, inst) in program.insts.iter().enumerate().filter(|(index, _)| readers[*index]) {
         for operand in inst.op.operands() {
             if run_of[operand.index()] != run_of[index] || run_of[operand.index()] == usize::MAX {
                 escapes[operand.index()] = true;
@@ -195,4 +197,32 @@ pub fn escapes(program: &StepProgram, pieces: &[Piece], roots: &[ValueId]) -> Ve
         }
     }
     escapes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::step::{Shape, StateId, StateInit, StateSlot};
+
+    #[test]
+    fn only_readers_outside_the_run_make_a_value_escape() {
+        let v = Shape::Vector(4);
+        let mut p = StepProgram {
+            states: vec![StateSlot { name: "x".into(), shape: v, init: StateInit::Constant(0.0) }],
+            ..StepProgram::default()
+        };
+        let x = p.push(Op::State(StateId(0)), v);
+        let a = p.push(Op::Binary(BinaryOp::Add, x, x), v);
+        let b = p.push(Op::Binary(BinaryOp::Mul, a, a), v);
+        // Reads `a` outside the run: a later piece, or a value left unused by a rewrite.
+        let late = p.push(Op::Unary(UnaryOp::Neg, a), v);
+        let pieces = [Piece::Single(x), Piece::Run(vec![a, b])];
+        let mut readers = vec![true; p.insts.len()];
+        let stored = escapes(&p, &pieces, &[b], &readers);
+        assert!(stored[a.index()] && stored[b.index()] && stored[x.index()]);
+        readers[late.index()] = false;
+        let stored = escapes(&p, &pieces, &[b], &readers);
+        assert!(!stored[a.index()], "an instruction nothing computes reads nothing");
+        assert!(stored[b.index()], "roots are stored");
+    }
 }

@@ -157,6 +157,26 @@ pub enum Index {
     Dynamic(Value, usize),
 }
 
+/// What one access of an elementwise loop covers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    /// A whole vector.
+    Vector,
+    /// The first two lanes of an f32 vector, read and written as one 64-bit element (the other
+    /// lanes are zero and never stored): a tail of two or three elements takes one vector
+    /// operation instead of two scalar ones.
+    Pair,
+    /// One element.
+    Scalar,
+}
+
+impl Width {
+    /// Whether values of this width are vectors.
+    pub fn vector(self) -> bool {
+        self != Width::Scalar
+    }
+}
+
 /// Emits the instructions of one step into a function being built.
 pub struct Emitter<'a, 'f> {
     /// The function builder.
@@ -276,6 +296,44 @@ impl Emitter<'_, '_> {
         }
     }
 
+    /// The elements of a value an access of `width` covers (see [`Width`]).
+    pub fn load_width(&mut self, loc: Loc, index: Index, width: Width) -> Value {
+        match (width, loc) {
+            (Width::Vector, _) => self.load_vector(loc, index),
+            (Width::Scalar, _) => self.load(loc, index),
+            (Width::Pair, Loc::Mem { base, offset, scalar: false }) => {
+                let (pointer, immediate) = self.address(base, offset, index);
+                let pair = self.b.ins().load(types::F64, flags(), pointer, immediate);
+                let wide = self.b.ins().scalar_to_vector(types::F64X2, pair);
+                self.b.ins().bitcast(self.vector, MemFlagsData::new().with_endianness(Endianness::Little), wide)
+            }
+            (Width::Pair, _) => self.load_vector(loc, index),
+        }
+    }
+
+    /// Stores the elements an access of `width` covers (see [`Width`]).
+    pub fn store_width(&mut self, loc: Loc, index: Index, value: Value, width: Width) {
+        if width != Width::Pair {
+            return self.store(loc, index, value);
+        }
+        let wide = self.b.ins().bitcast(types::F64X2, MemFlagsData::new().with_endianness(Endianness::Little), value);
+        let pair = self.b.ins().extractlane(wide, 0);
+        self.store(loc, index, pair);
+    }
+
+    /// The elementwise accesses covering `len` elements after `chunks` whole vectors: a pair
+    /// (f32, two or more left), then single elements; as (first element, width).
+    pub fn tail(&self, chunks: usize, len: usize) -> Vec<(usize, Width)> {
+        let mut first = chunks * self.lanes;
+        let mut accesses = Vec::new();
+        if self.elem == types::F32 && len - first >= 2 {
+            accesses.push((first, Width::Pair));
+            first += 2;
+        }
+        accesses.extend((first..len).map(|i| (i, Width::Scalar)));
+        accesses
+    }
+
     /// A pointer to element 0 of a memory location.
     pub fn pointer(&mut self, loc: Loc) -> Value {
         match loc {
@@ -313,25 +371,23 @@ impl Emitter<'_, '_> {
     ) {
         let chunks = len / self.lanes;
         let lanes = self.lanes;
-        let mut vector_body = |e: &mut Self, index: Index| {
-            let values: Vec<Value> = operands.iter().map(|loc| e.load_vector(*loc, index)).collect();
-            let result = f(e, &values, true);
-            e.store(dest, index, result);
+        let mut body = |e: &mut Self, index: Index, width: Width| {
+            let values: Vec<Value> = operands.iter().map(|loc| e.load_width(*loc, index, width)).collect();
+            let result = f(e, &values, width.vector());
+            e.store_width(dest, index, result, width);
         };
         if chunks <= UNROLL_CHUNKS {
             for chunk in 0..chunks {
-                vector_body(self, Index::Fixed(chunk * lanes));
+                body(self, Index::Fixed(chunk * lanes), Width::Vector);
             }
         } else {
             self.counted_loop(chunks, |e, chunk| {
                 let element = e.b.ins().imul_imm_s(chunk, lanes as i64);
-                vector_body(e, Index::Dynamic(element, 0));
+                body(e, Index::Dynamic(element, 0), Width::Vector);
             });
         }
-        for i in chunks * lanes..len {
-            let values: Vec<Value> = operands.iter().map(|loc| self.load(*loc, Index::Fixed(i))).collect();
-            let result = f(self, &values, false);
-            self.store(dest, Index::Fixed(i), result);
+        for (i, width) in self.tail(chunks, len) {
+            body(self, Index::Fixed(i), width);
         }
     }
 

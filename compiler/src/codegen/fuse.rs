@@ -7,7 +7,7 @@ use std::collections::hash_map::Entry;
 
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 
-use super::emit::{Emitter, Index};
+use super::emit::{Emitter, Index, Width};
 use super::layout::Loc;
 use crate::step::{BinaryOp, Op, StepProgram, UnaryOp, ValueId};
 
@@ -52,7 +52,7 @@ impl Emitter<'_, '_> {
                 }
             }
         }
-        let body = |e: &mut Self, index: Index, vector: bool| {
+        let body = |e: &mut Self, index: Index, width: Width| {
             let mut registers: HashMap<ValueId, Value> = HashMap::new();
             for value in run {
                 let op = program.insts[value.index()].op;
@@ -62,36 +62,35 @@ impl Emitter<'_, '_> {
                     .map(|(operand, loc)| match (registers.get(&operand), broadcast.get(&operand)) {
                         (Some(register), _) => *register,
                         (None, Some((element, splat))) => {
-                            if vector {
+                            if width.vector() {
                                 *splat
                             } else {
                                 *element
                             }
                         }
-                        (None, None) if vector => e.load_vector(loc, index),
-                        (None, None) => e.load(loc, index),
+                        (None, None) => e.load_width(loc, index, width),
                     })
                     .collect();
-                let result = e.compute(op, &operands, vector);
+                let result = e.compute(op, &operands, width.vector());
                 registers.insert(*value, result);
                 if escapes[value.index()] {
                     let dest = e.layout.locs[value.index()];
-                    e.store(dest, index, result);
+                    e.store_width(dest, index, result, width);
                 }
             }
         };
         if chunks <= UNROLL_CHUNKS {
             for chunk in 0..chunks {
-                body(self, Index::Fixed(chunk * lanes), true);
+                body(self, Index::Fixed(chunk * lanes), Width::Vector);
             }
         } else {
             self.counted_loop(chunks, |e, chunk| {
                 let element = e.b.ins().imul_imm_s(chunk, lanes as i64);
-                body(e, Index::Dynamic(element, 0), true);
+                body(e, Index::Dynamic(element, 0), Width::Vector);
             });
         }
-        for i in chunks * lanes..len {
-            body(self, Index::Fixed(i), false);
+        for (i, width) in self.tail(chunks, len) {
+            body(self, Index::Fixed(i), width);
         }
     }
 

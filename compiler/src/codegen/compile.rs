@@ -585,14 +585,7 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
     };
     let step_values = |index: usize| !values.invariant[index];
     if segment < groups.len() {
-        // The state this step starts from goes on the tape first.
-        if segment == 0 {
-            copy_state_to_tape(e);
-        }
         return emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots), groups, segment);
-    }
-    if groups.is_empty() {
-        copy_state_to_tape(e);
     }
     emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots), groups, segment);
     for (output, offset) in program.outputs.iter().zip(e.layout.output_offsets.clone()) {
@@ -606,18 +599,6 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
         e.copy(Loc::Mem { base: Base::NextState, offset, scalar: false }, source, program.states[state].shape.len());
     }
     values.pass_on(e, program);
-}
-
-/// Copies the state a forward step starts from to the step's tape row.
-fn copy_state_to_tape(e: &mut Emitter<'_, '_>) {
-    let state_size = e.layout.state_size;
-    if state_size > 0 {
-        e.copy(
-            Loc::Mem { base: Base::Tape, offset: 0, scalar: false },
-            Loc::Mem { base: Base::State, offset: 0, scalar: false },
-            state_size,
-        );
-    }
 }
 
 fn emit_backward(

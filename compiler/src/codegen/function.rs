@@ -57,7 +57,8 @@ struct ElementArrays {
     io: Value,
     tape: Value,
     state_a: Value,
-    state_b: Value,
+    /// The backward function's second λ buffer (the forward one keeps its states on the tape).
+    state_b: Option<Value>,
     scratch: Value,
     noise: Value,
     pre: Value,
@@ -159,13 +160,13 @@ fn build(
     let LoopSpec { kind, element, program, layout: program_layout, buffers, groups } = spec;
     let pointer = module.target_config().pointer_type();
     let mut signature = module.make_signature();
-    // forward:  params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises,
-    //           pres, states_out, count
+    // forward:  params, inputs, outputs, tapes, states, scratches, steps, noises, pres,
+    //           states_out, count
     // backward: params, inputs, tapes, seeds, grads, lambdas_a, lambdas_b, scratches, steps,
     //           noises, lambdas_out, pres, seqs, count
     // Every argument is a pointer but the two counts (steps and elements).
     let (arguments, counts) = match kind {
-        Kind::Forward => (12, [7, 11]),
+        Kind::Forward => (11, [6, 10]),
         Kind::Backward => (14, [8, 13]),
     };
     for index in 0..arguments {
@@ -199,7 +200,7 @@ fn build(
         let flags = MemFlagsData::new().with_notrap();
         // The per-element pointer arrays.
         let (params_array, grads_array, steps, count) = match kind {
-            Kind::Forward => (args[0], None, args[7], args[11]),
+            Kind::Forward => (args[0], None, args[6], args[10]),
             Kind::Backward => (args[0], Some(args[4]), args[8], args[13]),
         };
         let load_element = |b: &mut FunctionBuilder<'_>, e: Value| -> ElementArrays {
@@ -210,19 +211,19 @@ fn build(
                     io: at(b, 2),
                     tape: at(b, 3),
                     state_a: at(b, 4),
-                    state_b: at(b, 5),
-                    scratch: at(b, 6),
-                    noise: at(b, 8),
-                    pre: at(b, 9),
+                    state_b: None,
+                    scratch: at(b, 5),
+                    noise: at(b, 7),
+                    pre: at(b, 8),
                     seq: None,
-                    out: at(b, 10),
+                    out: at(b, 9),
                 },
                 Kind::Backward => ElementArrays {
                     input: at(b, 1),
                     tape: at(b, 2),
                     io: at(b, 3),
                     state_a: at(b, 5),
-                    state_b: at(b, 6),
+                    state_b: Some(at(b, 6)),
                     scratch: at(b, 7),
                     noise: at(b, 9),
                     out: at(b, 10),
@@ -255,10 +256,27 @@ fn build(
                 let mut invariant = emitter(b, element, program_layout, bases, host, arrays.noise, steps);
                 body(&mut invariant, Phase::Invariant, &[]);
             });
+            let state_size = program_layout.state_size;
+            if kind == Kind::Forward && state_size > 0 {
+                // The forward loop keeps its states on the tape (row t before step t, row t + 1
+                // after it), so nothing copies them there: the start state goes to row 0. Read
+                // as `State`, written as `Output`.
+                for_each_element(&mut b, count, |b, e| {
+                    let arrays = load_element(b, e);
+                    let mut bases = Bases::uniform(arrays.tape, arrays.scratch, Vec::new());
+                    bases.state = arrays.state_a;
+                    let mut copy = emitter(b, element, program_layout, bases, host, arrays.noise, steps);
+                    copy.copy(
+                        Loc::Mem { base: Base::Output, offset: 0, scalar: false },
+                        Loc::Mem { base: Base::State, offset: 0, scalar: false },
+                        state_size,
+                    );
+                });
+            }
             let head = b.create_block();
             let exit = b.create_block();
             let step = b.append_block_param(head, types::I64);
-            // Which of an element's two state buffers holds the current state: 0 for `a`.
+            // Which of an element's two λ buffers holds the current λ (backward): 0 for `a`.
             let parity = b.append_block_param(head, types::I64);
             let final_parity = b.append_block_param(exit, types::I64);
             let any = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, steps, 0);
@@ -271,16 +289,12 @@ fn build(
                 Kind::Backward => b.ins().iadd_imm_s(steps, -1),
             };
             for_each_element(&mut b, count, |b, e| {
-                // The first step's states: the start buffer, or the tape's row of the last step.
+                // The first step's states: the tape's first row (the start state), or its row
+                // of the last step.
                 let arrays = load_element(b, e);
                 let mut bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
-                bases.state = match kind {
-                    Kind::Forward => arrays.state_a,
-                    Kind::Backward => {
-                        let offset = b.ins().imul_imm_s(first, program_layout.state_size as i64 * size);
-                        b.ins().iadd(arrays.tape, offset)
-                    }
-                };
+                let offset = b.ins().imul_imm_s(first, state_size as i64 * size);
+                bases.state = b.ins().iadd(arrays.tape, offset);
                 let mut prologue = emitter(b, element, program_layout, bases, host, arrays.noise, first);
                 body(&mut prologue, Phase::Prologue, &[]);
             });
@@ -296,7 +310,7 @@ fn build(
                     b.ins().iadd(base, offset)
                 };
                 let input_row = row(b, arrays.input, channels);
-                let tape_row = row(b, arrays.tape, program_layout.state_size);
+                let tape_row = row(b, arrays.tape, state_size);
                 let io_row = row(b, arrays.io, program_layout.output_size);
                 let precomputed: Vec<Value> = (buffers.precomputed.iter().enumerate())
                     .map(|(k, cols)| {
@@ -313,23 +327,25 @@ fn build(
                         .collect(),
                     None => Vec::new(),
                 };
-                let odd = b.ins().icmp_imm_s(IntCC::NotEqual, parity, 0);
-                let current = b.ins().select(odd, arrays.state_b, arrays.state_a);
-                let other = b.ins().select(odd, arrays.state_a, arrays.state_b);
-                let (state, adjoint) = match kind {
-                    Kind::Forward => (current, current),
-                    Kind::Backward => (tape_row, current),
+                // Forward: the states before and after the step are tape rows t and t + 1.
+                // Backward: the states are read from the tape, λ passes between two buffers.
+                let (adjoint, next_state) = match arrays.state_b {
+                    Some(state_b) => {
+                        let odd = b.ins().icmp_imm_s(IntCC::NotEqual, parity, 0);
+                        let current = b.ins().select(odd, state_b, arrays.state_a);
+                        (current, b.ins().select(odd, arrays.state_a, state_b))
+                    }
+                    None => (tape_row, b.ins().iadd_imm_s(tape_row, state_size as i64 * size)),
                 };
                 let bases = Bases {
                     scratch: arrays.scratch,
                     input: input_row,
-                    state,
+                    state: tape_row,
                     seed: io_row,
                     adjoint,
                     params: params.clone(),
                     output: io_row,
-                    next_state: other,
-                    tape: tape_row,
+                    next_state,
                     grads: grads.clone(),
                     precomputed,
                     sequences,
@@ -374,21 +390,28 @@ fn build(
                 &[BlockArg::Value(flipped)],
             );
             b.switch_to_block(exit);
-            let size_out = program_layout.state_size;
-            if size_out > 0 {
-                // Copy each element's final state (or λ), in whichever buffer holds it, to its
-                // `out` buffer: read as `State`, written as `Output`.
+            if state_size > 0 {
+                // Copy each element's final state (the tape's last row) or λ (in whichever
+                // buffer holds it) to its `out` buffer: read as `State`, written as `Output`.
                 for_each_element(&mut b, count, |b, e| {
                     let arrays = load_element(b, e);
-                    let odd = b.ins().icmp_imm_s(IntCC::NotEqual, final_parity, 0);
-                    let final_state = b.ins().select(odd, arrays.state_b, arrays.state_a);
+                    let final_state = match arrays.state_b {
+                        Some(state_b) => {
+                            let odd = b.ins().icmp_imm_s(IntCC::NotEqual, final_parity, 0);
+                            b.ins().select(odd, state_b, arrays.state_a)
+                        }
+                        None => {
+                            let offset = b.ins().imul_imm_s(steps, state_size as i64 * size);
+                            b.ins().iadd(arrays.tape, offset)
+                        }
+                    };
                     let mut bases = Bases::uniform(arrays.out, arrays.scratch, Vec::new());
                     bases.state = final_state;
                     let mut copy = emitter(b, element, program_layout, bases, host, arrays.noise, steps);
                     copy.copy(
                         Loc::Mem { base: Base::Output, offset: 0, scalar: false },
                         Loc::Mem { base: Base::State, offset: 0, scalar: false },
-                        size_out,
+                        state_size,
                     );
                 });
             }

@@ -12,7 +12,8 @@ pub enum Base {
     Param(u32),
     /// This step's input row.
     Input,
-    /// The states at the start of the step (forward) or from the tape (adjoint).
+    /// The states before the step: the step's row of the state tape (which the forward loop
+    /// writes and the backward loop reads).
     State,
     /// This step's `∂L/∂output` row.
     Seed,
@@ -20,10 +21,9 @@ pub enum Base {
     StateAdjoint,
     /// This step's output row (written).
     Output,
-    /// The states (or `λ`s) of the next step (written).
+    /// The states after the step (forward: the tape's next row) or the `λ`s the backward step
+    /// passes to the step before (written).
     NextState,
-    /// This step's row of the state tape (written by the forward loop).
-    Tape,
     /// A parameter's gradient accumulator (written by the backward loop).
     Grad(u32),
     /// This step's row of a product computed for all steps before the loop.

@@ -14,13 +14,12 @@ use crate::interp::{Gradient, InterpError, add_loss_param_grads, initial_states,
 use crate::loss::{Bound, Loss};
 use crate::step::StateInit;
 
-/// `forward(params, inputs, outputs, tapes, states_a, states_b, scratches, steps, noises, pres,
-/// states_out, count)`: every argument after `params` but `steps` and `count` is an array of
-/// `count` per-element pointers (a lock-step group, see `function::build`).
+/// `forward(params, inputs, outputs, tapes, states, scratches, steps, noises, pres, states_out,
+/// count)`: every argument after `params` but `steps` and `count` is an array of `count`
+/// per-element pointers (a lock-step group, see `function::build`).
 type ForwardFn<T> = unsafe extern "C" fn(
     *const *const T,
     *const *const T,
-    *const *mut T,
     *const *mut T,
     *const *mut T,
     *const *mut T,
@@ -254,11 +253,14 @@ impl<T: JitReal> JitNetwork<T> {
         let initial = initial_states(&self.forward_program, params).concat();
         let mut carries: Vec<Carry<T>> =
             (0..batch).map(|_| Carry::new(initial.clone(), state_size, steps * outputs)).collect();
-        // Kept for the backward pass, the tape has a last row for the final states (the backward
-        // function reads each step's new state from the row after it).
-        // Not kept, each element writes one chunk's rows to a buffer of its own, allocated
-        // where it runs (not a batch-sized one zeroed and faulted in at every call).
-        let tape_stride = if for_backward { steps + 1 } else { steps.clamp(1, CHUNK) } * state_size.max(1);
+        // The forward function keeps the states on the tape: a call of `length` steps reads
+        // its start state from row 0 (it copies it there) and writes rows 1..=length. Kept for
+        // the backward pass, the tape has a last row for the final states (the backward
+        // function reads each step's new state from the row after it). Not kept, each element
+        // writes one chunk's rows to a buffer of its own, allocated where it runs (not a
+        // batch-sized one zeroed and faulted in at every call).
+        let tape_stride = if for_backward { steps } else { steps.min(CHUNK) } + 1;
+        let tape_stride = tape_stride * state_size.max(1);
         let mut tape = vec![T::zero(); if for_backward { batch * tape_stride } else { 0 }];
         let mut element_tapes: Vec<&mut [T]> = match for_backward {
             true => tape.chunks_mut(tape_stride).collect(),
@@ -310,7 +312,6 @@ impl<T: JitReal> JitNetwork<T> {
                         pre
                     })
                     .collect();
-                let mut others: Vec<Vec<T>> = (0..count).map(|_| vec![T::zero(); state_size.max(1)]).collect();
                 let mut outs: Vec<Vec<T>> = (0..count).map(|_| vec![T::zero(); state_size.max(1)]).collect();
                 let mut scratches: Vec<Vec<T>> = (0..count).map(|_| vec![T::zero(); layout.scratch.max(1)]).collect();
                 let contexts: Vec<[u64; 3]> = elements.clone().map(|b| [seed, b as u64, start as u64]).collect();
@@ -319,7 +320,6 @@ impl<T: JitReal> JitNetwork<T> {
                 let outputs: Vec<*mut T> =
                     carries.iter_mut().map(|carry| carry.output[start * outputs..].as_mut_ptr()).collect();
                 let states: Vec<*mut T> = carries.iter_mut().map(|carry| carry.state.as_mut_ptr()).collect();
-                let others_pointers: Vec<*mut T> = others.iter_mut().map(|b| b.as_mut_ptr()).collect();
                 let outs_pointers: Vec<*mut T> = outs.iter_mut().map(|b| b.as_mut_ptr()).collect();
                 let scratch_pointers: Vec<*mut T> = scratches.iter_mut().map(|b| b.as_mut_ptr()).collect();
                 let context_pointers: Vec<*const u64> = contexts.iter().map(|c| c.as_ptr()).collect();
@@ -336,9 +336,11 @@ impl<T: JitReal> JitNetwork<T> {
                 // `channels`. Every array has `count <= MAX_GROUP` entries, one per element of
                 // the group (distinct buffers); for each, this call reads rows
                 // `start..start + length` of its input and writes the same rows of its
-                // `output` (`steps × outputs`) and `length` rows of its tape from `tape_row`
-                // (the tape has `steps` rows when kept, else `min(steps, CHUNK) >= length`).
-                // The state buffers have `state_size` elements, scratch the layout's size; each
+                // `output` (`steps × outputs`), and rows `0..=length` of its tape from
+                // `tape_row` (the tape has `steps + 1` rows when kept, with `tape_row` at row
+                // `start`, `start + length <= steps`; else `min(steps, CHUNK) + 1` rows with
+                // `length <= min(steps, CHUNK)`). The state buffers have `state_size` elements,
+                // scratch the layout's size; each
                 // product the function reads has `length × cols` elements from the element's
                 // row (the others are never dereferenced). Each context has three u64s.
                 unsafe {
@@ -348,7 +350,6 @@ impl<T: JitReal> JitNetwork<T> {
                         outputs.as_ptr(),
                         tape_pointers.as_ptr(),
                         states.as_ptr(),
-                        others_pointers.as_ptr(),
                         scratch_pointers.as_ptr(),
                         length as i64,
                         context_pointers.as_ptr(),
@@ -369,11 +370,6 @@ impl<T: JitReal> JitNetwork<T> {
             }
         }
         drop(element_tapes);
-        if for_backward {
-            for (tape, carry) in tape.chunks_mut(tape_stride).zip(&carries) {
-                tape[steps * state_size..(steps + 1) * state_size].copy_from_slice(&carry.state[..state_size]);
-            }
-        }
         let output = carries.iter().flat_map(|carry| carry.output[..steps * outputs].iter().copied()).collect();
         ForwardRun { output, tape, tape_stride, products: kept }
     }

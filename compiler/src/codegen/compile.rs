@@ -585,9 +585,9 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
     };
     let step_values = |index: usize| !values.invariant[index];
     if segment < groups.len() {
-        return emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots), groups, segment);
+        return emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots, &[]), groups, segment);
     }
-    emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots), groups, segment);
+    emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots, &[]), groups, segment);
     for (output, offset) in program.outputs.iter().zip(e.layout.output_offsets.clone()) {
         let source = e.layout.locs[output.index()];
         e.copy(Loc::Mem { base: Base::Output, offset, scalar: false }, source, program.shape(*output).len());
@@ -613,6 +613,7 @@ fn emit_backward(
     let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
     roots.extend(plan.roots());
     roots.extend(values.carries.iter().map(|c| c.produced));
+    let sums = summed_in_runs(e, program, plan, values);
     match phase {
         Phase::Invariant => {
             return emit_values(e, program, (&values.needed, &values.needed), values.invariant_values(), &roots);
@@ -620,7 +621,10 @@ fn emit_backward(
         Phase::Prologue => return values.prologue(e, program),
         Phase::Step(segment) => {
             let step_values = |index: usize| !values.invariant[index];
-            emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots), groups, segment);
+            // A term its run adds to the gradient is not stored for the end of the step.
+            roots.retain(|root| !sums.iter().any(|(value, _)| value == root));
+            let spec = (&values.emit[..], &values.needed[..], step_values, &roots[..], &sums[..]);
+            emit_segment(e, program, spec, groups, segment);
             if segment < groups.len() {
                 return;
             }
@@ -644,10 +648,11 @@ fn emit_backward(
                         }
                     }
                 }
-                Term::Value(value) => {
+                Term::Value(value) if !sums.iter().any(|(summed, _)| summed == value) => {
                     let source = e.layout.locs[value.index()];
                     e.accumulate(dest, source, shape.len());
                 }
+                Term::Value(_) => {}
             }
         }
     }
@@ -660,15 +665,43 @@ fn emit_backward(
     values.pass_on(e, program);
 }
 
+/// The gradient terms added at every step (`Term::Value`) that their fused run adds to the
+/// gradient itself, with the gradient's location: the one such term of its parameter (so the
+/// order of the additions is unchanged), computed at every step in a run (fusable, more than
+/// one element) with the parameter's length. The run then loads the gradient, adds and stores
+/// it, instead of storing the term for a loop at the end of the step that loads it again.
+fn summed_in_runs(
+    e: &Emitter<'_, '_>,
+    program: &StepProgram,
+    plan: &GradientPlan,
+    values: &LoopValues,
+) -> Vec<(ValueId, Loc)> {
+    let mut sums = Vec::new();
+    for (param, terms) in plan.terms.iter().enumerate() {
+        let mut each_step = terms.iter().filter_map(|term| match term {
+            Term::Value(value) => Some(*value),
+            Term::Sequence(..) => None,
+        });
+        let (Some(value), None) = (each_step.next(), each_step.next()) else { continue };
+        let len = program.shape(value).len();
+        let in_run = e.fusable(program, value) && len > 1;
+        if in_run && values.within_step(value) && len == program.params[param].shape.len() {
+            sums.push((value, Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false }));
+        }
+    }
+    sums
+}
+
 /// Emits segment `segment` of the `computed` values that `select` picks: the pieces after
 /// group product `segment - 1` and before product `segment` (the products themselves are the
 /// group's kernel calls, emitted by [`super::function::build`]). Pieces and the values they
 /// must store are found over the whole step, so values read in a later segment are in memory;
-/// `readers` are the values any phase of the function computes (see [`escapes`]).
+/// `readers` are the values any phase of the function computes (see [`escapes`]); runs add
+/// the values of `sums` to their gradients (see [`summed_in_runs`]).
 fn emit_segment(
     e: &mut Emitter<'_, '_>,
     program: &StepProgram,
-    (computed, readers, select, roots): (&[bool], &[bool], impl Fn(usize) -> bool, &[ValueId]),
+    (computed, readers, select, roots, sums): (&[bool], &[bool], impl Fn(usize) -> bool, &[ValueId], &[(ValueId, Loc)]),
     groups: &[ValueId],
     segment: usize,
 ) {
@@ -683,7 +716,7 @@ fn emit_segment(
         match piece {
             Piece::Single(value) if groups.contains(value) => current += 1,
             Piece::Single(value) if current == segment => e.instruction(program, *value),
-            Piece::Run(run) if current == segment => e.fused(program, run, &escapes),
+            Piece::Run(run) if current == segment => e.fused(program, run, &escapes, sums),
             _ => {}
         }
     }
@@ -698,5 +731,5 @@ fn emit_values(
     roots: &[ValueId],
 ) {
     // One segment: no group products to split at.
-    emit_segment(e, program, (computed, readers, select, roots), &[], 0);
+    emit_segment(e, program, (computed, readers, select, roots, &[]), &[], 0);
 }

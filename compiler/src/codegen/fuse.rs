@@ -32,9 +32,10 @@ impl Emitter<'_, '_> {
     }
 
     /// Emits `run` (fusable instructions of one length, in order) as one loop; values in
-    /// `escapes` are stored, the rest live only in registers. An operand read as one element
-    /// for all (a scalar, or the `x[0]` of [`is_scaled_row`]) is loaded and splat once per run.
-    pub fn fused(&mut self, program: &StepProgram, run: &[ValueId], escapes: &[bool]) {
+    /// `escapes` are stored, the rest live only in registers; values in `sums` are added to
+    /// the location given with them (a gradient). An operand read as one element for all (a
+    /// scalar, or the `x[0]` of [`is_scaled_row`]) is loaded and splat once per run.
+    pub fn fused(&mut self, program: &StepProgram, run: &[ValueId], escapes: &[bool], sums: &[(ValueId, Loc)]) {
         let len = program.shape(run[0]).len();
         let lanes = self.lanes;
         let chunks = len / lanes;
@@ -76,6 +77,11 @@ impl Emitter<'_, '_> {
                 if escapes[value.index()] {
                     let dest = e.layout.locs[value.index()];
                     e.store_width(dest, index, result, width);
+                }
+                if let Some((_, total)) = sums.iter().find(|(summed, _)| summed == value) {
+                    let before = e.load_width(*total, index, width);
+                    let after = e.b.ins().fadd(before, result);
+                    e.store_width(*total, index, after, width);
                 }
             }
         };

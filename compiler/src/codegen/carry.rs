@@ -77,13 +77,13 @@ pub fn carries(program: &StepProgram, invariant: &[bool], needed: &[bool], forwa
 }
 
 /// Whether `carry`'s produced value may be written into the carried value's slot: the step's
-/// instructions (`emit`, in program order, which is the order generated code runs them in)
-/// read the carried value only before the one producing the new value, and the end of the
-/// step (which reads `roots`) does not read it.
-pub fn in_place(program: &StepProgram, emit: &[bool], roots: &[ValueId], carry: Carry) -> bool {
-    let reads_carried = |index: usize| program.insts[index].op.operands().contains(&carry.carried);
-    !roots.contains(&carry.carried)
-        && (0..program.insts.len()).all(|index| !emit[index] || index < carry.produced.index() || !reads_carried(index))
+/// instructions (`order`, the order generated code computes them in, see
+/// [`super::schedule`]) read the carried value only before the one producing the new value,
+/// and the end of the step (which reads `roots`) does not read it.
+pub fn in_place(program: &StepProgram, order: &[ValueId], roots: &[ValueId], carry: Carry) -> bool {
+    let reads_carried = |value: &ValueId| program.inst(*value).op.operands().contains(&carry.carried);
+    let produced_at = order.iter().position(|v| *v == carry.produced);
+    !roots.contains(&carry.carried) && produced_at.is_some_and(|at| !order[at..].iter().any(reads_carried))
 }
 
 #[cfg(test)]
@@ -112,6 +112,11 @@ mod tests {
         (p, t, t2)
     }
 
+    /// Every value, in program order.
+    fn all(p: &StepProgram) -> Vec<ValueId> {
+        (0..p.insts.len() as u32).map(ValueId).collect()
+    }
+
     fn invariant(p: &StepProgram) -> Vec<bool> {
         p.insts.iter().map(|i| matches!(i.op, Op::Param(_) | Op::Const(_))).collect()
     }
@@ -134,21 +139,21 @@ mod tests {
     fn a_carry_is_in_place_only_if_nothing_reads_the_old_value_after_the_new_one() {
         // Forward: `tanh(x − θ)` is read by `x + t` before `tanh(x⁺ − θ)` is produced.
         let (p, t, t2) = rate_like(true);
-        let all = vec![true; p.insts.len()];
         let carry = Carry { carried: t, produced: t2 };
-        assert!(in_place(&p, &all, &[], carry));
+        assert!(in_place(&p, &all(&p), &[], carry));
         // Not if the end of the step reads the old value, or an instruction after the new one.
-        assert!(!in_place(&p, &all, &[t], carry));
+        assert!(!in_place(&p, &all(&p), &[t], carry));
         let mut late = p.clone();
         late.push(Op::Binary(BinaryOp::Mul, t, t2), Shape::Vector(4));
-        assert!(!in_place(&late, &vec![true; late.insts.len()], &[], carry));
+        assert!(!in_place(&late, &all(&late), &[], carry));
+        // Nor if the step does not compute the new value at all.
+        assert!(!in_place(&p, &[t], &[], carry));
         // Backward: the old value `tanh(x⁺ − θ)` is produced after the new `tanh(x − θ)`, and
         // read by the output only after that.
         let (p, t, t2) = rate_like(false);
         let mut reads = p.clone();
         reads.push(Op::Binary(BinaryOp::Mul, t2, t2), Shape::Vector(4));
-        let all = vec![true; reads.insts.len()];
-        assert!(!in_place(&reads, &all, &[], Carry { carried: t2, produced: t }));
+        assert!(!in_place(&reads, &all(&reads), &[], Carry { carried: t2, produced: t }));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::fuse::{Piece, escapes, pieces};
 use super::kernels;
 use super::layout::{Base, Layout, Loc, layout};
 use super::plan::{GradientPlan, Term};
+use super::schedule::{Fusion, schedule};
 use crate::adjoint::AdjointProgram;
 use crate::step::{Op, StateInit, StepProgram, ValueId};
 
@@ -203,7 +204,8 @@ pub fn compile(
     let forward_needed = &forward_values.needed;
     let kernels = kernels && super::matvec::available();
     let mut forward_layout = layout(forward, forward_needed, &forward_fixed, kernels);
-    forward_values.share_slots(forward, &forward_roots, &mut forward_layout);
+    let fusion = Fusion::new(element, kernels);
+    forward_values.share_slots(forward, &forward_roots, fusion, &mut forward_layout);
     states_in_place(&forward.state_updates, &forward_values, &mut forward_layout);
     let mut sequences = Vec::new();
     let mut sequence_lengths = Vec::new();
@@ -216,7 +218,7 @@ pub fn compile(
             roots.extend(plan.roots());
             let values = LoopValues::new(&adjoint.program, &roots, &backward_fixed, false);
             let mut backward_layout = layout(&adjoint.program, &values.needed, &backward_fixed, kernels);
-            values.share_slots(&adjoint.program, &roots, &mut backward_layout);
+            values.share_slots(&adjoint.program, &roots, fusion, &mut backward_layout);
             rows_in_place(&plan, &values, &mut backward_layout);
             states_in_place(&adjoint.state_adjoints, &values, &mut backward_layout);
             let reads = reads(&values.needed, &backward_fixed);
@@ -271,7 +273,7 @@ pub fn compile(
         sequences: sequence_lengths.clone(),
         kernels,
     };
-    let forward_groups = group_products(forward, &forward_values, &forward_layout, kernels);
+    let forward_groups = group_products(forward, &forward_values, &forward_layout, fusion, kernels);
     let forward_spec = LoopSpec {
         kind: Kind::Forward,
         element,
@@ -285,7 +287,7 @@ pub fn compile(
     })?;
     let backward = match backward_parts {
         Some((adjoint, plan, values, backward_layout, _)) => {
-            let groups = group_products(&adjoint.program, &values, &backward_layout, kernels);
+            let groups = group_products(&adjoint.program, &values, &backward_layout, fusion, kernels);
             let spec = LoopSpec {
                 kind: Kind::Backward,
                 element,
@@ -332,14 +334,17 @@ pub fn compile(
 /// The products a lock-step group computes in one kernel call per step (see
 /// [`super::function::build`]): with the kernels, every `x @ W` of the step that
 /// [`group_product`] accepts, in program order.
-fn group_products(program: &StepProgram, values: &LoopValues, layout: &Layout, kernels: bool) -> Vec<GroupProduct> {
+fn group_products(
+    program: &StepProgram,
+    values: &LoopValues,
+    layout: &Layout,
+    fusion: Fusion,
+    kernels: bool,
+) -> Vec<GroupProduct> {
     if !kernels {
         return Vec::new();
     }
-    (0..program.insts.len())
-        .filter(|index| values.emit[*index] && !values.invariant[*index])
-        .filter_map(|index| group_product(layout, program, ValueId(index as u32)))
-        .collect()
+    (values.step_order(program, fusion).into_iter()).filter_map(|value| group_product(layout, program, value)).collect()
 }
 
 /// The precomputed products (indices into the product list) that the needed values read.
@@ -476,14 +481,25 @@ impl LoopValues {
             && !self.carries.iter().any(|c| c.carried == value)
     }
 
+    /// The values each step computes, in the order generated code computes them (see
+    /// [`super::schedule`]).
+    fn step_order(&self, program: &StepProgram, fusion: Fusion) -> Vec<ValueId> {
+        let values: Vec<ValueId> = (0..program.insts.len())
+            .filter(|index| self.emit[*index] && !self.invariant[*index])
+            .map(|index| ValueId(index as u32))
+            .collect();
+        schedule(program, &values, fusion)
+    }
+
     /// Gives each produced value its carried value's scratch slot where that is safe
     /// ([`super::carry::in_place`]; `roots`: what the end of the step reads), so that no copy
     /// passes it on: the copy was on the forward loop's critical path, between the `tanh` that
     /// produces a Rate's output and the recurrent product that reads it.
-    fn share_slots(&self, program: &StepProgram, roots: &[ValueId], layout: &mut Layout) {
+    fn share_slots(&self, program: &StepProgram, roots: &[ValueId], fusion: Fusion, layout: &mut Layout) {
+        let order = self.step_order(program, fusion);
         for carry in &self.carries {
             let scratch = |v: ValueId| matches!(layout.locs[v.index()], Loc::Mem { base: Base::Scratch, .. });
-            if scratch(carry.carried) && scratch(carry.produced) && in_place(program, &self.emit, roots, *carry) {
+            if scratch(carry.carried) && scratch(carry.produced) && in_place(program, &order, roots, *carry) {
                 layout.locs[carry.produced.index()] = layout.locs[carry.carried.index()];
             }
         }
@@ -684,7 +700,7 @@ fn summed_in_runs(
         });
         let (Some(value), None) = (each_step.next(), each_step.next()) else { continue };
         let len = program.shape(value).len();
-        let in_run = e.fusable(program, value) && len > 1;
+        let in_run = e.fusion().in_run(program, value);
         if in_run && values.within_step(value) && len == program.params[param].shape.len() {
             sums.push((value, Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false }));
         }
@@ -709,7 +725,8 @@ fn emit_segment(
         .filter(|index| computed[*index] && select(*index))
         .map(|index| ValueId(index as u32))
         .collect();
-    let pieces = pieces(e, program, &values);
+    let fusion = e.fusion();
+    let pieces = pieces(fusion, program, &schedule(program, &values, fusion));
     let escapes = escapes(program, &pieces, roots, readers);
     let mut current = 0;
     for piece in &pieces {

@@ -9,26 +9,16 @@ use cranelift_codegen::ir::{InstBuilder, Value, types};
 
 use super::emit::{Emitter, Index, Width};
 use super::layout::Loc;
-use crate::step::{BinaryOp, Op, StepProgram, UnaryOp, ValueId};
+use super::schedule::{Fusion, silent};
+use crate::step::{Op, StepProgram, ValueId};
 
 /// Vector chunks up to this count are unrolled; longer runs become loops.
 const UNROLL_CHUNKS: usize = 16;
 
 impl Emitter<'_, '_> {
-    /// Whether instruction `value` can be fused (an elementwise op computed inline, or a row
-    /// scaled by one element, [`is_scaled_row`]).
-    pub fn fusable(&self, program: &StepProgram, value: ValueId) -> bool {
-        let inst = program.insts[value.index()];
-        let len = inst.shape.len();
-        match &inst.op {
-            _ if is_scaled_row(program, value) => true,
-            Op::Unary(UnaryOp::Tanh, _) if self.native_tanh(UnaryOp::Tanh, len).is_some() => false,
-            Op::Unary(UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Floor, _) => true,
-            Op::Unary(UnaryOp::Tanh, _) => self.elem == types::F32,
-            Op::Binary(op, _, _) => *op != BinaryOp::Pow,
-            Op::Select(..) => true,
-            _ => false,
-        }
+    /// What this emitter's runs compute (see [`Fusion`]).
+    pub fn fusion(&self) -> Fusion {
+        Fusion { f32: self.elem == types::F32, native_tanh: self.host.tanh_rational.is_some() }
     }
 
     /// Emits `run` (fusable instructions of one length, in order) as one loop; values in
@@ -136,30 +126,19 @@ pub enum Piece {
     Run(Vec<ValueId>),
 }
 
-/// Splits `values` (in program order) into pieces for `emitter`.
-pub fn pieces(emitter: &Emitter<'_, '_>, program: &StepProgram, values: &[ValueId]) -> Vec<Piece> {
+/// Splits `values` (in the order they are computed) into pieces for `fusion`.
+pub fn pieces(fusion: Fusion, program: &StepProgram, values: &[ValueId]) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut run: Vec<ValueId> = Vec::new();
     let mut run_len = 0;
     for value in values {
         let inst = program.insts[value.index()];
-        let silent = matches!(
-            inst.op,
-            Op::Const(_)
-                | Op::Param(_)
-                | Op::State(_)
-                | Op::Input(_)
-                | Op::Seed(_)
-                | Op::StateAdjoint(_)
-                | Op::NextState(_)
-                | Op::Broadcast(_)
-        );
-        if silent {
+        if silent(&inst.op) {
             pieces.push(Piece::Single(*value));
             continue;
         }
         let len = inst.shape.len();
-        if emitter.fusable(program, *value) && len > 1 {
+        if fusion.in_run(program, *value) {
             if !run.is_empty() && len != run_len {
                 pieces.push(Piece::Run(std::mem::take(&mut run)));
             }
@@ -207,7 +186,7 @@ pub fn escapes(program: &StepProgram, pieces: &[Piece], roots: &[ValueId], reade
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step::{Shape, StateId, StateInit, StateSlot};
+    use crate::step::{BinaryOp, Shape, StateId, StateInit, StateSlot, UnaryOp};
 
     #[test]
     fn only_readers_outside_the_run_make_a_value_escape() {

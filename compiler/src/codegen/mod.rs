@@ -21,6 +21,7 @@ mod plan;
 mod reciprocal;
 mod rows;
 mod run;
+mod schedule;
 mod summary;
 mod tanh;
 mod tune;

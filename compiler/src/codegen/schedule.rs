@@ -1,0 +1,135 @@
+//! The order in which generated code computes a step's values. Fused runs are broken by the
+//! instructions emitted on their own (kernel calls, native `tanh`, host functions, dot
+//! products), and a value a run computes before such a call and another reads after it goes
+//! through memory. Program order puts work that does not depend on a call wherever the
+//! symbolic derivation left it: A's backward step computed τ's gradient term after the
+//! recurrent product although it reads nothing the product gives, so two of its operands were
+//! stored before the call and loaded again after it. Scheduled by *level* (the number of
+//! single instructions on the value's longest path of dependencies), each run computes all
+//! it can before the next call.
+
+use super::compile::Element;
+use super::fuse::is_scaled_row;
+use crate::step::{BinaryOp, Op, StepProgram, UnaryOp, ValueId};
+
+/// Which instructions fused runs compute, for one element type and kernel choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fusion {
+    /// Whether the element type is f32 (whose `tanh` is a rational approximation).
+    pub f32: bool,
+    /// Whether long f32 `tanh`s call the native 256-bit function (see [`super::tanh`]).
+    pub native_tanh: bool,
+}
+
+impl Fusion {
+    /// The fusion of generated code for `element`, with or without the native kernels.
+    pub fn new(element: Element, kernels: bool) -> Self {
+        let f32 = element == Element::F32;
+        Fusion { f32, native_tanh: f32 && kernels && super::tanh::native_available() }
+    }
+
+    /// Whether `len` elements of f32 `tanh` call the native function.
+    pub fn calls_native_tanh(&self, len: usize) -> bool {
+        self.native_tanh && len >= super::tanh::NATIVE_MIN_LEN
+    }
+
+    /// Whether instruction `value` can be fused (an elementwise op computed inline, or a row
+    /// scaled by one element, [`is_scaled_row`]).
+    pub fn fusable(&self, program: &StepProgram, value: ValueId) -> bool {
+        let inst = program.insts[value.index()];
+        match &inst.op {
+            _ if is_scaled_row(program, value) => true,
+            Op::Unary(UnaryOp::Tanh, _) if self.calls_native_tanh(inst.shape.len()) => false,
+            Op::Unary(UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sqrt | UnaryOp::Floor, _) => true,
+            Op::Unary(UnaryOp::Tanh, _) => self.f32,
+            Op::Binary(op, _, _) => *op != BinaryOp::Pow,
+            Op::Select(..) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether `value` is computed in a fused run (fusable and longer than one element).
+    pub fn in_run(&self, program: &StepProgram, value: ValueId) -> bool {
+        self.fusable(program, value) && program.shape(value).len() > 1
+    }
+}
+
+/// Whether `op` emits no code (its value lives in a buffer already).
+pub fn silent(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Const(_)
+            | Op::Param(_)
+            | Op::State(_)
+            | Op::Input(_)
+            | Op::Seed(_)
+            | Op::StateAdjoint(_)
+            | Op::NextState(_)
+            | Op::Broadcast(_)
+    )
+}
+
+/// `values` (in program order) in the order generated code computes them: by level, where a
+/// value's level is the most single instructions (not silent, not in a run) on any path to it
+/// from the values outside `values`; within a level, run values before single instructions,
+/// each in program order. Every value comes after its operands.
+pub fn schedule(program: &StepProgram, values: &[ValueId], fusion: Fusion) -> Vec<ValueId> {
+    let mut chosen = vec![false; program.insts.len()];
+    for value in values {
+        chosen[value.index()] = true;
+    }
+    let single = |v: ValueId| {
+        let op = &program.inst(v).op;
+        !silent(op) && !fusion.in_run(program, v)
+    };
+    // Levels in program order (operands come first).
+    let mut level = vec![0usize; program.insts.len()];
+    for value in values {
+        let operands = program.inst(*value).op.operands();
+        level[value.index()] = operands
+            .iter()
+            .filter(|o| chosen[o.index()])
+            .map(|o| level[o.index()] + usize::from(single(*o)))
+            .max()
+            .unwrap_or(0);
+    }
+    let mut order = values.to_vec();
+    order.sort_by_key(|v| (level[v.index()], single(*v), v.index()));
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::step::{ParamId, ParamSlot, Shape, StateId, StateInit, StateSlot};
+
+    #[test]
+    fn work_that_does_not_need_a_call_runs_before_it() {
+        let v = Shape::Vector(40);
+        let mut p = StepProgram {
+            params: vec![ParamSlot { name: "w".into(), shape: Shape::Matrix(40, 40) }],
+            states: vec![StateSlot { name: "x".into(), shape: v, init: StateInit::Constant(0.0) }],
+            ..StepProgram::default()
+        };
+        let w = p.push(Op::Param(ParamId(0)), Shape::Matrix(40, 40));
+        let x = p.push(Op::State(StateId(0)), v);
+        let a = p.push(Op::Binary(BinaryOp::Mul, x, x), v);
+        let product = p.push(Op::VecMat(a, w), v);
+        let after = p.push(Op::Binary(BinaryOp::Add, product, a), v);
+        // Reads nothing the product gives, but comes after it in program order.
+        let free = p.push(Op::Binary(BinaryOp::Sub, a, x), v);
+        let values: Vec<ValueId> = (0..p.insts.len() as u32).map(ValueId).collect();
+        let fusion = Fusion { f32: true, native_tanh: false };
+        let order = schedule(&p, &values, fusion);
+        let position = |v: ValueId| order.iter().position(|o| *o == v).unwrap();
+        assert!(position(free) < position(product), "{order:?}");
+        assert!(position(a) < position(product) && position(product) < position(after));
+        assert_eq!(order.len(), values.len());
+        // Every value after its operands.
+        for value in &order {
+            for operand in p.inst(*value).op.operands() {
+                assert!(position(operand) < position(*value));
+            }
+        }
+    }
+}

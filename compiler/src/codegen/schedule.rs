@@ -72,7 +72,10 @@ pub fn silent(op: &Op) -> bool {
 /// `values` (in program order) in the order generated code computes them: by level, where a
 /// value's level is the most single instructions (not silent, not in a run) on any path to it
 /// from the values outside `values`; within a level, run values before single instructions,
-/// each in program order. Every value comes after its operands.
+/// each in program order. A run value that reads only buffers and other such values (A's
+/// `−x + i + bias`, from the state, the input and parameters) instead goes to the latest level
+/// its readers allow, so that it is not stored before a call and loaded after it. Every value
+/// comes after its operands.
 pub fn schedule(program: &StepProgram, values: &[ValueId], fusion: Fusion) -> Vec<ValueId> {
     let mut chosen = vec![false; program.insts.len()];
     for value in values {
@@ -82,19 +85,33 @@ pub fn schedule(program: &StepProgram, values: &[ValueId], fusion: Fusion) -> Ve
         let op = &program.inst(v).op;
         !silent(op) && !fusion.in_run(program, v)
     };
-    // Levels in program order (operands come first).
+    let readers = |v: ValueId| values.iter().filter(move |r| program.inst(**r).op.operands().contains(&v));
+    // Levels in program order (operands come first). `free`: a run value whose operands are
+    // outside `values` (buffers, loop invariants) or free values that only it reads, so that
+    // moving it (and them) later stores nothing new.
     let mut level = vec![0usize; program.insts.len()];
+    let mut free = vec![false; program.insts.len()];
     for value in values {
-        let operands = program.inst(*value).op.operands();
-        level[value.index()] = operands
-            .iter()
-            .filter(|o| chosen[o.index()])
-            .map(|o| level[o.index()] + usize::from(single(*o)))
-            .max()
-            .unwrap_or(0);
+        let op = &program.inst(*value).op;
+        let operands = op.operands();
+        let inside = || operands.iter().filter(|o| chosen[o.index()]);
+        level[value.index()] = inside().map(|o| level[o.index()] + usize::from(single(*o))).max().unwrap_or(0);
+        // A buffer is read where it is; a broadcast reads where its inner value was computed.
+        let buffer = |o: ValueId| silent(&program.inst(o).op) && !matches!(program.inst(o).op, Op::Broadcast(_));
+        free[value.index()] = !silent(op)
+            && !single(*value)
+            && inside().all(|o| buffer(*o) || (free[o.index()] && readers(*o).count() == 1));
+    }
+    // Free values move down to their earliest reader's level (readers come later in program
+    // order, so they are placed first); a value no step value reads stays where it is.
+    let mut placed = level.clone();
+    for value in values.iter().rev() {
+        if let (true, Some(latest)) = (free[value.index()], readers(*value).map(|r| placed[r.index()]).min()) {
+            placed[value.index()] = latest.max(level[value.index()]);
+        }
     }
     let mut order = values.to_vec();
-    order.sort_by_key(|v| (level[v.index()], single(*v), v.index()));
+    order.sort_by_key(|v| (placed[v.index()], single(*v), v.index()));
     order
 }
 
@@ -118,6 +135,9 @@ mod tests {
         let after = p.push(Op::Binary(BinaryOp::Add, product, a), v);
         // Reads nothing the product gives, but comes after it in program order.
         let free = p.push(Op::Binary(BinaryOp::Sub, a, x), v);
+        // Reads only the state, and only a value after the product reads it.
+        let late = p.push(Op::Unary(UnaryOp::Neg, x), v);
+        let tail = p.push(Op::Binary(BinaryOp::Add, after, late), v);
         let values: Vec<ValueId> = (0..p.insts.len() as u32).map(ValueId).collect();
         let fusion = Fusion { f32: true, native_tanh: false };
         let order = schedule(&p, &values, fusion);
@@ -125,6 +145,8 @@ mod tests {
         assert!(position(free) < position(product), "{order:?}");
         assert!(position(a) < position(product) && position(product) < position(after));
         assert_eq!(order.len(), values.len());
+        // A value of buffers alone, read only after the product, is computed after it.
+        assert!(position(product) < position(late) && position(late) < position(tail), "{order:?}");
         // Every value after its operands.
         for value in &order {
             for operand in p.inst(*value).op.operands() {

@@ -466,3 +466,34 @@ fn lock_step_groups_equal_elements_run_alone_and_the_interpreter() {
         assert!(error <= 1e-11, "gradient of {} differs by {error:e}", slot.name);
     }
 }
+
+/// A Rate readout's outputs are computed one step late (`codegen::skew`): the last one after
+/// the loop of each call, none before the first step. Runs of one step, of a whole chunk, of
+/// one step past it and of several chunks, for batches run in lock-step groups, equal the
+/// interpreter.
+#[test]
+fn outputs_computed_one_step_late_equal_the_interpreter() {
+    let network = compile(
+        "network N(dt = 1 ms) = Sequential(Linear(2, 20), Rate(20, rec = true, activation = tanh), Linear(20, 3))",
+    );
+    let summary = JitNetwork::<f64>::compile(&network.program, None).unwrap().summary().to_string();
+    assert!(summary.contains("computed one step late"), "{summary}");
+    let params64 = params(&network);
+    let params32: Vec<Vec<f32>> = params64.iter().map(|p| p.iter().map(|v| *v as f32).collect()).collect();
+    let f64_jit = JitNetwork::<f64>::compile(&network.program, None).unwrap();
+    let f32_jit = JitNetwork::<f32>::compile(&network.program, None).unwrap();
+    for steps in [1, 2, 128, 129, 300] {
+        for batch in [1, 3] {
+            let input = numbers(batch * steps * 2, 7, 1.0);
+            let reference = interp::evolve(&network.program, &params64, &input, batch, steps, false, 1).unwrap();
+            let input32: Vec<f32> = input.iter().map(|v| *v as f32).collect();
+            for threads in [1, 2] {
+                let ours = f64_jit.evolve(&params64, &input, batch, steps, threads, 1).unwrap();
+                assert!(worst(&ours, &reference.output) <= 1e-12, "f64, {steps} steps, batch {batch}");
+                let ours = f32_jit.evolve(&params32, &input32, batch, steps, threads, 1).unwrap();
+                let ours: Vec<f64> = ours.iter().map(|v| f64::from(*v)).collect();
+                assert!(worst(&ours, &reference.output) <= 1e-5, "f32, {steps} steps, batch {batch}");
+            }
+        }
+    }
+}

@@ -4,7 +4,8 @@
 //! precomputes, the group products, and what one step emits; `function` builds each function
 //! around that and `plan` decides how each gradient is accumulated.
 
-use cranelift_codegen::ir::{Type, types};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{InstBuilder, Type, types};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
@@ -194,7 +195,12 @@ pub fn compile(
 
     // Divisions by loop invariants become products (see `reciprocal`); the programs keep their
     // parameter, state and input tables, so the callers' buffers are unchanged.
-    let forward = &super::reciprocal::rewrite_program(forward).0;
+    let forward = super::reciprocal::rewrite_program(forward).0;
+    // Outputs of the new states alone are computed one step late (see `skew`), where that
+    // adds no work to the step (the shifted output may not share the step's values).
+    let late = super::skew::skew_outputs(&forward).filter(|late| step_work(late) <= step_work(&forward));
+    let late_outputs = late.is_some();
+    let forward = &late.unwrap_or(forward);
     let adjoint = adjoint.map(super::reciprocal::rewrite_adjoint);
     let adjoint = adjoint.as_ref();
     let mut precomputed: Vec<Precomputed> = Vec::new();
@@ -249,6 +255,9 @@ pub fn compile(
     let mut summary = String::new();
     super::summary::precomputed(&mut summary, forward, &precomputed);
     super::summary::function(&mut summary, "forward", forward, &forward_values, &forward_fixed, forward_layout.scratch);
+    if late_outputs {
+        summary.push_str("  outputs: of the states, computed one step late (the last after the loop)\n");
+    }
     if let Some((adjoint, plan, values, backward_layout, (fixed, _))) = &backward_parts {
         super::summary::function(&mut summary, "backward", &adjoint.program, values, fixed, backward_layout.scratch);
         let stored = plan.stored_values(sequence_lengths.len());
@@ -281,9 +290,10 @@ pub fn compile(
         layout: &forward_layout,
         buffers: &shapes,
         groups: &forward_groups,
+        late_outputs,
     };
     let forward_ids = build_versions(&mut module, &mut context, "reef_forward", forward_spec, |e, phase, groups| {
-        emit_forward(e, forward, &forward_values, phase, groups)
+        emit_forward(e, forward, &forward_values, (phase, late_outputs), groups)
     })?;
     let backward = match backward_parts {
         Some((adjoint, plan, values, backward_layout, _)) => {
@@ -295,6 +305,7 @@ pub fn compile(
                 layout: &backward_layout,
                 buffers: &shapes,
                 groups: &groups,
+                late_outputs: false,
             };
             let ids = build_versions(&mut module, &mut context, "reef_backward", spec, |e, phase, groups| {
                 emit_backward(e, adjoint, &plan, &values, phase, groups)
@@ -433,6 +444,9 @@ pub(super) struct LoopValues {
     pub invariant: Vec<bool>,
     /// Values carried from step to step (see [`super::carry`]).
     pub carries: Vec<Carry>,
+    /// The values the outputs need, loop invariants aside (an epilogue computes them once
+    /// more when the outputs are computed one step late, see [`super::skew`]).
+    pub for_outputs: Vec<bool>,
 }
 
 impl LoopValues {
@@ -453,7 +467,9 @@ impl LoopValues {
             .collect();
         let prologue = (0..program.insts.len()).map(|index| for_prologue[index] && !is_fixed(index)).collect();
         let needed = in_loop.iter().zip(&for_prologue).map(|(a, b)| *a || *b).collect();
-        LoopValues { needed, emit, prologue, invariant, carries }
+        let for_outputs = self::needed(program, &program.outputs, fixed, &[]);
+        let for_outputs = (0..program.insts.len()).map(|index| for_outputs[index] && !invariant[index]).collect();
+        LoopValues { needed, emit, prologue, invariant, carries, for_outputs }
     }
 
     /// Invariant values either phase computes.
@@ -589,7 +605,13 @@ pub(super) fn is_invariant(op: &Op, invariant: &[bool]) -> bool {
     }
 }
 
-fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopValues, phase: Phase, groups: &[ValueId]) {
+fn emit_forward(
+    e: &mut Emitter<'_, '_>,
+    program: &StepProgram,
+    values: &LoopValues,
+    (phase, late_outputs): (Phase, bool),
+    groups: &[ValueId],
+) {
     let mut roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
     roots.extend(values.carries.iter().map(|c| c.produced));
     let segment = match phase {
@@ -597,6 +619,11 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
             return emit_values(e, program, (&values.needed, &values.needed), values.invariant_values(), &roots);
         }
         Phase::Prologue => return values.prologue(e, program),
+        Phase::Epilogue => {
+            let step_values = |index: usize| !values.invariant[index];
+            emit_values(e, program, (&values.for_outputs, &values.needed), step_values, &program.outputs);
+            return copy_outputs(e, program);
+        }
         Phase::Step(segment) => segment,
     };
     let step_values = |index: usize| !values.invariant[index];
@@ -604,9 +631,18 @@ fn emit_forward(e: &mut Emitter<'_, '_>, program: &StepProgram, values: &LoopVal
         return emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots, &[]), groups, segment);
     }
     emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots, &[]), groups, segment);
-    for (output, offset) in program.outputs.iter().zip(e.layout.output_offsets.clone()) {
-        let source = e.layout.locs[output.index()];
-        e.copy(Loc::Mem { base: Base::Output, offset, scalar: false }, source, program.shape(*output).len());
+    if late_outputs {
+        // The previous step's outputs: none before the first step.
+        let write = e.b.create_block();
+        let next = e.b.create_block();
+        let first = e.b.ins().icmp_imm_s(IntCC::Equal, e.step, 0);
+        e.b.ins().brif(first, next, &[], write, &[]);
+        e.b.switch_to_block(write);
+        copy_outputs(e, program);
+        e.b.ins().jump(next, &[]);
+        e.b.switch_to_block(next);
+    } else {
+        copy_outputs(e, program);
     }
     for (state, update) in program.state_updates.iter().enumerate() {
         let source = e.layout.locs[update.index()];
@@ -635,6 +671,8 @@ fn emit_backward(
             return emit_values(e, program, (&values.needed, &values.needed), values.invariant_values(), &roots);
         }
         Phase::Prologue => return values.prologue(e, program),
+        // The backward loop has no outputs (`late_outputs` is false for it).
+        Phase::Epilogue => return,
         Phase::Step(segment) => {
             let step_values = |index: usize| !values.invariant[index];
             // A term its run adds to the gradient is not stored for the end of the step.
@@ -706,6 +744,26 @@ fn summed_in_runs(
         }
     }
     sums
+}
+
+/// Instructions a forward step of `program` computes (carried and precomputed values aside).
+fn step_work(program: &StepProgram) -> usize {
+    let fixed = precomputed_products(program, &mut Vec::new());
+    let roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
+    let values = LoopValues::new(program, &roots, &fixed, true);
+    let computed = |index: &usize| values.emit[*index] && !values.invariant[*index];
+    (0..program.insts.len())
+        .filter(computed)
+        .filter(|index| !super::schedule::silent(&program.insts[*index].op))
+        .count()
+}
+
+/// Copies the outputs to the output row.
+fn copy_outputs(e: &mut Emitter<'_, '_>, program: &StepProgram) {
+    for (output, offset) in program.outputs.iter().zip(e.layout.output_offsets.clone()) {
+        let source = e.layout.locs[output.index()];
+        e.copy(Loc::Mem { base: Base::Output, offset, scalar: false }, source, program.shape(*output).len());
+    }
 }
 
 /// Emits segment `segment` of the `computed` values that `select` picks: the pieces after

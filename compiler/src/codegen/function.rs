@@ -39,6 +39,9 @@ pub(super) enum Phase {
     /// Segment `k` of the body of the time loop: the work between group products `k - 1` and
     /// `k` (see [`build`]).
     Step(usize),
+    /// After the last step (only when there was one, and only for outputs computed one step
+    /// late, see [`super::skew`]): the last step's outputs from the final states.
+    Epilogue,
 }
 
 /// Which of the two functions is built.
@@ -119,6 +122,8 @@ pub(super) struct LoopSpec<'a> {
     pub buffers: &'a Buffers,
     /// The products a lock-step group computes in one kernel call.
     pub groups: &'a [GroupProduct],
+    /// Whether the forward step computes the previous step's outputs (see [`super::skew`]).
+    pub late_outputs: bool,
 }
 
 /// Builds the one-element function `name` and, if the step has group products, the lock-step
@@ -157,7 +162,7 @@ fn build(
     mut body: impl FnMut(&mut Emitter<'_, '_>, Phase, &[ValueId]),
     grouped: bool,
 ) -> Result<FuncId, CodegenError> {
-    let LoopSpec { kind, element, program, layout: program_layout, buffers, groups } = spec;
+    let LoopSpec { kind, element, program, layout: program_layout, buffers, groups, late_outputs } = spec;
     let pointer = module.target_config().pointer_type();
     let mut signature = module.make_signature();
     // forward:  params, inputs, outputs, tapes, states, scratches, steps, noises, pres,
@@ -311,7 +316,13 @@ fn build(
                 };
                 let input_row = row(b, arrays.input, channels);
                 let tape_row = row(b, arrays.tape, state_size);
+                // Outputs computed one step late go to the previous step's row (never written
+                // at the first step).
                 let io_row = row(b, arrays.io, program_layout.output_size);
+                let io_row = match late_outputs {
+                    true => b.ins().iadd_imm_s(io_row, -((program_layout.output_size as i64) * size)),
+                    false => io_row,
+                };
                 let precomputed: Vec<Value> = (buffers.precomputed.iter().enumerate())
                     .map(|(k, cols)| {
                         let base = b.ins().load(pointer, array_flags(), arrays.pre, (k * 8) as i32);
@@ -390,6 +401,27 @@ fn build(
                 &[BlockArg::Value(flipped)],
             );
             b.switch_to_block(exit);
+            if late_outputs {
+                // The last step's outputs, from the final states (the tape's last row).
+                let epilogue = b.create_block();
+                let done = b.create_block();
+                let any = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, steps, 0);
+                b.ins().brif(any, epilogue, &[], done, &[]);
+                b.switch_to_block(epilogue);
+                for_each_element(&mut b, count, |b, e| {
+                    let arrays = load_element(b, e);
+                    let mut bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
+                    let states = b.ins().imul_imm_s(steps, state_size as i64 * size);
+                    bases.state = b.ins().iadd(arrays.tape, states);
+                    let last = b.ins().iadd_imm_s(steps, -1);
+                    let outputs = b.ins().imul_imm_s(last, program_layout.output_size as i64 * size);
+                    bases.output = b.ins().iadd(arrays.io, outputs);
+                    let mut epilogue = emitter(b, element, program_layout, bases, host, arrays.noise, last);
+                    body(&mut epilogue, Phase::Epilogue, &[]);
+                });
+                b.ins().jump(done, &[]);
+                b.switch_to_block(done);
+            }
             if state_size > 0 {
                 // Copy each element's final state (the tape's last row) or λ (in whichever
                 // buffer holds it) to its `out` buffer: read as `State`, written as `Output`.

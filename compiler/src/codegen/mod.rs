@@ -22,6 +22,7 @@ mod reciprocal;
 mod rows;
 mod run;
 mod schedule;
+mod skew;
 mod summary;
 mod tanh;
 mod tune;

@@ -763,6 +763,43 @@ impl Emitter<'_, '_> {
         }
     }
 
+    /// `index` moved on by `offset` elements (an i64 value).
+    fn offset_index(&mut self, index: Index, offset: Value) -> Index {
+        match index {
+            Index::Fixed(i) => Index::Dynamic(offset, i),
+            Index::Dynamic(value, i) => Index::Dynamic(self.b.ins().iadd(value, offset), i),
+        }
+    }
+
+    /// Runs `body(i, values)` for `i` in `0..count` (`count > 0`) as a bottom-tested loop
+    /// carrying `values` (which `body` updates) from one iteration to the next; returns their
+    /// final values.
+    fn loop_with(
+        &mut self,
+        count: usize,
+        values: &[Value],
+        mut body: impl FnMut(&mut Self, Value, &mut [Value]),
+    ) -> Vec<Value> {
+        let head = self.b.create_block();
+        let exit = self.b.create_block();
+        let counter = self.b.append_block_param(head, types::I64);
+        let types: Vec<Type> = values.iter().map(|v| self.b.func.dfg.value_type(*v)).collect();
+        let mut carried: Vec<Value> = types.iter().map(|ty| self.b.append_block_param(head, *ty)).collect();
+        let results: Vec<Value> = types.iter().map(|ty| self.b.append_block_param(exit, *ty)).collect();
+        let zero = self.b.ins().iconst(types::I64, 0);
+        let entry: Vec<BlockArg> = std::iter::once(zero).chain(values.iter().copied()).map(BlockArg::Value).collect();
+        self.b.ins().jump(head, &entry);
+        self.b.switch_to_block(head);
+        body(self, counter, &mut carried);
+        let next = self.b.ins().iadd_imm_s(counter, 1);
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, next, count as i64);
+        let again: Vec<BlockArg> = std::iter::once(next).chain(carried.iter().copied()).map(BlockArg::Value).collect();
+        let done: Vec<BlockArg> = carried.iter().copied().map(BlockArg::Value).collect();
+        self.b.ins().brif(more, head, &again, exit, &done);
+        self.b.switch_to_block(exit);
+        results
+    }
+
     /// `y[rows] = x[cols] @ Wᵀ` for `W[rows, cols]`: one dot product per row (its vector
     /// chunks summed in [`DOT_ACCUMULATORS`] interleaved partial sums).
     fn vecmat_transposed(&mut self, dest: Loc, x: Loc, w: Loc, rows: usize, cols: usize) {
@@ -773,13 +810,29 @@ impl Emitter<'_, '_> {
             // Up to four accumulators, so the additions do not wait on each other (one chain
             // over A's 50-element readout was a quarter of its forward step).
             let zero = e.splat_constant(0.0, true);
-            let mut accumulators = vec![zero; chunks.clamp(1, DOT_ACCUMULATORS)];
-            for chunk in 0..chunks {
-                let xs = e.load_vector(x, Index::Fixed(chunk * lanes));
-                let weights = e.load_vector(w, Index::Dynamic(base, chunk * lanes));
+            let slots = chunks.clamp(1, DOT_ACCUMULATORS);
+            let mut accumulators = vec![zero; slots];
+            let add_chunk = |e: &mut Self, accumulators: &mut [Value], index: Index, slot: usize| {
+                let xs = e.load_vector(x, index);
+                let in_row = e.offset_index(index, base);
+                let weights = e.load_vector(w, in_row);
                 let product = e.b.ins().fmul(xs, weights);
-                let slot = chunk % accumulators.len();
                 accumulators[slot] = e.b.ins().fadd(accumulators[slot], product);
+            };
+            // Long dot products as a loop over whole groups of `slots` chunks (A1000's
+            // 1000-element readout, unrolled, was a thousand instructions; its compile time
+            // doubled when the readout was also emitted after the loop, see `skew`).
+            let groups = if chunks > UNROLL_CHUNKS { chunks / slots } else { 0 };
+            if groups > 0 {
+                accumulators = e.loop_with(groups, &accumulators, |e, group, sums| {
+                    let first = e.b.ins().imul_imm_s(group, (slots * lanes) as i64);
+                    for slot in 0..slots {
+                        add_chunk(e, sums, Index::Dynamic(first, slot * lanes), slot);
+                    }
+                });
+            }
+            for chunk in groups * slots..chunks {
+                add_chunk(e, &mut accumulators, Index::Fixed(chunk * lanes), chunk % slots);
             }
             let accumulator = (accumulators[1..].iter()).fold(accumulators[0], |sum, part| e.b.ins().fadd(sum, *part));
             let mut total = e.b.ins().extractlane(accumulator, 0);

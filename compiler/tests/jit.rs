@@ -497,3 +497,38 @@ fn outputs_computed_one_step_late_equal_the_interpreter() {
         }
     }
 }
+
+/// A model whose new state is read by its output (`output x + x` reads `x⁺`) and whose update
+/// adds a term of parameters alone (`tanh(a + b)`): found by the random models of
+/// `tests/gradients.rs`.
+#[test]
+fn outputs_of_the_new_state_and_parameter_terms_equal_the_interpreter() {
+    let network = compile(
+        "model Random(n: size) {
+            param a[n] = 0.3
+            param b[n] = -0.2
+            param w[n, n] = kaiming(n)
+            state x[n] = 0.1
+            input i[n]
+            let w2 = x @ w
+            x <- tanh((tanh((a + b)) + x))
+            output x + x
+        }
+        network N(dt = 1 ms) = Sequential(Linear(2, 3), Random(3), Linear(3, 1))",
+    );
+    compare::<f64>(&network, 1e-12, "random");
+    let network = compile(
+        "model Random(n: size) {
+            param a[n] = 0.3
+            param b[n] = -0.2
+            param w[n, n] = kaiming(n)
+            state x[n] = 0.1
+            input i[n]
+            let w2 = x @ w
+            x <- tanh((tanh((a + x)) + b))
+            output b + x
+        }
+        network N(dt = 1 ms) = Sequential(Linear(2, 3), Random(3), Linear(3, 1))",
+    );
+    compare::<f64>(&network, 1e-12, "random 2");
+}

@@ -675,8 +675,12 @@ fn emit_backward(
         Phase::Epilogue => return,
         Phase::Step(segment) => {
             let step_values = |index: usize| !values.invariant[index];
-            // A term its run adds to the gradient is not stored for the end of the step.
-            roots.retain(|root| !sums.iter().any(|(value, _)| value == root));
+            // A term its run adds to the gradient is not stored for the end of the step (unless
+            // the end of the step reads it for something else: a new λ, a row, another term).
+            let grad = |param: usize| Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false };
+            roots = adjoint.state_adjoints.clone();
+            roots.extend(plan.roots_but(|param, value| sums.contains(&(value, grad(param)))));
+            roots.extend(values.carries.iter().map(|c| c.produced));
             let spec = (&values.emit[..], &values.needed[..], step_values, &roots[..], &sums[..]);
             emit_segment(e, program, spec, groups, segment);
             if segment < groups.len() {
@@ -702,7 +706,7 @@ fn emit_backward(
                         }
                     }
                 }
-                Term::Value(value) if !sums.iter().any(|(summed, _)| summed == value) => {
+                Term::Value(value) if !sums.contains(&(*value, dest)) => {
                     let source = e.layout.locs[value.index()];
                     e.accumulate(dest, source, shape.len());
                 }

@@ -68,7 +68,8 @@ impl Emitter<'_, '_> {
                     let dest = e.layout.locs[value.index()];
                     e.store_width(dest, index, result, width);
                 }
-                if let Some((_, total)) = sums.iter().find(|(summed, _)| summed == value) {
+                // A value may be the term of several parameters (`a` and `b` of `tanh(a + b)`).
+                for (_, total) in sums.iter().filter(|(summed, _)| summed == value) {
                     let before = e.load_width(*total, index, width);
                     let after = e.b.ins().fadd(before, result);
                     e.store_width(*total, index, after, width);

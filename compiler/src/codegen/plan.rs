@@ -194,17 +194,26 @@ impl GradientPlan {
 
     /// The values the backward loop must compute for the terms.
     pub fn roots(&self) -> Vec<ValueId> {
+        self.roots_but(|_, _| false)
+    }
+
+    /// The values the end of a backward step reads for the terms: stored rows, and the terms
+    /// added at every step except those `added_by_run(param, value)` says a fused run adds.
+    pub fn roots_but(&self, added_by_run: impl Fn(usize, ValueId) -> bool) -> Vec<ValueId> {
         let mut roots = Vec::new();
-        for term in self.terms.iter().flatten() {
-            match term {
-                Term::Sequence(x, sx, y, sy) => {
-                    for (value, side) in [(x, sx), (y, sy)] {
-                        if matches!(side, Side::Buffer(..)) {
-                            roots.push(*value);
+        for (param, terms) in self.terms.iter().enumerate() {
+            for term in terms {
+                match term {
+                    Term::Sequence(x, sx, y, sy) => {
+                        for (value, side) in [(x, sx), (y, sy)] {
+                            if matches!(side, Side::Buffer(..)) {
+                                roots.push(*value);
+                            }
                         }
                     }
+                    Term::Value(v) if added_by_run(param, *v) => {}
+                    Term::Value(v) => roots.push(*v),
                 }
-                Term::Value(v) => roots.push(*v),
             }
         }
         roots

@@ -498,37 +498,25 @@ fn outputs_computed_one_step_late_equal_the_interpreter() {
     }
 }
 
-/// A model whose new state is read by its output (`output x + x` reads `x⁺`) and whose update
-/// adds a term of parameters alone (`tanh(a + b)`): found by the random models of
-/// `tests/gradients.rs`.
+/// Models found by the random models of `tests/gradients.rs` when per-step gradient terms
+/// were first added by their fused runs: a term two parameters share (`tanh(a + b)`: `a`'s and
+/// `b`'s), and a term that is also the new λ (`∂L/∂a` of `tanh(tanh(a + x) + b)`).
 #[test]
-fn outputs_of_the_new_state_and_parameter_terms_equal_the_interpreter() {
-    let network = compile(
-        "model Random(n: size) {
-            param a[n] = 0.3
-            param b[n] = -0.2
-            param w[n, n] = kaiming(n)
-            state x[n] = 0.1
-            input i[n]
-            let w2 = x @ w
-            x <- tanh((tanh((a + b)) + x))
-            output x + x
-        }
-        network N(dt = 1 ms) = Sequential(Linear(2, 3), Random(3), Linear(3, 1))",
-    );
-    compare::<f64>(&network, 1e-12, "random");
-    let network = compile(
-        "model Random(n: size) {
-            param a[n] = 0.3
-            param b[n] = -0.2
-            param w[n, n] = kaiming(n)
-            state x[n] = 0.1
-            input i[n]
-            let w2 = x @ w
-            x <- tanh((tanh((a + x)) + b))
-            output b + x
-        }
-        network N(dt = 1 ms) = Sequential(Linear(2, 3), Random(3), Linear(3, 1))",
-    );
-    compare::<f64>(&network, 1e-12, "random 2");
+fn shared_gradient_terms_and_terms_that_are_the_new_adjoint_equal_the_interpreter() {
+    for (update, output) in [("tanh((tanh((a + b)) + x))", "x + x"), ("tanh((tanh((a + x)) + b))", "b + x")] {
+        let network = compile(&format!(
+            "model Random(n: size) {{
+                param a[n] = 0.3
+                param b[n] = -0.2
+                param w[n, n] = kaiming(n)
+                state x[n] = 0.1
+                input i[n]
+                let w2 = x @ w
+                x <- {update}
+                output {output}
+            }}
+            network N(dt = 1 ms) = Sequential(Linear(2, 3), Random(3), Linear(3, 1))"
+        ));
+        compare::<f64>(&network, 1e-12, update);
+    }
 }

@@ -524,7 +524,8 @@ impl LoopValues {
     /// Computes the carried values from the first step's states.
     fn prologue(&self, e: &mut Emitter<'_, '_>, program: &StepProgram) {
         let carried: Vec<ValueId> = self.carries.iter().map(|c| c.carried).collect();
-        emit_values(e, program, (&self.prologue, &self.needed), |index| !self.invariant[index], &carried);
+        let emission = Emission::new(&self.prologue, |index| !self.invariant[index], &self.needed, &carried);
+        emit_values(e, program, &emission);
     }
 }
 
@@ -616,21 +617,29 @@ fn emit_forward(
     roots.extend(values.carries.iter().map(|c| c.produced));
     let segment = match phase {
         Phase::Invariant => {
-            return emit_values(e, program, (&values.needed, &values.needed), values.invariant_values(), &roots);
+            let emission = Emission::new(&values.needed, values.invariant_values(), &values.needed, &roots);
+            return emit_values(e, program, &emission);
         }
         Phase::Prologue => return values.prologue(e, program),
         Phase::Epilogue => {
             let step_values = |index: usize| !values.invariant[index];
-            emit_values(e, program, (&values.for_outputs, &values.needed), step_values, &program.outputs);
+            let emission = Emission::new(&values.for_outputs, step_values, &values.needed, &program.outputs);
+            emit_values(e, program, &emission);
             return copy_outputs(e, program);
         }
         Phase::Step(segment) => segment,
     };
     let step_values = |index: usize| !values.invariant[index];
     if segment < groups.len() {
-        return emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots, &[]), groups, segment);
+        return emit_segment(
+            e,
+            program,
+            &Emission::new(&values.emit, step_values, &values.needed, &roots),
+            groups,
+            segment,
+        );
     }
-    emit_segment(e, program, (&values.emit, &values.needed, step_values, &roots, &[]), groups, segment);
+    emit_segment(e, program, &Emission::new(&values.emit, step_values, &values.needed, &roots), groups, segment);
     if late_outputs {
         // The previous step's outputs: none before the first step.
         let write = e.b.create_block();
@@ -668,7 +677,8 @@ fn emit_backward(
     let sums = summed_in_runs(e, program, plan, values);
     match phase {
         Phase::Invariant => {
-            return emit_values(e, program, (&values.needed, &values.needed), values.invariant_values(), &roots);
+            let emission = Emission::new(&values.needed, values.invariant_values(), &values.needed, &roots);
+            return emit_values(e, program, &emission);
         }
         Phase::Prologue => return values.prologue(e, program),
         // The backward loop has no outputs (`late_outputs` is false for it).
@@ -681,8 +691,8 @@ fn emit_backward(
             roots = adjoint.state_adjoints.clone();
             roots.extend(plan.roots_but(|param, value| sums.contains(&(value, grad(param)))));
             roots.extend(values.carries.iter().map(|c| c.produced));
-            let spec = (&values.emit[..], &values.needed[..], step_values, &roots[..], &sums[..]);
-            emit_segment(e, program, spec, groups, segment);
+            let emission = Emission { sums: &sums, ..Emission::new(&values.emit, step_values, &values.needed, &roots) };
+            emit_segment(e, program, &emission, groups, segment);
             if segment < groups.len() {
                 return;
             }
@@ -770,45 +780,54 @@ fn copy_outputs(e: &mut Emitter<'_, '_>, program: &StepProgram) {
     }
 }
 
-/// Emits segment `segment` of the `computed` values that `select` picks: the pieces after
-/// group product `segment - 1` and before product `segment` (the products themselves are the
-/// group's kernel calls, emitted by [`super::function::build`]). Pieces and the values they
-/// must store are found over the whole step, so values read in a later segment are in memory;
-/// `readers` are the values any phase of the function computes (see [`escapes`]); runs add
-/// the values of `sums` to their gradients (see [`summed_in_runs`]).
+/// What one phase of a step emits (see [`emit_segment`]).
+struct Emission<'a> {
+    /// The values it computes, in program order.
+    values: Vec<ValueId>,
+    /// The values any phase of the function computes (see [`escapes`]).
+    readers: &'a [bool],
+    /// What is read after the phase (the end of the step, or the next step).
+    roots: &'a [ValueId],
+    /// Values their fused runs add to a gradient (see [`summed_in_runs`]).
+    sums: &'a [(ValueId, Loc)],
+}
+
+impl<'a> Emission<'a> {
+    /// The `computed` values that `select` picks, and what reads them.
+    fn new(computed: &[bool], select: impl Fn(usize) -> bool, readers: &'a [bool], roots: &'a [ValueId]) -> Self {
+        let values =
+            (0..computed.len()).filter(|index| computed[*index] && select(*index)).map(|index| ValueId(index as u32));
+        Emission { values: values.collect(), readers, roots, sums: &[] }
+    }
+}
+
+/// Emits segment `segment` of `emission`: the pieces after group product `segment - 1` and
+/// before product `segment` (the products themselves are the group's kernel calls, emitted by
+/// [`super::function::build`]). Pieces and the values they must store are found over the
+/// whole step, so values read in a later segment are in memory.
 fn emit_segment(
     e: &mut Emitter<'_, '_>,
     program: &StepProgram,
-    (computed, readers, select, roots, sums): (&[bool], &[bool], impl Fn(usize) -> bool, &[ValueId], &[(ValueId, Loc)]),
+    emission: &Emission<'_>,
     groups: &[ValueId],
     segment: usize,
 ) {
-    let values: Vec<ValueId> = (0..program.insts.len())
-        .filter(|index| computed[*index] && select(*index))
-        .map(|index| ValueId(index as u32))
-        .collect();
     let fusion = e.fusion();
-    let pieces = pieces(fusion, program, &schedule(program, &values, fusion));
-    let escapes = escapes(program, &pieces, roots, readers);
+    let pieces = pieces(fusion, program, &schedule(program, &emission.values, fusion));
+    let escapes = escapes(program, &pieces, emission.roots, emission.readers);
     let mut current = 0;
     for piece in &pieces {
         match piece {
             Piece::Single(value) if groups.contains(value) => current += 1,
             Piece::Single(value) if current == segment => e.instruction(program, *value),
-            Piece::Run(run) if current == segment => e.fused(program, run, &escapes, sums),
+            Piece::Run(run) if current == segment => e.fused(program, run, &escapes, emission.sums),
             _ => {}
         }
     }
 }
 
-/// Emits the `computed` values that `select` picks, fusing runs of elementwise instructions.
-fn emit_values(
-    e: &mut Emitter<'_, '_>,
-    program: &StepProgram,
-    (computed, readers): (&[bool], &[bool]),
-    select: impl Fn(usize) -> bool,
-    roots: &[ValueId],
-) {
-    // One segment: no group products to split at.
-    emit_segment(e, program, (computed, readers, select, roots, &[]), &[], 0);
+/// Emits all of `emission` (no group products to split at), fusing runs of elementwise
+/// instructions.
+fn emit_values(e: &mut Emitter<'_, '_>, program: &StepProgram, emission: &Emission<'_>) {
+    emit_segment(e, program, emission, &[], 0);
 }

@@ -31,10 +31,7 @@ pub struct Carry {
 /// transcendental functions (a few dozen instructions per vector) whose both forms `needed`
 /// marks; `invariant` marks the loop invariants.
 pub fn carries(program: &StepProgram, invariant: &[bool], needed: &[bool], forward: bool) -> Vec<Carry> {
-    let mut table: HashMap<Key, ValueId> = HashMap::new();
-    for (index, inst) in program.insts.iter().enumerate() {
-        table.entry(key(&inst.op, inst.shape)).or_insert(ValueId(index as u32));
-    }
+    let table = values_by_key(program);
     // shift[v]: the value computing v's expression on the new states, if the program has one.
     let mut shift: Vec<Option<ValueId>> = vec![None; program.insts.len()];
     for (index, inst) in program.insts.iter().enumerate() {
@@ -74,6 +71,16 @@ pub fn carries(program: &StepProgram, invariant: &[bool], needed: &[bool], forwa
         }
     }
     list
+}
+
+/// The first value of `program` computing each expression (by [`key`]): where a rewrite finds
+/// an instruction it would otherwise add.
+pub fn values_by_key(program: &StepProgram) -> HashMap<Key, ValueId> {
+    let mut table = HashMap::new();
+    for (index, inst) in program.insts.iter().enumerate() {
+        table.entry(key(&inst.op, inst.shape)).or_insert(ValueId(index as u32));
+    }
+    table
 }
 
 /// Whether `carry`'s produced value may be written into the carried value's slot: the step's

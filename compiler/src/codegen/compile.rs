@@ -671,10 +671,12 @@ fn emit_backward(
     groups: &[ValueId],
 ) {
     let program = &adjoint.program;
-    let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
-    roots.extend(plan.roots());
-    roots.extend(values.carries.iter().map(|c| c.produced));
     let sums = summed_in_runs(e, program, plan, values);
+    // A term its run adds to the gradient is not stored for the end of the step (unless the end
+    // of the step reads it for something else: a new λ, a row, another term).
+    let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
+    roots.extend(plan.roots_but(|param, value| sums.contains(&(value, gradient(param)))));
+    roots.extend(values.carries.iter().map(|c| c.produced));
     match phase {
         Phase::Invariant => {
             let emission = Emission::new(&values.needed, values.invariant_values(), &values.needed, &roots);
@@ -685,12 +687,6 @@ fn emit_backward(
         Phase::Epilogue => return,
         Phase::Step(segment) => {
             let step_values = |index: usize| !values.invariant[index];
-            // A term its run adds to the gradient is not stored for the end of the step (unless
-            // the end of the step reads it for something else: a new λ, a row, another term).
-            let grad = |param: usize| Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false };
-            roots = adjoint.state_adjoints.clone();
-            roots.extend(plan.roots_but(|param, value| sums.contains(&(value, grad(param)))));
-            roots.extend(values.carries.iter().map(|c| c.produced));
             let emission = Emission { sums: &sums, ..Emission::new(&values.emit, step_values, &values.needed, &roots) };
             emit_segment(e, program, &emission, groups, segment);
             if segment < groups.len() {
@@ -701,7 +697,7 @@ fn emit_backward(
     let mut copied = vec![false; e.bases.sequences.len()];
     for (param, terms) in plan.terms.iter().enumerate() {
         let shape = program.params[param].shape;
-        let dest = Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false };
+        let dest = gradient(param);
         for term in terms {
             match term {
                 Term::Sequence(x, sx, y, sy) => {
@@ -733,6 +729,11 @@ fn emit_backward(
     values.pass_on(e, program);
 }
 
+/// The location of parameter `param`'s gradient accumulator.
+fn gradient(param: usize) -> Loc {
+    Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false }
+}
+
 /// The gradient terms added at every step (`Term::Value`) that their fused run adds to the
 /// gradient itself, with the gradient's location: the one such term of its parameter (so the
 /// order of the additions is unchanged), computed at every step in a run (fusable, more than
@@ -754,7 +755,7 @@ fn summed_in_runs(
         let len = program.shape(value).len();
         let in_run = e.fusion().in_run(program, value);
         if in_run && values.within_step(value) && len == program.params[param].shape.len() {
-            sums.push((value, Loc::Mem { base: Base::Grad(param as u32), offset: 0, scalar: false }));
+            sums.push((value, gradient(param)));
         }
     }
     sums

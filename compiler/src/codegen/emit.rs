@@ -624,8 +624,8 @@ impl Emitter<'_, '_> {
     /// The native f32 `tanh` to call for a vector of `len` elements, if `unary` is `tanh` and
     /// one applies (see [`super::tanh::NATIVE_MIN_LEN`]).
     pub fn native_tanh(&self, unary: UnaryOp, len: usize) -> Option<FuncRef> {
-        let long = len >= super::tanh::NATIVE_MIN_LEN;
-        if unary == UnaryOp::Tanh && self.elem == types::F32 && long { self.host.tanh_rational } else { None }
+        let native = unary == UnaryOp::Tanh && self.fusion().calls_native_tanh(len);
+        if native { self.host.tanh_rational } else { None }
     }
 
     /// `a · b + c`: one fused instruction (rounded once) where the CPU has it, else two. Only

@@ -83,6 +83,12 @@ fn element_pointer(b: &mut FunctionBuilder<'_>, array: Value, element: Value) ->
     b.ins().load(pointer, array_flags(), address, 0)
 }
 
+/// The address of row `index` (an i64 value) of a buffer whose rows are `row_bytes` long.
+fn row_at(b: &mut FunctionBuilder<'_>, base: Value, index: Value, row_bytes: i64) -> Value {
+    let offset = b.ins().imul_imm_s(index, row_bytes);
+    b.ins().iadd(base, offset)
+}
+
 /// Runs `body(element)` for `element` in `0..count` (`count >= 1`) as a bottom-tested loop, or
 /// once for element 0 without a loop when there is no count (the one-element version).
 fn for_each_element(
@@ -298,8 +304,7 @@ fn build(
                 // of the last step.
                 let arrays = load_element(b, e);
                 let mut bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
-                let offset = b.ins().imul_imm_s(first, state_size as i64 * size);
-                bases.state = b.ins().iadd(arrays.tape, offset);
+                bases.state = row_at(b, arrays.tape, first, state_size as i64 * size);
                 let mut prologue = emitter(b, element, program_layout, bases, host, arrays.noise, first);
                 body(&mut prologue, Phase::Prologue, &[]);
             });
@@ -310,10 +315,8 @@ fn build(
             // Element `e`'s buffers at this step.
             let step_bases = |b: &mut FunctionBuilder<'_>, e: Value| -> (Bases, Value) {
                 let arrays = load_element(b, e);
-                let row = |b: &mut FunctionBuilder<'_>, base: Value, width: usize| {
-                    let offset = b.ins().imul_imm_s(step, width as i64 * size);
-                    b.ins().iadd(base, offset)
-                };
+                let row =
+                    |b: &mut FunctionBuilder<'_>, base: Value, width: usize| row_at(b, base, step, width as i64 * size);
                 let input_row = row(b, arrays.input, channels);
                 let tape_row = row(b, arrays.tape, state_size);
                 // Outputs computed one step late go to the previous step's row (never written
@@ -411,11 +414,9 @@ fn build(
                 for_each_element(&mut b, count, |b, e| {
                     let arrays = load_element(b, e);
                     let mut bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
-                    let states = b.ins().imul_imm_s(steps, state_size as i64 * size);
-                    bases.state = b.ins().iadd(arrays.tape, states);
+                    bases.state = row_at(b, arrays.tape, steps, state_size as i64 * size);
                     let last = b.ins().iadd_imm_s(steps, -1);
-                    let outputs = b.ins().imul_imm_s(last, program_layout.output_size as i64 * size);
-                    bases.output = b.ins().iadd(arrays.io, outputs);
+                    bases.output = row_at(b, arrays.io, last, program_layout.output_size as i64 * size);
                     let mut epilogue = emitter(b, element, program_layout, bases, host, arrays.noise, last);
                     body(&mut epilogue, Phase::Epilogue, &[]);
                 });
@@ -432,10 +433,7 @@ fn build(
                             let odd = b.ins().icmp_imm_s(IntCC::NotEqual, final_parity, 0);
                             b.ins().select(odd, state_b, arrays.state_a)
                         }
-                        None => {
-                            let offset = b.ins().imul_imm_s(steps, state_size as i64 * size);
-                            b.ins().iadd(arrays.tape, offset)
-                        }
+                        None => row_at(b, arrays.tape, steps, state_size as i64 * size),
                     };
                     let mut bases = Bases::uniform(arrays.out, arrays.scratch, Vec::new());
                     bases.state = final_state;
@@ -501,7 +499,7 @@ fn declare_host(
         } else {
             None
         },
-        tanh_rational: if kernels && element == Element::F32 && super::tanh::native_available() {
+        tanh_rational: if super::schedule::Fusion::new(element, kernels).native_tanh {
             Some(declare("tanh_rational", &vector, &[])?)
         } else {
             None

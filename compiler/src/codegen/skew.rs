@@ -7,10 +7,8 @@
 //! the readout moved next to the product), and after the loop computes the last output from
 //! the final states (see `function::build`).
 
-use std::collections::HashMap;
-
 use crate::step::{Op, StateId, StepProgram, ValueId};
-use crate::sym::{Key, key};
+use crate::sym::key;
 
 /// `program` with every output computed from the states instead of their new values, when
 /// each output can be (it reads the new states, and no inputs, noise or current states); the
@@ -20,10 +18,7 @@ pub fn skew_outputs(program: &StepProgram) -> Option<StepProgram> {
         return None;
     }
     let mut out = program.clone();
-    let mut table: HashMap<Key, ValueId> = HashMap::new();
-    for (index, inst) in program.insts.iter().enumerate() {
-        table.entry(key(&inst.op, inst.shape)).or_insert(ValueId(index as u32));
-    }
+    let mut table = super::carry::values_by_key(program);
     // shifted[v]: the value computing v's expression with each new state replaced by the
     // state; `reads_new[v]`: whether v's expression reads a new state at all.
     let mut shifted: Vec<Option<ValueId>> = vec![None; program.insts.len()];

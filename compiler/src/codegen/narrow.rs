@@ -97,27 +97,29 @@ unsafe fn run(shape: Shape, a: *const f32, b: *const f32, c: *mut f32) {
             let (wide, full) = (panel.cols > 8, if panel.cols > 8 { 6 } else { 8 });
             let mut i = 0;
             while i + full <= panel.rows {
-                if wide {
-                    block::<6, 2>(panel, i, a, b, c)
+                if wide && panel.cols == MAX_COLS {
+                    block::<6, 2, true>(panel, i, a, b, c)
+                } else if wide {
+                    block::<6, 2, false>(panel, i, a, b, c)
                 } else {
-                    block::<8, 1>(panel, i, a, b, c)
+                    block::<8, 1, false>(panel, i, a, b, c)
                 }
                 i += full;
             }
             match (panel.rows - i, wide) {
                 (0, _) => {}
-                (1, true) => block::<1, 2>(panel, i, a, b, c),
-                (2, true) => block::<2, 2>(panel, i, a, b, c),
-                (3, true) => block::<3, 2>(panel, i, a, b, c),
-                (4, true) => block::<4, 2>(panel, i, a, b, c),
-                (_, true) => block::<5, 2>(panel, i, a, b, c),
-                (1, false) => block::<1, 1>(panel, i, a, b, c),
-                (2, false) => block::<2, 1>(panel, i, a, b, c),
-                (3, false) => block::<3, 1>(panel, i, a, b, c),
-                (4, false) => block::<4, 1>(panel, i, a, b, c),
-                (5, false) => block::<5, 1>(panel, i, a, b, c),
-                (6, false) => block::<6, 1>(panel, i, a, b, c),
-                (_, false) => block::<7, 1>(panel, i, a, b, c),
+                (1, true) => block::<1, 2, false>(panel, i, a, b, c),
+                (2, true) => block::<2, 2, false>(panel, i, a, b, c),
+                (3, true) => block::<3, 2, false>(panel, i, a, b, c),
+                (4, true) => block::<4, 2, false>(panel, i, a, b, c),
+                (_, true) => block::<5, 2, false>(panel, i, a, b, c),
+                (1, false) => block::<1, 1, false>(panel, i, a, b, c),
+                (2, false) => block::<2, 1, false>(panel, i, a, b, c),
+                (3, false) => block::<3, 1, false>(panel, i, a, b, c),
+                (4, false) => block::<4, 1, false>(panel, i, a, b, c),
+                (5, false) => block::<5, 1, false>(panel, i, a, b, c),
+                (6, false) => block::<6, 1, false>(panel, i, a, b, c),
+                (_, false) => block::<7, 1, false>(panel, i, a, b, c),
             }
         }
     }
@@ -129,10 +131,19 @@ unsafe fn run(_: Shape, _: *const f32, _: *const f32, _: *mut f32) {
 }
 
 /// Rows `first..first + R` of the result, columns as `W` vectors of 8 (lanes past `cols`
-/// masked); rows of `b` and `c` are `stride` apart.
+/// masked); rows of `b` and `c` are `stride` apart. `WHOLE`: the panel has `8 W` columns, so
+/// rows of `b` are loaded whole (masked loads made A's 50 × 50 gradient 12% slower; whole
+/// ones, chosen by a test in the loop or by `WHOLE` in 8 × 1 blocks, made C's 2000 → 8
+/// product 10% slower, so only the wide blocks take them).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn block<const R: usize, const W: usize>(shape: Shape, first: usize, a: *const f32, b: *const f32, c: *mut f32) {
+unsafe fn block<const R: usize, const W: usize, const WHOLE: bool>(
+    shape: Shape,
+    first: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+) {
     let (n, stride) = (shape.cols, shape.stride);
     let lanes: [i32; 16] = std::array::from_fn(|lane| if lane < n { -1 } else { 0 });
     // SAFETY: `lanes` has 16 i32s; every access below is inside `shape` (see `Shape`): rows
@@ -143,9 +154,11 @@ unsafe fn block<const R: usize, const W: usize>(shape: Shape, first: usize, a: *
         let mut acc = [[_mm256_setzero_ps(); W]; R];
         for kk in 0..shape.depth {
             let row = b.add(kk * stride);
-            // (Masked loads: a branch between plain and masked ones here made the loop 10%
-            // slower in C's 2000 → 8 product.)
-            let weights: [__m256; W] = std::array::from_fn(|half| _mm256_maskload_ps(row.add(8 * half), masks[half]));
+            let weights: [__m256; W] = if WHOLE {
+                std::array::from_fn(|half| _mm256_loadu_ps(row.add(8 * half)))
+            } else {
+                std::array::from_fn(|half| _mm256_maskload_ps(row.add(8 * half), masks[half]))
+            };
             let column = a.add(first * shape.row_stride + kk * shape.depth_stride);
             for (q, sums) in acc.iter_mut().enumerate() {
                 let x = _mm256_set1_ps(*column.add(q * shape.row_stride));

@@ -78,6 +78,16 @@ struct Shape {
 unsafe fn run(shape: Shape, a: *const f32, b: *const f32, c: *mut f32) {
     // SAFETY: forwarded; every panel and block stays inside `shape`.
     unsafe {
+        if shape.rows == 1 && shape.cols > MAX_COLS {
+            // One row (a bias's or a one-channel input's gradient, a one-output readout's run
+            // transposed): panels of 16 columns would each be two FMA chains waiting on each
+            // other (a quarter of the FMA throughput); up to eight vectors side by side are not.
+            for first_col in (0..shape.cols).step_by(ROW_COLS) {
+                let panel = Shape { cols: ROW_COLS.min(shape.cols - first_col), ..shape };
+                single_row(panel, a, b.add(first_col), c.add(first_col));
+            }
+            return;
+        }
         for first_col in (0..shape.cols).step_by(MAX_COLS) {
             let panel = Shape { cols: MAX_COLS.min(shape.cols - first_col), ..shape };
             let (b, c) = (b.add(first_col), c.add(first_col));
@@ -189,6 +199,49 @@ unsafe fn block<const R: usize, const W: usize, const WHOLE: bool>(
     }
 }
 
+/// Columns of a one-row product per pass of [`single_row`].
+const ROW_COLS: usize = 64;
+
+/// The one row of the result over its `cols <= ROW_COLS` columns (lanes past `cols` masked),
+/// summing over `depth` in order as [`block`] does (so the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn single_row(shape: Shape, a: *const f32, b: *const f32, c: *mut f32) {
+    const VECTORS: usize = ROW_COLS / 8;
+    let n = shape.cols;
+    let vectors = n.div_ceil(8);
+    let lanes: [i32; ROW_COLS] = std::array::from_fn(|lane| if lane < n { -1 } else { 0 });
+    // SAFETY: `a` is read at `kk·depth_stride` (kk < depth), `b` at `kk·stride + j` and `c` at
+    // `j` for j < n (the last vector masked): all inside `shape`.
+    unsafe {
+        let last = _mm256_loadu_si256(lanes[8 * (vectors - 1)..].as_ptr().cast());
+        let mut acc = [_mm256_setzero_ps(); VECTORS];
+        for kk in 0..shape.depth {
+            let x = _mm256_set1_ps(*a.add(kk * shape.depth_stride));
+            let row = b.add(kk * shape.stride);
+            for (v, sum) in acc.iter_mut().enumerate().take(vectors) {
+                let weights = if v + 1 < vectors {
+                    _mm256_loadu_ps(row.add(8 * v))
+                } else {
+                    _mm256_maskload_ps(row.add(8 * v), last)
+                };
+                *sum = _mm256_fmadd_ps(x, weights, *sum);
+            }
+        }
+        for (v, sum) in acc.iter().enumerate().take(vectors) {
+            let place = c.add(8 * v);
+            let count = (n - 8 * v).min(8);
+            let old = if count == 8 { _mm256_loadu_ps(place) } else { _mm256_maskload_ps(place, last) };
+            let value = if shape.accumulate { _mm256_add_ps(old, *sum) } else { *sum };
+            if count == 8 {
+                _mm256_storeu_ps(place, value);
+            } else {
+                super::matvec::store_first_f32(place, count, value);
+            }
+        }
+    }
+}
+
 /// All rows of a panel of `C` columns (1 or 2) for `a` stored along the rows
 /// (`row_stride` 1): each column of the result as vectors of 8 rows, four vectors at a time,
 /// summing over `depth` in order as [`block`] does (so the same bits).
@@ -277,6 +330,10 @@ mod tests {
             // Ragged last panels of one and two columns over rows in vectors of 8, a partial one.
             (45, 30, 17),
             (64, 20, 34),
+            // One row over several panels (whole and ragged last vectors).
+            (1, 40, 50),
+            (1, 9, 64),
+            (1, 7, 70),
         ];
         for (m, k, n) in shapes {
             let (a, b) = (numbers(m * k, 1), numbers(k * n, 2));
@@ -317,6 +374,37 @@ mod tests {
                 }
             }
             check(&c, &reference, &scale);
+        }
+    }
+
+    /// A one-row product gives the bits of the 16-column panels it replaced.
+    #[test]
+    fn one_row_equals_the_panels_bit_for_bit() {
+        if !super::super::matvec::available() {
+            return;
+        }
+        for (k, n) in [(300, 50), (3, 64), (17, 70)] {
+            let (a, b, before) = (numbers(k, 5), numbers(k * n, 6), numbers(n, 7));
+            let shape =
+                Shape { rows: 1, depth: k, cols: n, stride: n, row_stride: 1, depth_stride: 1, accumulate: true };
+            let mut panels = before.clone();
+            for first in (0..n).step_by(MAX_COLS) {
+                let panel = Shape { cols: MAX_COLS.min(n - first), ..shape };
+                // SAFETY: AVX2 checked above; the panel lies inside `shape`, whose buffers
+                // have `k`, `k × n` and `n` elements; one or two vectors as `run` picks them.
+                unsafe {
+                    let (a, b, c) = (a.as_ptr(), b[first..].as_ptr(), panels[first..].as_mut_ptr());
+                    if panel.cols > 8 {
+                        block::<1, 2, false>(panel, 0, a, b, c)
+                    } else {
+                        block::<1, 1, false>(panel, 0, a, b, c)
+                    }
+                };
+            }
+            let mut row = before.clone();
+            assert!(add_transposed_product(1, k, n, &a, 1, &b, &mut row));
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&row), bits(&panels), "k = {k}, n = {n}");
         }
     }
 

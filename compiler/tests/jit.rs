@@ -520,3 +520,33 @@ fn shared_gradient_terms_and_terms_that_are_the_new_adjoint_equal_the_interprete
         compare::<f64>(&network, 1e-12, update);
     }
 }
+
+/// `tanh(a - b)` of a state and a parameter is one native call that reads both (f32, 16
+/// elements or more): with the difference read elsewhere too, with the parameter first, and
+/// with the new state in the backward step (`Fusion::difference`).
+#[test]
+fn tanh_of_a_difference_read_in_place_equals_the_interpreter() {
+    for (update, output) in [
+        ("x + 0.1 * (tanh(x - b) @ w - x + i)", "tanh(x - b) + (x - b)"),
+        ("x + 0.1 * (tanh(b - x) @ w - x + i)", "tanh(b - x)"),
+    ] {
+        let network = compile(&format!(
+            "model Random(n: size) {{
+                param b[n] = 0.2
+                param w[n, n] = kaiming(n)
+                state x[n] = 0.1
+                input i[n]
+                x <- {update}
+                output {output}
+            }}
+            network N(dt = 1 ms) = Sequential(Linear(2, 20), Random(20), Linear(20, 1))"
+        ));
+        compare::<f32>(&network, 1e-5, update);
+        let adjoint = reef_compiler::adjoint::derive(&network.program);
+        let jit = JitNetwork::<f32>::compile(&network.program, Some(&adjoint)).unwrap();
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            assert!(jit.summary().contains("of a difference: one call"), "{update}: {}", jit.summary());
+        }
+    }
+}

@@ -198,7 +198,10 @@ pub fn compile(
     let forward = super::reciprocal::rewrite_program(forward).0;
     // Outputs of the new states alone are computed one step late (see `skew`), where that
     // adds no work to the step (the shifted output may not share the step's values).
-    let late = super::skew::skew_outputs(&forward).filter(|late| step_work(late) <= step_work(&forward));
+    let kernels = kernels && super::matvec::available();
+    let fusion = Fusion::new(element, kernels);
+    let late =
+        super::skew::skew_outputs(&forward).filter(|late| step_work(fusion, late) <= step_work(fusion, &forward));
     let late_outputs = late.is_some();
     let forward = &late.unwrap_or(forward);
     let adjoint = adjoint.map(super::reciprocal::rewrite_adjoint);
@@ -206,11 +209,9 @@ pub fn compile(
     let mut precomputed: Vec<Precomputed> = Vec::new();
     let forward_fixed = precomputed_products(forward, &mut precomputed);
     let forward_roots: Vec<ValueId> = forward.outputs.iter().chain(&forward.state_updates).copied().collect();
-    let forward_values = LoopValues::new(forward, &forward_roots, &forward_fixed, true);
+    let forward_values = LoopValues::new(fusion, forward, &forward_roots, &forward_fixed, true);
     let forward_needed = &forward_values.needed;
-    let kernels = kernels && super::matvec::available();
     let mut forward_layout = layout(forward, forward_needed, &forward_fixed, kernels);
-    let fusion = Fusion::new(element, kernels);
     forward_values.share_slots(forward, &forward_roots, fusion, &mut forward_layout);
     states_in_place(&forward.state_updates, &forward_values, &mut forward_layout);
     let mut sequences = Vec::new();
@@ -222,7 +223,7 @@ pub fn compile(
             let plan = GradientPlan::new(adjoint, &mut sequences, &mut sequence_lengths, &mut derived);
             let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
             roots.extend(plan.roots());
-            let values = LoopValues::new(&adjoint.program, &roots, &backward_fixed, false);
+            let values = LoopValues::new(fusion, &adjoint.program, &roots, &backward_fixed, false);
             let mut backward_layout = layout(&adjoint.program, &values.needed, &backward_fixed, kernels);
             values.share_slots(&adjoint.program, &roots, fusion, &mut backward_layout);
             rows_in_place(&plan, &values, &mut backward_layout);
@@ -254,12 +255,14 @@ pub fn compile(
     };
     let mut summary = String::new();
     super::summary::precomputed(&mut summary, forward, &precomputed);
-    super::summary::function(&mut summary, "forward", forward, &forward_values, &forward_fixed, forward_layout.scratch);
+    let title = ("forward", fusion);
+    super::summary::function(&mut summary, title, forward, &forward_values, &forward_fixed, forward_layout.scratch);
     if late_outputs {
         summary.push_str("  outputs: of the states, computed one step late (the last after the loop)\n");
     }
     if let Some((adjoint, plan, values, backward_layout, (fixed, _))) = &backward_parts {
-        super::summary::function(&mut summary, "backward", &adjoint.program, values, fixed, backward_layout.scratch);
+        let title = ("backward", fusion);
+        super::summary::function(&mut summary, title, &adjoint.program, values, fixed, backward_layout.scratch);
         let stored = plan.stored_values(sequence_lengths.len());
         super::summary::gradients(
             &mut summary,
@@ -392,6 +395,7 @@ fn register_kernels(jit: &mut JITBuilder) {
     #[cfg(target_arch = "x86_64")]
     if super::tanh::native_available() {
         jit.symbol("reef_tanh_rational_f32", super::tanh::tanh_f32 as *const u8);
+        jit.symbol("reef_tanh_difference_f32", super::tanh::tanh_difference_f32 as *const u8);
     }
     let symbols: [(&str, *const u8); 14] = [
         ("reef_exp_f32", kernels::exp_f32 as *const u8),
@@ -415,8 +419,15 @@ fn register_kernels(jit: &mut JITBuilder) {
 }
 
 /// Which values must be computed for `roots`; `fixed` values and `leaves` are read from memory,
-/// so their operands are not needed for them.
-fn needed(program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)], leaves: &[ValueId]) -> Vec<bool> {
+/// so their operands are not needed for them (nor is the difference a native `tanh(a - b)`
+/// computes itself, see [`Fusion::difference`]).
+fn needed(
+    fusion: Fusion,
+    program: &StepProgram,
+    roots: &[ValueId],
+    fixed: &[(usize, Loc)],
+    leaves: &[ValueId],
+) -> Vec<bool> {
     let mut live = vec![false; program.insts.len()];
     let mut stack: Vec<ValueId> = roots.to_vec();
     while let Some(value) = stack.pop() {
@@ -426,7 +437,7 @@ fn needed(program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)], leav
         live[value.index()] = true;
         // A precomputed product is read from memory: its operands are not needed in the loop.
         if !fixed.iter().any(|(index, _)| *index == value.index()) && !leaves.contains(&value) {
-            stack.extend(program.inst(value).op.operands());
+            stack.extend(fusion.operands(program, value));
         }
     }
     live
@@ -452,22 +463,22 @@ pub(super) struct LoopValues {
 impl LoopValues {
     /// The values for `roots` of a forward (`forward`) or backward loop; `fixed` values are
     /// precomputed.
-    fn new(program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)], forward: bool) -> Self {
+    fn new(fusion: Fusion, program: &StepProgram, roots: &[ValueId], fixed: &[(usize, Loc)], forward: bool) -> Self {
         let invariant = invariant(program);
-        let plain = needed(program, roots, fixed, &[]);
+        let plain = needed(fusion, program, roots, fixed, &[]);
         let carries = carries(program, &invariant, &plain, forward);
         let carried: Vec<ValueId> = carries.iter().map(|c| c.carried).collect();
         let mut loop_roots = roots.to_vec();
         loop_roots.extend(carries.iter().map(|c| c.produced));
-        let in_loop = needed(program, &loop_roots, fixed, &carried);
-        let for_prologue = needed(program, &carried, fixed, &[]);
+        let in_loop = needed(fusion, program, &loop_roots, fixed, &carried);
+        let for_prologue = needed(fusion, program, &carried, fixed, &[]);
         let is_fixed = |index: usize| fixed.iter().any(|(i, _)| *i == index);
         let emit = (0..program.insts.len())
             .map(|index| in_loop[index] && !is_fixed(index) && !carried.iter().any(|c| c.index() == index))
             .collect();
         let prologue = (0..program.insts.len()).map(|index| for_prologue[index] && !is_fixed(index)).collect();
         let needed = in_loop.iter().zip(&for_prologue).map(|(a, b)| *a || *b).collect();
-        let for_outputs = self::needed(program, &program.outputs, fixed, &[]);
+        let for_outputs = self::needed(fusion, program, &program.outputs, fixed, &[]);
         let for_outputs = (0..program.insts.len()).map(|index| for_outputs[index] && !invariant[index]).collect();
         LoopValues { needed, emit, prologue, invariant, carries, for_outputs }
     }
@@ -762,10 +773,10 @@ fn summed_in_runs(
 }
 
 /// Instructions a forward step of `program` computes (carried and precomputed values aside).
-fn step_work(program: &StepProgram) -> usize {
+fn step_work(fusion: Fusion, program: &StepProgram) -> usize {
     let fixed = precomputed_products(program, &mut Vec::new());
     let roots: Vec<ValueId> = program.outputs.iter().chain(&program.state_updates).copied().collect();
-    let values = LoopValues::new(program, &roots, &fixed, true);
+    let values = LoopValues::new(fusion, program, &roots, &fixed, true);
     let computed = |index: &usize| values.emit[*index] && !values.invariant[*index];
     (0..program.insts.len())
         .filter(computed)
@@ -815,7 +826,7 @@ fn emit_segment(
 ) {
     let fusion = e.fusion();
     let pieces = pieces(fusion, program, &schedule(program, &emission.values, fusion));
-    let escapes = escapes(program, &pieces, emission.roots, emission.readers);
+    let escapes = escapes(fusion, program, &pieces, emission.roots, emission.readers);
     let mut current = 0;
     for piece in &pieces {
         match piece {

@@ -38,8 +38,9 @@ pub struct HostFunctions {
     /// kernels above).
     pub matvec_group: Option<FuncRef>,
     /// `(src, dst, n)`: f32 `tanh` by the rational approximation in AVX2 (see
-    /// [`super::tanh`]), when the CPU has it and kernels are on.
-    pub tanh_rational: Option<FuncRef>,
+    /// [`super::tanh`]), and `(a, b, dst, n)`: the same of `a - b`, when the CPU has them and
+    /// kernels are on.
+    pub tanh_rational: Option<(FuncRef, FuncRef)>,
 }
 
 /// The group product `value` is, if it is one: `x @ W` (or `x @ Wᵀ` with `Wᵀ` copied by the
@@ -476,6 +477,15 @@ impl Emitter<'_, '_> {
             Op::Unary(unary, a) => {
                 // f32 tanh is the rational approximation of `super::tanh`: a native call for
                 // long vectors (`native_tanh`), else inline; f64 keeps the host's exact function.
+                if let (Some((_, function)), Some((x, y))) =
+                    (self.host.tanh_rational, self.fusion().difference(program, value))
+                {
+                    // The difference is not computed (see `Fusion::difference`).
+                    let (x, y, target) = (self.pointer(loc(x)), self.pointer(loc(y)), self.pointer(dest));
+                    let count = self.b.ins().iconst(types::I64, len as i64);
+                    self.b.ins().call(function, &[x, y, target, count]);
+                    return;
+                }
                 if let (Some(function), Loc::Mem { scalar: false, .. }) = (self.native_tanh(unary, len), loc(a)) {
                     let source = self.pointer(loc(a));
                     let target = self.pointer(dest);
@@ -625,7 +635,7 @@ impl Emitter<'_, '_> {
     /// one applies (see [`super::tanh::NATIVE_MIN_LEN`]).
     pub fn native_tanh(&self, unary: UnaryOp, len: usize) -> Option<FuncRef> {
         let native = unary == UnaryOp::Tanh && self.fusion().calls_native_tanh(len);
-        if native { self.host.tanh_rational } else { None }
+        if native { self.host.tanh_rational.map(|(tanh, _)| tanh) } else { None }
     }
 
     /// `a · b + c`: one fused instruction (rounded once) where the CPU has it, else two. Only

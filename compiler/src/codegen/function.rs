@@ -500,7 +500,8 @@ fn declare_host(
             None
         },
         tanh_rational: if super::schedule::Fusion::new(element, kernels).native_tanh {
-            Some(declare("tanh_rational", &vector, &[])?)
+            let difference = [pointer, pointer, pointer, types::I64];
+            Some((declare("tanh_rational", &vector, &[])?, declare("tanh_difference", &difference, &[])?))
         } else {
             None
         },

@@ -161,7 +161,13 @@ pub fn pieces(fusion: Fusion, program: &StepProgram, values: &[ValueId]) -> Vec<
 /// Which values must be stored: read by an instruction outside their run, or a root. Only
 /// `readers` count (the instructions some phase of the function computes): an instruction a
 /// rewrite left unused, such as the quotient whose scale joined its reciprocal, reads nothing.
-pub fn escapes(program: &StepProgram, pieces: &[Piece], roots: &[ValueId], readers: &[bool]) -> Vec<bool> {
+pub fn escapes(
+    fusion: Fusion,
+    program: &StepProgram,
+    pieces: &[Piece],
+    roots: &[ValueId],
+    readers: &[bool],
+) -> Vec<bool> {
     let mut run_of = vec![usize::MAX; program.insts.len()];
     for (index, piece) in pieces.iter().enumerate() {
         if let Piece::Run(values) = piece {
@@ -174,8 +180,8 @@ pub fn escapes(program: &StepProgram, pieces: &[Piece], roots: &[ValueId], reade
     for root in roots {
         escapes[root.index()] = true;
     }
-    for (index, inst) in program.insts.iter().enumerate().filter(|(index, _)| readers[*index]) {
-        for operand in inst.op.operands() {
+    for index in (0..program.insts.len()).filter(|index| readers[*index]) {
+        for operand in fusion.operands(program, ValueId(index as u32)) {
             if run_of[operand.index()] != run_of[index] || run_of[operand.index()] == usize::MAX {
                 escapes[operand.index()] = true;
             }
@@ -203,10 +209,11 @@ mod tests {
         let late = p.push(Op::Unary(UnaryOp::Neg, a), v);
         let pieces = [Piece::Single(x), Piece::Run(vec![a, b])];
         let mut readers = vec![true; p.insts.len()];
-        let stored = escapes(&p, &pieces, &[b], &readers);
+        let fusion = Fusion { f32: true, native_tanh: false };
+        let stored = escapes(fusion, &p, &pieces, &[b], &readers);
         assert!(stored[a.index()] && stored[b.index()] && stored[x.index()]);
         readers[late.index()] = false;
-        let stored = escapes(&p, &pieces, &[b], &readers);
+        let stored = escapes(fusion, &p, &pieces, &[b], &readers);
         assert!(!stored[a.index()], "an instruction nothing computes reads nothing");
         assert!(stored[b.index()], "roots are stored");
     }

@@ -118,7 +118,7 @@ impl<T: JitReal> JitNetwork<T> {
 
     /// What code generation made of the network: per function, the work of one step, values
     /// carried between steps, products moved out of the loops, and how each gradient is
-    /// accumulated. The same on every CPU.
+    /// accumulated. The same on every CPU with AVX2 and FMA (see [`summary`]).
     pub fn summary(&self) -> &str {
         &self.compiled.summary
     }

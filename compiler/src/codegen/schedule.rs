@@ -52,6 +52,33 @@ impl Fusion {
     pub fn in_run(&self, program: &StepProgram, value: ValueId) -> bool {
         self.fusable(program, value) && program.shape(value).len() > 1
     }
+
+    /// `(a, b)` if `value` is a native `tanh(a - b)` of two buffers read in place (states and
+    /// parameters of its own length: a Rate's `tanh(x - threshold)`): one call computes it
+    /// from them (`tanh_difference_f32`), and the difference itself is not computed unless
+    /// something else reads it. Stored and loaded back, the difference had been on the
+    /// forward loop's critical path (stores of 128 bits that a 256-bit load cannot take its
+    /// value from).
+    pub fn difference(&self, program: &StepProgram, value: ValueId) -> Option<(ValueId, ValueId)> {
+        let inst = program.insts[value.index()];
+        let Op::Unary(UnaryOp::Tanh, inner) = inst.op else { return None };
+        let Op::Binary(BinaryOp::Sub, a, b) = program.inst(inner).op else { return None };
+        let len = inst.shape.len();
+        let in_place = |v: ValueId| {
+            matches!(program.inst(v).op, Op::State(_) | Op::NextState(_) | Op::Param(_))
+                && program.shape(v).len() == len
+        };
+        (self.calls_native_tanh(len) && in_place(a) && in_place(b)).then_some((a, b))
+    }
+
+    /// The values generated code reads to compute `value`: its operands, or the two buffers of
+    /// a [`Fusion::difference`].
+    pub fn operands(&self, program: &StepProgram, value: ValueId) -> Vec<ValueId> {
+        match self.difference(program, value) {
+            Some((a, b)) => vec![a, b],
+            None => program.inst(value).op.operands(),
+        }
+    }
 }
 
 /// Whether `op` emits no code (its value lives in a buffer already).
@@ -85,7 +112,7 @@ pub fn schedule(program: &StepProgram, values: &[ValueId], fusion: Fusion) -> Ve
         let op = &program.inst(v).op;
         !silent(op) && !fusion.in_run(program, v)
     };
-    let readers = |v: ValueId| values.iter().filter(move |r| program.inst(**r).op.operands().contains(&v));
+    let readers = |v: ValueId| values.iter().filter(move |r| fusion.operands(program, **r).contains(&v));
     // Levels in program order (operands come first). `free`: a run value whose operands are
     // outside `values` (buffers, loop invariants) or free values that only it reads, so that
     // moving it (and them) later stores nothing new.
@@ -93,7 +120,7 @@ pub fn schedule(program: &StepProgram, values: &[ValueId], fusion: Fusion) -> Ve
     let mut free = vec![false; program.insts.len()];
     for value in values {
         let op = &program.inst(*value).op;
-        let operands = op.operands();
+        let operands = fusion.operands(program, *value);
         let inside = || operands.iter().filter(|o| chosen[o.index()]);
         level[value.index()] = inside().map(|o| level[o.index()] + usize::from(single(*o))).max().unwrap_or(0);
         // A buffer is read where it is; a broadcast reads where its inner value was computed.

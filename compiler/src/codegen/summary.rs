@@ -1,12 +1,15 @@
 //! A readable account of what code generation made of a network (`reef ir`, snapshots): per
 //! function, the work of one step, the values carried between steps, the products moved out of
-//! the loops, and how each parameter gradient is accumulated. It does not depend on the CPU
-//! (kernel calls and fused multiply-adds change instructions, not this plan).
+//! the loops, and how each parameter gradient is accumulated. It depends on the CPU in one way
+//! only: without AVX2 and FMA, an f32 `tanh(a - b)` of two buffers computes its difference
+//! as an operation of the step (see `Fusion::difference`); other kernel calls and fused
+//! multiply-adds change instructions, not this plan.
 
 use std::fmt::Write;
 
 use super::compile::{LoopValues, Precomputed, SequenceTerm, Side};
 use super::derived::{DerivedTerm, describe_scale};
+use super::schedule::Fusion;
 use crate::step::{BinaryOp, Op, StepProgram, ValueId};
 
 /// Describes a value by its operation and shape (`tanh [50]`).
@@ -30,7 +33,7 @@ fn describe(program: &StepProgram, value: ValueId) -> String {
 /// The lines for one generated function.
 pub(super) fn function(
     out: &mut String,
-    title: &str,
+    (title, fusion): (&str, Fusion),
     program: &StepProgram,
     values: &LoopValues,
     fixed: &[(usize, super::layout::Loc)],
@@ -50,6 +53,13 @@ pub(super) fn function(
     );
     for carry in &values.carries {
         let _ = writeln!(out, "  carried between steps: {}", describe(program, carry.carried));
+    }
+    for index in (0..program.insts.len()).filter(|i| values.needed[*i]) {
+        let value = ValueId(index as u32);
+        if let Some((a, b)) = fusion.difference(program, value) {
+            let (a, b) = (describe(program, a), describe(program, b));
+            let _ = writeln!(out, "  {} of a difference: one call, reading {a} and {b}", describe(program, value));
+        }
     }
     for (index, _) in fixed.iter().filter(|(index, _)| values.needed[*index]) {
         let _ = writeln!(

@@ -391,6 +391,7 @@ fn register_kernels(jit: &mut JITBuilder) {
         jit.symbol("reef_vecmat_t_f64", super::matvec::vecmat_t_f64 as *const u8);
         jit.symbol("reef_vecmat_group_f32", super::matvec::vecmat_group_f32 as *const u8);
         jit.symbol("reef_vecmat_group_f64", super::matvec::vecmat_group_f64 as *const u8);
+        jit.symbol("reef_dot_f32", super::dot::dot_f32 as *const u8);
     }
     #[cfg(target_arch = "x86_64")]
     if super::tanh::native_available() {

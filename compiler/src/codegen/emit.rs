@@ -41,6 +41,9 @@ pub struct HostFunctions {
     /// [`super::tanh`]), and `(a, b, dst, n)`: the same of `a - b`, when the CPU has them and
     /// kernels are on.
     pub tanh_rational: Option<(FuncRef, FuncRef)>,
+    /// `(x, w, n) -> Σ x[i] w[i]` for f32 with the kernels, in the order of
+    /// [`Emitter::vecmat_transposed`] (see [`super::dot`]).
+    pub dot: Option<FuncRef>,
 }
 
 /// The group product `value` is, if it is one: `x @ W` (or `x @ Wᵀ` with `Wᵀ` copied by the
@@ -669,7 +672,17 @@ impl Emitter<'_, '_> {
         } else if cols == 1 {
             // One column: a dot product with the contiguous column, vectorised over rows
             // (a `[rows, 1]` matrix is laid out as the single row of a `[1, rows]` one).
-            self.vecmat_transposed(dest, x, w, 1, rows);
+            let plain = |loc: Loc| matches!(loc, Loc::Mem { scalar: false, .. });
+            match self.host.dot {
+                Some(dot) if rows >= super::dot::NATIVE_MIN_LEN && plain(x) && plain(w) => {
+                    let (xp, wp) = (self.pointer(x), self.pointer(w));
+                    let n = self.b.ins().iconst(types::I64, rows as i64);
+                    let call = self.b.ins().call(dot, &[xp, wp, n]);
+                    let total = self.b.inst_results(call)[0];
+                    self.store(dest, Index::Fixed(0), total);
+                }
+                _ => self.vecmat_transposed(dest, x, w, 1, rows),
+            }
         } else if !self.kernel(0, x, kernel_weight(self.layout, value, w, cols), dest, rows, cols) {
             self.vecmat(dest, x, w, rows, cols);
         }

@@ -499,6 +499,11 @@ fn declare_host(
         } else {
             None
         },
+        dot: if element == Element::F32 && kernels && super::matvec::available() {
+            Some(declare("dot", &vector, &[scalar])?)
+        } else {
+            None
+        },
         tanh_rational: if super::schedule::Fusion::new(element, kernels).native_tanh {
             let difference = [pointer, pointer, pointer, types::I64];
             Some((declare("tanh_rational", &vector, &[])?, declare("tanh_difference", &difference, &[])?))

@@ -24,6 +24,9 @@ pub fn rewrite_program(program: &StepProgram) -> (StepProgram, Vec<ValueId>) {
     // Old values rewritten as `a · k` with `k` invariant and used once: (a, k) in new ids.
     let mut scaled: Vec<Option<(ValueId, ValueId)>> = vec![None; program.insts.len()];
     let mut one = None;
+    // One reciprocal per divisor (a parameter however many times the program reads it): A's
+    // backward step divided by τ at three places, and loaded three copies of `1/τ`.
+    let mut reciprocals: Vec<(Op, ValueId)> = Vec::new();
     for (index, inst) in program.insts.iter().enumerate() {
         let op = inst.op.map_operands(|v| map[v.index()]);
         let is_invariant = |invariant: &[bool], v: ValueId| invariant[v.index()];
@@ -31,7 +34,19 @@ pub fn rewrite_program(program: &StepProgram) -> (StepProgram, Vec<ValueId>) {
             Op::Binary(BinaryOp::Div, a, b) if is_invariant(&invariant, b) && !is_invariant(&invariant, a) => {
                 let one = *one.get_or_insert_with(|| push(&mut out, &mut invariant, Op::Const(1.0), Shape::Scalar));
                 let shape = out.shape(b);
-                let reciprocal = push(&mut out, &mut invariant, Op::Binary(BinaryOp::Div, one, b), shape);
+                // The divisor by what it reads: a parameter, else the value itself.
+                let key = match out.inst(b).op {
+                    Op::Param(param) => Op::Param(param),
+                    _ => Op::Binary(BinaryOp::Div, one, b),
+                };
+                let reciprocal = match reciprocals.iter().find(|(k, r)| *k == key && out.shape(*r) == shape) {
+                    Some((_, reciprocal)) => *reciprocal,
+                    None => {
+                        let reciprocal = push(&mut out, &mut invariant, Op::Binary(BinaryOp::Div, one, b), shape);
+                        reciprocals.push((key, reciprocal));
+                        reciprocal
+                    }
+                };
                 if uses[index] == 1 {
                     scaled[index] = Some((a, reciprocal));
                 }
@@ -128,5 +143,28 @@ mod tests {
         );
         assert!(matches!(out.inst(map[fixed.index()]).op, Op::Binary(BinaryOp::Div, ..)));
         assert_eq!(out.state_updates, vec![map[sum.index()]]);
+    }
+
+    #[test]
+    fn divisions_by_one_parameter_share_its_reciprocal() {
+        let v = Shape::Vector(3);
+        let mut p = StepProgram {
+            params: vec![ParamSlot { name: "tau".into(), shape: v }],
+            states: vec![StateSlot { name: "x".into(), shape: v, init: StateInit::Constant(0.0) }],
+            ..StepProgram::default()
+        };
+        let tau = p.push(Op::Param(ParamId(0)), v);
+        let x = p.push(Op::State(StateId(0)), v);
+        let once = p.push(Op::Binary(BinaryOp::Div, x, tau), v);
+        let twice = p.push(Op::Binary(BinaryOp::Div, once, tau), v);
+        // The same parameter read by another instruction.
+        let tau_again = p.push(Op::Param(ParamId(0)), v);
+        let again = p.push(Op::Binary(BinaryOp::Div, x, tau_again), v);
+        let sum = p.push(Op::Binary(BinaryOp::Add, twice, again), v);
+        p.state_updates.push(sum);
+        let (out, _) = rewrite_program(&p);
+        assert_eq!(verify(&out), Ok(()));
+        let reciprocals = out.insts.iter().filter(|inst| matches!(inst.op, Op::Binary(BinaryOp::Div, ..))).count();
+        assert_eq!(reciprocals, 1, "{:?}", out.insts);
     }
 }

@@ -108,7 +108,7 @@ mod tests {
             return;
         }
         let values = |seed: u32, n: usize| -> Vec<f32> {
-            (0..n).map(|i| (((i as u32 * 2_654_435_761) ^ seed) % 2001) as f32 / 997.0 - 1.0).collect()
+            (0..n).map(|i| (((i as u32).wrapping_mul(2_654_435_761) ^ seed) % 2001) as f32 / 997.0 - 1.0).collect()
         };
         for n in 0..=80 {
             let (x, w) = (values(7, n), values(11, n));

@@ -111,8 +111,8 @@ mod tests {
     use super::*;
     use crate::step::{ParamId, ParamSlot, StateId, StateInit, StateSlot, verify};
 
-    #[test]
-    fn division_by_a_parameter_becomes_a_product_with_the_scale_joined() {
+    /// A program with a parameter `tau` and a state `x` of three elements, and their values.
+    fn tau_and_x() -> (StepProgram, ValueId, ValueId) {
         let v = Shape::Vector(3);
         let mut p = StepProgram {
             params: vec![ParamSlot { name: "tau".into(), shape: v }],
@@ -121,6 +121,13 @@ mod tests {
         };
         let tau = p.push(Op::Param(ParamId(0)), v);
         let x = p.push(Op::State(StateId(0)), v);
+        (p, tau, x)
+    }
+
+    #[test]
+    fn division_by_a_parameter_becomes_a_product_with_the_scale_joined() {
+        let (mut p, tau, x) = tau_and_x();
+        let v = p.shape(x);
         let quotient = p.push(Op::Binary(BinaryOp::Div, x, tau), v);
         let k = p.push(Op::Const(0.001), Shape::Scalar);
         let scaled = p.push(Op::Binary(BinaryOp::Mul, k, quotient), v);
@@ -147,14 +154,8 @@ mod tests {
 
     #[test]
     fn divisions_by_one_parameter_share_its_reciprocal() {
-        let v = Shape::Vector(3);
-        let mut p = StepProgram {
-            params: vec![ParamSlot { name: "tau".into(), shape: v }],
-            states: vec![StateSlot { name: "x".into(), shape: v, init: StateInit::Constant(0.0) }],
-            ..StepProgram::default()
-        };
-        let tau = p.push(Op::Param(ParamId(0)), v);
-        let x = p.push(Op::State(StateId(0)), v);
+        let (mut p, tau, x) = tau_and_x();
+        let v = p.shape(x);
         let once = p.push(Op::Binary(BinaryOp::Div, x, tau), v);
         let twice = p.push(Op::Binary(BinaryOp::Div, once, tau), v);
         // The same parameter read by another instruction.

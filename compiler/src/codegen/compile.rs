@@ -642,16 +642,10 @@ fn emit_forward(
         Phase::Step(segment) => segment,
     };
     let step_values = |index: usize| !values.invariant[index];
-    if segment < groups.len() {
-        return emit_segment(
-            e,
-            program,
-            &Emission::new(&values.emit, step_values, &values.needed, &roots),
-            groups,
-            segment,
-        );
-    }
     emit_segment(e, program, &Emission::new(&values.emit, step_values, &values.needed, &roots), groups, segment);
+    if segment < groups.len() {
+        return;
+    }
     if late_outputs {
         // The previous step's outputs: none before the first step.
         let write = e.b.create_block();

@@ -67,8 +67,13 @@ pub fn group_product(layout: &Layout, program: &StepProgram, value: ValueId) -> 
 /// Whether the matrix–vector kernels take a product: operands in plain buffers (not constants
 /// or broadcast scalars), and enough work to pay for the call.
 pub(super) fn kernel_applies(x: Loc, w: Loc, dest: Loc, rows: usize, cols: usize) -> bool {
-    let plain = |loc: Loc| matches!(loc, Loc::Mem { scalar: false, .. });
     plain(x) && plain(w) && plain(dest) && rows * cols >= 64
+}
+
+/// Whether `loc` is a buffer a kernel can read element by element (not a constant or a
+/// broadcast scalar).
+fn plain(loc: Loc) -> bool {
+    matches!(loc, Loc::Mem { scalar: false, .. })
 }
 
 /// A product `y = x @ W` that the elements of a lock-step group compute with one kernel call
@@ -462,7 +467,8 @@ impl Emitter<'_, '_> {
         let len = inst.shape.len();
         let loc = |v: ValueId| self.layout.locs[v.index()];
         match inst.op {
-            // Sources and broadcasts live in their buffers already.
+            // Sources and broadcasts live in their buffers already (`schedule::silent`; listed
+            // here so that the match stays exhaustive).
             Op::Const(_)
             | Op::Param(_)
             | Op::State(_)
@@ -672,7 +678,6 @@ impl Emitter<'_, '_> {
         } else if cols == 1 {
             // One column: a dot product with the contiguous column, vectorised over rows
             // (a `[rows, 1]` matrix is laid out as the single row of a `[1, rows]` one).
-            let plain = |loc: Loc| matches!(loc, Loc::Mem { scalar: false, .. });
             match self.host.dot {
                 Some(dot) if rows >= super::dot::NATIVE_MIN_LEN && plain(x) && plain(w) => {
                     let (xp, wp) = (self.pointer(x), self.pointer(w));

@@ -95,56 +95,52 @@ mod avx2 {
     /// As [`super::tanh_difference_f32`].
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn tanh_difference(a: *const f32, b: *const f32, dst: *mut f32, n: usize) {
-        // SAFETY: every access is below `n` (masked in a short vector's last one).
+        // SAFETY: `map` reads eight elements from below `n - 7`, or the lanes below `n`.
         unsafe {
-            let difference = |i: usize| _mm256_sub_ps(_mm256_loadu_ps(a.add(i)), _mm256_loadu_ps(b.add(i)));
-            if n >= 8 {
-                // As in `tanh`: the last vector first, so `dst` may be `a` or `b`.
-                let last = difference(n - 8);
-                let mut i = 0;
-                while i + 8 < n {
-                    _mm256_storeu_ps(dst.add(i), tanh8(difference(i)));
-                    i += 8;
-                }
-                _mm256_storeu_ps(dst.add(n - 8), tanh8(last));
-            } else if n > 0 {
-                let mask = first_lanes(n);
-                let x = _mm256_sub_ps(_mm256_maskload_ps(a, mask), _mm256_maskload_ps(b, mask));
-                _mm256_maskstore_ps(dst, mask, tanh8(x));
-            }
+            map(
+                dst,
+                n,
+                |i| _mm256_sub_ps(_mm256_loadu_ps(a.add(i)), _mm256_loadu_ps(b.add(i))),
+                |mask| _mm256_sub_ps(_mm256_maskload_ps(a, mask), _mm256_maskload_ps(b, mask)),
+            )
         }
-    }
-
-    /// Lanes `0..n` set (`n < 8`).
-    #[target_feature(enable = "avx2")]
-    fn first_lanes(n: usize) -> __m256i {
-        let lanes: [i32; 8] = std::array::from_fn(|lane| -i32::from(lane < n));
-        // SAFETY: `lanes` holds eight i32s.
-        unsafe { _mm256_loadu_si256(lanes.as_ptr().cast()) }
     }
 
     /// # Safety
     /// As [`super::tanh_f32`].
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn tanh(src: *const f32, dst: *mut f32, n: usize) {
-        // SAFETY: every access is below `n` (masked in a short vector's last one).
+        // SAFETY: as in `tanh_difference`.
+        unsafe { map(dst, n, |i| _mm256_loadu_ps(src.add(i)), |mask| _mm256_maskload_ps(src, mask)) }
+    }
+
+    /// `dst[i] = tanh(x[i])` for `i < n`, where `load(i)` gives `x[i..i + 8]` and, for `n < 8`,
+    /// `masked(mask)` gives the lanes `mask` selects. With eight or more, the last eight
+    /// elements are loaded first and stored last, overlapping the vector before: no masked load
+    /// or store (slow on AMD cores, and a masked load cannot take its value from the 128-bit
+    /// stores that just wrote it); loading them first keeps this right when `dst` is a buffer
+    /// `load` reads.
+    ///
+    /// # Safety
+    /// `dst` valid for `n` elements, `load(i)` for `i + 8 <= n`, `masked` for the lanes below
+    /// `n`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn map(dst: *mut f32, n: usize, load: impl Fn(usize) -> __m256, masked: impl Fn(__m256i) -> __m256) {
+        // SAFETY: every store is below `n` (masked in a short vector).
         unsafe {
             if n >= 8 {
-                // The last eight elements are loaded first and stored last, overlapping the
-                // vector before: no masked load or store (slow on AMD cores, and a masked load
-                // cannot take its value from the 128-bit stores that just wrote it). Loading
-                // them first keeps this right when `src` and `dst` are the same buffer.
-                let last = _mm256_loadu_ps(src.add(n - 8));
+                let last = load(n - 8);
                 let mut i = 0;
                 while i + 8 < n {
-                    _mm256_storeu_ps(dst.add(i), tanh8(_mm256_loadu_ps(src.add(i))));
+                    _mm256_storeu_ps(dst.add(i), tanh8(load(i)));
                     i += 8;
                 }
                 _mm256_storeu_ps(dst.add(n - 8), tanh8(last));
             } else if n > 0 {
-                let mask = first_lanes(n);
-                let x = _mm256_maskload_ps(src, mask);
-                _mm256_maskstore_ps(dst, mask, tanh8(x));
+                let lanes: [i32; 8] = std::array::from_fn(|lane| -i32::from(lane < n));
+                let mask = _mm256_loadu_si256(lanes.as_ptr().cast());
+                _mm256_maskstore_ps(dst, mask, tanh8(masked(mask)));
             }
         }
     }

@@ -550,3 +550,32 @@ fn tanh_of_a_difference_read_in_place_equals_the_interpreter() {
         }
     }
 }
+
+/// A network keeps its state tape from one `value_and_grad` to the next: calls of other batch
+/// sizes and lengths (longer, shorter, none) on other data give exactly what a freshly compiled
+/// network gives, so nothing a call reads is left over from the one before.
+#[test]
+fn a_network_called_again_gives_what_a_fresh_one_gives() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/chirp_rate.net")).unwrap();
+    let network = compile(&text);
+    let adjoint = reef_compiler::adjoint::derive(&network.program);
+    let reused = JitNetwork::<f32>::compile(&network.program, Some(&adjoint)).unwrap();
+    let params: Vec<Vec<f32>> = params(&network).iter().map(|p| p.iter().map(|v| *v as f32).collect()).collect();
+    let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
+    let bounds = vec![(None, None); network.graph.params.len()];
+    let (channels, outputs) = (network.graph.input_size(), network.graph.output_size());
+    for (call, (batch, steps)) in [(3, 150), (1, 40), (2, 300), (1, 0), (2, 7)].into_iter().enumerate() {
+        let seed = 100 + call as u64;
+        let input: Vec<f32> = numbers(batch * steps * channels, seed, 1.0).iter().map(|v| *v as f32).collect();
+        let target = numbers(batch * steps * outputs, seed + 50, 0.5);
+        let fresh = JitNetwork::<f32>::compile(&network.program, Some(&adjoint)).unwrap();
+        let expected = fresh.value_and_grad(&loss, &bounds, &params, &input, &target, batch, steps, 1, 3).unwrap();
+        let ours = reused.value_and_grad(&loss, &bounds, &params, &input, &target, batch, steps, 1, 3).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(ours.loss.to_bits(), expected.loss.to_bits(), "call {call}: loss");
+        assert_eq!(bits(&ours.output), bits(&expected.output), "call {call}: output");
+        for (param, (a, b)) in ours.grads.iter().zip(&expected.grads).enumerate() {
+            assert_eq!(bits(a), bits(b), "call {call}: gradient of parameter {param}");
+        }
+    }
+}

@@ -44,6 +44,9 @@ impl Emitter<'_, '_> {
             }
         }
         let body = |e: &mut Self, index: Index, width: Width| {
+            // The run's values, and operands read from memory: each is loaded once per chunk
+            // (the run's stores go to its own values' slots, so a load later in the chunk
+            // would read the same elements; Cranelift does not merge loads across stores).
             let mut registers: HashMap<ValueId, Value> = HashMap::new();
             for value in run {
                 let op = program.insts[value.index()].op;
@@ -59,7 +62,11 @@ impl Emitter<'_, '_> {
                                 *element
                             }
                         }
-                        (None, None) => e.load_width(loc, index, width),
+                        (None, None) => {
+                            let loaded = e.load_width(loc, index, width);
+                            registers.insert(operand, loaded);
+                            loaded
+                        }
                     })
                     .collect();
                 let result = e.compute(op, &operands, width.vector());

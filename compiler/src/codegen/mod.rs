@@ -14,6 +14,7 @@ mod emit;
 mod function;
 mod fuse;
 mod gemm;
+mod kept;
 mod kernels;
 mod layout;
 mod matvec;
@@ -74,6 +75,8 @@ pub struct JitNetwork<T: JitReal> {
     /// Whether the backward pass's weight-gradient products run beside its loop or after it,
     /// chosen by timing both (see [`tune`]).
     flush_beside: tune::Choice,
+    /// `value_and_grad`'s state tape, kept for the next call (see [`kept`]).
+    tape: kept::Kept<T>,
     _element: PhantomData<T>,
 }
 
@@ -113,6 +116,7 @@ impl<T: JitReal> JitNetwork<T> {
             compiled,
             forward_program: forward.clone(),
             flush_beside: tune::Choice::default(),
+            tape: kept::Kept::default(),
             _element: PhantomData,
         })
     }

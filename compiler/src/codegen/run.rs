@@ -261,7 +261,12 @@ impl<T: JitReal> JitNetwork<T> {
         // batch-sized one zeroed and faulted in at every call).
         let tape_stride = if for_backward { steps } else { steps.min(CHUNK) } + 1;
         let tape_stride = tape_stride * state_size.max(1);
-        let mut tape = vec![T::zero(); if for_backward { batch * tape_stride } else { 0 }];
+        // Every element of a kept tape is written below before it is read: row 0 of a chunk
+        // from the state it starts from, the rest by its steps (with no steps, zeros).
+        let mut tape = if for_backward { self.tape.take(batch * tape_stride) } else { Vec::new() };
+        if steps == 0 {
+            tape.fill(T::zero());
+        }
         let mut element_tapes: Vec<&mut [T]> = match for_backward {
             true => tape.chunks_mut(tape_stride).collect(),
             false => (0..batch).map(|_| &mut [][..]).collect(),
@@ -690,6 +695,7 @@ impl<T: JitReal> JitNetwork<T> {
         }
         let mut grads = total.unwrap_or_else(|| params.iter().map(|p| vec![T::zero(); p.len()]).collect());
         add_loss_param_grads(&mut grads, &value);
+        self.tape.keep(run.tape);
         Gradient { loss: value.value, terms: value.terms, grads, output: run.output }
     }
 }

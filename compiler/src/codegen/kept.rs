@@ -31,6 +31,11 @@ impl<T: JitReal> Kept<T> {
         buffer
     }
 
+    /// Bytes of the buffer kept now (memory the network holds between calls).
+    pub fn bytes(&self) -> usize {
+        self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).capacity() * std::mem::size_of::<T>()
+    }
+
     /// Keeps `buffer` for the next call.
     pub fn keep(&self, buffer: Vec<T>) {
         *self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = buffer;
@@ -47,7 +52,9 @@ mod tests {
         assert_eq!(kept.take(3), vec![0.0; 3]);
         kept.keep(vec![1.0, 2.0, 3.0, 4.0]);
         // The same allocation, cut to length, its old contents left for the caller to overwrite.
+        assert_eq!(kept.bytes(), 4 * 4);
         assert_eq!(kept.take(3), vec![1.0, 2.0, 3.0]);
+        assert_eq!(kept.bytes(), 0);
         // Taken: the next call gets a new one.
         assert_eq!(kept.take(2), vec![0.0; 2]);
         kept.keep(vec![5.0; 2]);

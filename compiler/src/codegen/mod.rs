@@ -128,6 +128,12 @@ impl<T: JitReal> JitNetwork<T> {
         &self.compiled.summary
     }
 
+    /// Bytes of the buffers kept from one `value_and_grad` to the next (its state tape): memory
+    /// a call's peak includes although the call allocates none of it again.
+    pub fn kept_bytes(&self) -> usize {
+        self.tape.bytes()
+    }
+
     fn channels(&self) -> usize {
         self.forward_program.inputs.first().copied().unwrap_or(0)
     }

@@ -2,7 +2,7 @@
 //! and zeroed at every call, it had cost A's gradient ≈ 2% in `memset` and the allocator's
 //! bookkeeping for a buffer the forward pass overwrites whole.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use super::JitReal;
 
@@ -19,11 +19,16 @@ impl<T> Default for Kept<T> {
 }
 
 impl<T: JitReal> Kept<T> {
+    /// The kept buffer (a call that panicked while holding it left a valid `Vec`).
+    fn buffer(&self) -> MutexGuard<'_, Vec<T>> {
+        self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// A buffer of `len` elements: the kept one, holding what the last call left in it, if
     /// there is one (the caller overwrites every element it reads), else zeros. A kept buffer
     /// more than twice as large is released first.
     pub fn take(&self, len: usize) -> Vec<T> {
-        let mut buffer = std::mem::take(&mut *self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let mut buffer = std::mem::take(&mut *self.buffer());
         if buffer.capacity() > 2 * len {
             buffer = Vec::new();
         }
@@ -33,12 +38,12 @@ impl<T: JitReal> Kept<T> {
 
     /// Bytes of the buffer kept now (memory the network holds between calls).
     pub fn bytes(&self) -> usize {
-        self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).capacity() * std::mem::size_of::<T>()
+        self.buffer().capacity() * std::mem::size_of::<T>()
     }
 
     /// Keeps `buffer` for the next call.
     pub fn keep(&self, buffer: Vec<T>) {
-        *self.buffer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = buffer;
+        *self.buffer() = buffer;
     }
 }
 

@@ -261,12 +261,9 @@ impl<T: JitReal> JitNetwork<T> {
         // batch-sized one zeroed and faulted in at every call).
         let tape_stride = if for_backward { steps } else { steps.min(CHUNK) } + 1;
         let tape_stride = tape_stride * state_size.max(1);
-        // Every element of a kept tape is written below before it is read: row 0 of a chunk
-        // from the state it starts from, the rest by its steps (with no steps, zeros).
+        // A kept tape holds the last call's rows: every row this call reads is written below
+        // first (row 0 of a chunk from the state it starts from, the rest by its steps).
         let mut tape = if for_backward { self.tape.take(batch * tape_stride) } else { Vec::new() };
-        if steps == 0 {
-            tape.fill(T::zero());
-        }
         let mut element_tapes: Vec<&mut [T]> = match for_backward {
             true => tape.chunks_mut(tape_stride).collect(),
             false => (0..batch).map(|_| &mut [][..]).collect(),

@@ -14,6 +14,7 @@ use cranelift_module::default_libcall_names;
 use super::CodegenError;
 use super::carry::{Carry, carries, in_place};
 use super::derived::DerivedTerm;
+use super::diagonal::DiagonalTerm;
 use super::emit::{Emitter, GroupProduct, group_product};
 use super::function::{Buffers, Kind, LoopSpec, Phase, build_versions};
 use super::fuse::{Piece, escapes, pieces};
@@ -137,6 +138,8 @@ pub struct Compiled {
     pub sequences: Vec<SequenceTerm>,
     /// Gradient terms the caller reads off the sequence products after the backward loop.
     pub derived: Vec<DerivedTerm>,
+    /// Gradient terms summed from rows as they are flushed.
+    pub diagonals: Vec<DiagonalTerm>,
     /// Row length of each sequence buffer (`seq` argument, in this order).
     pub sequence_lengths: Vec<usize>,
     /// Per parameter: whether the backward pass adds to its gradient outside the sequence
@@ -217,10 +220,11 @@ pub fn compile(
     let mut sequences = Vec::new();
     let mut sequence_lengths = Vec::new();
     let mut derived = Vec::new();
+    let mut diagonals = Vec::new();
     let backward_parts = match adjoint {
         Some(adjoint) => {
             let backward_fixed = precomputed_products(&adjoint.program, &mut precomputed);
-            let plan = GradientPlan::new(adjoint, &mut sequences, &mut sequence_lengths, &mut derived);
+            let plan = GradientPlan::new(adjoint, &mut sequences, &mut sequence_lengths, &mut derived, &mut diagonals);
             let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
             roots.extend(plan.roots());
             let values = LoopValues::new(fusion, &adjoint.program, &roots, &backward_fixed, false);
@@ -267,8 +271,7 @@ pub fn compile(
         super::summary::gradients(
             &mut summary,
             &adjoint.program,
-            &sequences,
-            &derived,
+            (&sequences, &derived, &diagonals),
             &stored,
             &plan.step_gradients(),
             flush_beside_loop,
@@ -338,6 +341,7 @@ pub fn compile(
         backward_products,
         sequences,
         derived,
+        diagonals,
         sequence_lengths,
         step_gradients,
         flush_beside_loop,

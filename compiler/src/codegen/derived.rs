@@ -14,15 +14,16 @@ use super::rows::add_contraction;
 use crate::interp::{NoiseKey, Real, StepInputs, step};
 use crate::step::{BinaryOp, Op, Shape, StepProgram, UnaryOp, ValueId};
 
-/// `∂L/∂param[j] += k[j] Σ_i weight[i, j] G[i, j]`, with `G` the sequence product of `from`.
+/// `∂L/∂param[j] += k[j] Σ_i weight[i, j] G[i, j]`, with `G` the sequence product of `from`
+/// (`k[j] G[j]` without a weight: `G` is then a sum of rows, a bias's gradient).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DerivedTerm {
     /// The parameter whose gradient this adds to.
     pub param: u32,
     /// The parameter whose gradient's sequence product `G` is read.
     pub from: u32,
-    /// The weight `W` contracted with `G`.
-    pub weight: u32,
+    /// The weight `W` contracted with `G`, if any.
+    pub weight: Option<u32>,
     /// Computes `k` (its last instruction) from the parameters alone.
     pub scale: StepProgram,
 }
@@ -50,8 +51,25 @@ fn same_within(program: &StepProgram, a: ValueId, b: ValueId, depth: usize) -> b
         && oa.iter().zip(&ob).all(|(x, y)| same_within(program, *x, *y, depth - 1))
 }
 
-/// `value` as a constant times a product of factors raised to ±1 (through products,
-/// quotients, negations and broadcasts).
+/// A value as `constant · Π factor^power`, through products, quotients, negations and
+/// broadcasts.
+#[derive(Clone, Debug)]
+pub(super) struct Factored {
+    /// The constant factor.
+    pub constant: f64,
+    /// The other factors, each raised to ±1.
+    pub factors: Vec<(ValueId, i8)>,
+}
+
+impl Factored {
+    /// `value` factored.
+    pub fn of(program: &StepProgram, value: ValueId) -> Self {
+        let mut factored = Factored { constant: 1.0, factors: Vec::new() };
+        factors(program, value, 1, &mut factored.constant, &mut factored.factors);
+        factored
+    }
+}
+
 fn factors(program: &StepProgram, value: ValueId, power: i8, constant: &mut f64, out: &mut Vec<(ValueId, i8)>) {
     match program.inst(value).op {
         Op::Binary(BinaryOp::Mul, a, b) => {
@@ -76,16 +94,25 @@ fn factors(program: &StepProgram, value: ValueId, power: i8, constant: &mut f64,
 /// A program computing `k` with `c = k ⊙ y` elementwise, if `c / y` is a product of loop
 /// invariants (`invariant`, by value) of `c`'s shape or scalar.
 pub(super) fn scale_of(program: &StepProgram, invariant: &[bool], c: ValueId, y: ValueId) -> Option<StepProgram> {
-    let (mut c_constant, mut y_constant) = (1.0, 1.0);
-    let (mut rest, mut y_factors) = (Vec::new(), Vec::new());
-    factors(program, c, 1, &mut c_constant, &mut rest);
-    factors(program, y, 1, &mut y_constant, &mut y_factors);
-    let ratio = c_constant / y_constant;
+    quotient(program, invariant, Factored::of(program, c), program.shape(c), y)
+}
+
+/// As [`scale_of`], for `c` given factored, of shape `shape`.
+pub(super) fn quotient(
+    program: &StepProgram,
+    invariant: &[bool],
+    c: Factored,
+    shape: Shape,
+    y: ValueId,
+) -> Option<StepProgram> {
+    let Factored { constant: c_constant, factors: mut rest } = c;
+    let y = Factored::of(program, y);
+    let ratio = c_constant / y.constant;
     if !ratio.is_finite() {
         return None;
     }
     // c / y: y's factors cancel against c's, or divide the rest.
-    for (factor, power) in y_factors {
+    for (factor, power) in y.factors {
         match rest.iter().position(|(f, p)| *p == power && same(program, *f, factor)) {
             Some(position) => {
                 rest.swap_remove(position);
@@ -93,7 +120,6 @@ pub(super) fn scale_of(program: &StepProgram, invariant: &[bool], c: ValueId, y:
             None => rest.push((factor, -power)),
         }
     }
-    let shape = program.shape(c);
     let fits = |f: ValueId| invariant[f.index()] && (program.shape(f) == Shape::Scalar || program.shape(f) == shape);
     if !rest.iter().all(|(f, _)| fits(*f)) {
         return None;
@@ -124,7 +150,7 @@ fn copy(from: &StepProgram, value: ValueId, into: &mut StepProgram, copied: &mut
 }
 
 /// Evaluates `k` (one value per column of `G`, or one for all).
-fn scale_values<T: Real>(scale: &StepProgram, params: &[Vec<T>]) -> Vec<T> {
+pub(super) fn scale_values<T: Real>(scale: &StepProgram, params: &[Vec<T>]) -> Vec<T> {
     let inputs = StepInputs {
         params,
         states: &[],
@@ -147,7 +173,7 @@ pub(super) fn add_derived<T: JitReal>(
     grads: &mut [Vec<T>],
 ) {
     for term in terms {
-        let (weight, product) = (&params[term.weight as usize], &flushed[term.from as usize]);
+        let product = &flushed[term.from as usize];
         let k = scale_values(&term.scale, params);
         let cols = match term.scale.insts.last().map(|inst| inst.shape) {
             Some(Shape::Vector(n)) => n,
@@ -157,7 +183,11 @@ pub(super) fn add_derived<T: JitReal>(
             continue;
         }
         let mut sums = vec![T::from_f64(0.0); cols];
-        add_contraction(&mut sums, weight, product);
+        match term.weight {
+            Some(weight) => add_contraction(&mut sums, &params[weight as usize], product),
+            None if product.len() == cols => sums.copy_from_slice(product),
+            None => continue,
+        }
         let param = term.param as usize;
         let target = if grads[param].is_empty() { &mut flushed[param] } else { &mut grads[param] };
         if target.len() != cols {
@@ -278,7 +308,7 @@ mod tests {
         let k = p.push(Op::Binary(BinaryOp::Mul, two, tau), Shape::Vector(3));
         let mut scale = StepProgram { params: p.params.clone(), ..StepProgram::default() };
         copy(&p, k, &mut scale, &mut HashMap::new());
-        let term = DerivedTerm { param: 0, from: 2, weight: 1, scale };
+        let term = DerivedTerm { param: 0, from: 2, weight: Some(1), scale };
         let params = vec![vec![1.0, 2.0, 3.0], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![0.0; 6]];
         let mut flushed = vec![Vec::new(), Vec::new(), vec![1.0, 0.0, 1.0, 1.0, 1.0, 0.0]];
         let mut grads = vec![vec![10.0, 10.0, 10.0], vec![0.0; 6], Vec::new()];

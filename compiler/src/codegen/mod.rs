@@ -9,6 +9,7 @@
 mod carry;
 mod compile;
 mod derived;
+mod diagonal;
 mod dot;
 mod emit;
 mod function;

@@ -4,6 +4,7 @@
 
 use super::compile::{SequenceTerm, Side, invariant};
 use super::derived::DerivedTerm;
+use super::diagonal::{Available, DiagonalTerm, take_out};
 use crate::adjoint::AdjointProgram;
 use crate::step::{Op, StepProgram, ValueId};
 
@@ -23,12 +24,14 @@ pub(super) enum Term {
 }
 
 impl GradientPlan {
-    /// Splits each gradient of `adjoint` into terms, adding sequence and derived terms to the lists.
+    /// Splits each gradient of `adjoint` into terms, adding sequence, derived and diagonal
+    /// terms to the lists.
     pub fn new(
         adjoint: &AdjointProgram,
         sequences: &mut Vec<SequenceTerm>,
         lengths: &mut Vec<usize>,
         derived_terms: &mut Vec<DerivedTerm>,
+        diagonals: &mut Vec<DiagonalTerm>,
     ) -> Self {
         let program = &adjoint.program;
         let mut uses = vec![0usize; program.insts.len()];
@@ -92,7 +95,7 @@ impl GradientPlan {
                                 return None;
                             }
                             let scale = super::derived::scale_of(program, &invariant, c, outer_y)?;
-                            Some(DerivedTerm { param: param as u32, from: from as u32, weight: weight.0, scale })
+                            Some(DerivedTerm { param: param as u32, from: from as u32, weight: Some(weight.0), scale })
                         });
                         match derived {
                             Some(term) => {
@@ -166,6 +169,43 @@ impl GradientPlan {
                     *term = Term::Sequence(value, Side::Ones, value, y);
                 }
             }
+        }
+        // A term still added at every step may be summed from rows after the loop (see
+        // `diagonal`): not for a parameter whose flushed product a derived term reads, and
+        // reading only the products of parameters with no other term.
+        let mut stored: Vec<(ValueId, usize)> = stored.into_iter().collect();
+        stored.sort_by_key(|(_, k)| *k);
+        let sole_outer: Vec<Option<(ValueId, ValueId)>> =
+            (sole_outer.iter().zip(&terms)).map(|(outer, list)| if list.len() == 1 { *outer } else { None }).collect();
+        let sole_sum: Vec<Option<ValueId>> = (terms.iter())
+            .map(|list| match list[..] {
+                [Term::Sequence(_, Side::Ones, y, _)] => Some(y),
+                _ => None,
+            })
+            .collect();
+        let available = Available {
+            invariant: &invariant,
+            stored: &stored,
+            lengths,
+            sole_outer: &sole_outer,
+            sole_sum: &sole_sum,
+            state_offsets: &state_offsets,
+        };
+        for (param, list) in terms.iter_mut().enumerate() {
+            if derived_terms.iter().any(|term| term.from == param as u32) {
+                continue;
+            }
+            list.retain(|term| {
+                let Term::Value(value) = *term else { return true };
+                match take_out(program, &available, param as u32, value) {
+                    Some((diagonal, derived)) => {
+                        diagonals.extend(diagonal);
+                        derived_terms.extend(derived);
+                        false
+                    }
+                    None => true,
+                }
+            });
         }
         GradientPlan { terms }
     }

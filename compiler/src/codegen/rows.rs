@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use super::JitReal;
 use super::compile::{SequenceTerm, Side};
+use super::diagonal::{DiagonalTerm, add_diagonal};
 use super::gemm::add_transposed_product;
 use super::run::TASK_ROWS;
 
@@ -29,6 +30,10 @@ pub(super) struct Source<'a, T> {
     pub tape: &'a [T],
     /// Elements of a tape row.
     pub state_size: usize,
+    /// Terms summed from the rows (see [`super::diagonal`]).
+    pub diagonals: &'a [DiagonalTerm],
+    /// Each diagonal term's `k`, evaluated.
+    pub scales: &'a [Vec<T>],
 }
 
 /// Steps of one batch element gathered in a row buffer: where its rows start in the input, on
@@ -130,11 +135,28 @@ impl<T: JitReal> Rows<T> {
         row
     }
 
-    /// Adds the gathered rows' products to `grads` and empties the buffers. A large product is
-    /// split into blocks of [`TASK_ROWS`] gradient rows computed in parallel; within a block,
-    /// input segments are added in order (the same sums for any number of threads).
+    /// The rows of `side` in `segment` and their stride; input and tape rows are read in place.
+    fn rows_of<'s>(&'s self, side: Side, segment: &Segment, source: &Source<'s, T>) -> (&'s [T], usize) {
+        match side {
+            Side::Buffer(k, len) => (&self.buffers[k][segment.row * len..], len),
+            Side::Ones => (&self.ones[..], 1),
+            Side::Input => {
+                let channels = source.channels;
+                (&source.input[segment.input..segment.input + segment.rows * channels], channels)
+            }
+            Side::Tape { offset, next, .. } => {
+                let first = segment.tape + usize::from(next) * source.state_size + offset;
+                (source.tape.get(first..).unwrap_or(&[]), source.state_size)
+            }
+        }
+    }
+
+    /// Adds the gathered rows' products (and diagonal sums) to `grads` and empties the
+    /// buffers. A large product is split into blocks of [`TASK_ROWS`] gradient rows computed in
+    /// parallel; within a block, input segments are added in order (the same sums for any
+    /// number of threads).
     pub fn flush(&mut self, terms: &[SequenceTerm], grads: &mut [Vec<T>], source: Source<'_, T>) {
-        let Source { input, channels, params, tape, state_size } = source;
+        let params = source.params;
         for term in terms {
             let (m, n) = (term.rows, term.cols);
             // A contracted term's `Xᵀ Y` goes to a scratch matrix first.
@@ -149,22 +171,14 @@ impl<T: JitReal> Rows<T> {
             if n == 0 || m * n > grad.len() {
                 continue;
             }
-            // The (x, x's row stride, y) row ranges of each segment's product with its rows;
-            // input and tape sides are read in place.
-            let mut parts: Vec<(&[T], usize, &[T], usize)> = Vec::new();
-            for segment in &self.segments {
-                let pick = |side: Side| match side {
-                    Side::Buffer(k, len) => (&self.buffers[k][segment.row * len..], len),
-                    Side::Ones => (&self.ones[..], 1),
-                    Side::Input => (&input[segment.input..segment.input + segment.rows * channels], channels),
-                    Side::Tape { offset, next, .. } => {
-                        let first = segment.tape + usize::from(next) * state_size + offset;
-                        (tape.get(first..).unwrap_or(&[]), state_size)
-                    }
-                };
-                let ((x, stride), (y, _)) = (pick(term.x), pick(term.y));
-                parts.push((x, stride, y, segment.rows));
-            }
+            // The (x, x's row stride, y) row ranges of each segment's product with its rows.
+            let parts: Vec<(&[T], usize, &[T], usize)> = (self.segments.iter())
+                .map(|segment| {
+                    let ((x, stride), (y, _)) =
+                        (self.rows_of(term.x, segment, &source), self.rows_of(term.y, segment, &source));
+                    (x, stride, y, segment.rows)
+                })
+                .collect();
             grad[..m * n].par_chunks_mut(TASK_ROWS * n).enumerate().for_each(|(block, part)| {
                 // Columns `block · TASK_ROWS ..` of x's `k` rows (`stride` apart) give these
                 // rows of the gradient; `add_transposed_product` checks the lengths.
@@ -176,6 +190,20 @@ impl<T: JitReal> Rows<T> {
             if let Some(weight) = term.contract {
                 // ∂L/∂θ[j] += Σ_i W[i, j] (Xᵀ Y)[i, j].
                 add_contraction(&mut grads[term.param as usize], &params[weight as usize], &product);
+            }
+        }
+        for (term, k) in source.diagonals.iter().zip(source.scales) {
+            let grad = &mut grads[term.param as usize];
+            if grad.len() != term.cols || k.is_empty() {
+                continue;
+            }
+            let mut sums = vec![T::zero(); term.cols];
+            for segment in &self.segments {
+                let x = (term.x != Side::Ones).then(|| self.rows_of(term.x, segment, &source));
+                add_diagonal(&mut sums, x, self.rows_of(term.y, segment, &source).0, segment.rows);
+            }
+            for (j, (g, sum)) in grad.iter_mut().zip(&sums).enumerate() {
+                *g = g.add(k[if k.len() == 1 { 0 } else { j }].mul(*sum));
             }
         }
         self.segments.clear();

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
-use super::derived::add_derived;
+use super::derived::{add_derived, scale_values};
 use super::gemm::multiply;
 use super::layout::{KernelCopy, padded};
 use super::rows::{Pipeline, Source, flush_sent};
@@ -379,13 +379,15 @@ impl<T: JitReal> JitNetwork<T> {
     /// Where the flushes of a gradient block add the sequence products: a parameter's gradient
     /// buffer itself, moved out of `grads`, if nothing else adds to it during the backward
     /// pass; else a buffer of its own, added to `grads` at the end (see `merge_flushed`).
-    /// Parameters without sequence terms get an empty buffer. Flushes may then run on another
+    /// Parameters without sequence or diagonal terms get an empty buffer. Flushes may then run on another
     /// thread while generated code adds to `grads`, with the same sums for any thread count.
     fn flush_targets(&self, grads: &mut [Vec<T>]) -> Vec<Vec<T>> {
         let compiled = &self.compiled;
         (0..grads.len())
             .map(|param| {
-                if !compiled.sequences.iter().any(|term| term.param as usize == param) {
+                let flushed = compiled.sequences.iter().any(|term| term.param as usize == param)
+                    || compiled.diagonals.iter().any(|term| term.param as usize == param);
+                if !flushed {
                     Vec::new()
                 } else if compiled.step_gradients.get(param).is_none_or(|every| *every) {
                     vec![T::zero(); grads[param].len()]
@@ -508,7 +510,9 @@ impl<T: JitReal> JitNetwork<T> {
         let rows_len = steps * channels;
         let cols = || self.compiled.precomputed.iter().map(|p| p.cols);
         let terms = &self.compiled.sequences;
-        let source = Source { input, channels, params, tape: &run.tape, state_size };
+        let diagonals = &self.compiled.diagonals;
+        let scales: Vec<Vec<T>> = diagonals.iter().map(|term| scale_values(&term.scale, params)).collect();
+        let source = Source { input, channels, params, tape: &run.tape, state_size, diagonals, scales: &scales };
         // With a core to spare (fewer blocks than threads, and no matrix–vector products split
         // across threads at every step), a block's rows are multiplied on a second thread while
         // its backward loop goes on.

@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use super::compile::{LoopValues, Precomputed, SequenceTerm, Side};
 use super::derived::{DerivedTerm, describe_scale};
+use super::diagonal::DiagonalTerm;
 use super::schedule::Fusion;
 use crate::step::{BinaryOp, Op, StepProgram, ValueId};
 
@@ -86,8 +87,7 @@ pub(super) fn precomputed(out: &mut String, forward: &StepProgram, list: &[Preco
 pub(super) fn gradients(
     out: &mut String,
     adjoint: &StepProgram,
-    terms: &[SequenceTerm],
-    derived: &[DerivedTerm],
+    (terms, derived, diagonals): (&[SequenceTerm], &[DerivedTerm], &[DiagonalTerm]),
     stored: &[ValueId],
     step_gradients: &[bool],
     beside: bool,
@@ -128,15 +128,17 @@ pub(super) fn gradients(
     }
     for term in derived {
         let name = |p: u32| &adjoint.params[p as usize].name;
-        let _ = writeln!(
-            out,
-            "  after the loop: ∂L/∂{}[j] += k[j] Σ_i {}[i, j] G[i, j], G the product of ∂L/∂{}, k = {}",
-            name(term.param),
-            name(term.weight),
-            name(term.from),
-            describe_scale(&term.scale)
-        );
+        let (param, from, scale) = (name(term.param), name(term.from), describe_scale(&term.scale));
+        let _ = match term.weight {
+            Some(weight) => writeln!(
+                out,
+                "  after the loop: ∂L/∂{param}[j] += k[j] Σ_i {}[i, j] G[i, j], G the product of ∂L/∂{from}, k = {scale}",
+                name(weight),
+            ),
+            None => writeln!(out, "  after the loop: ∂L/∂{param} += k ⊙ G, G the sum of ∂L/∂{from}, k = {scale}"),
+        };
     }
+    super::diagonal::describe(out, adjoint, diagonals, side);
     let every: Vec<&str> = (adjoint.params.iter().zip(step_gradients))
         .filter(|(_, every)| **every)
         .map(|(p, _)| p.name.as_str())

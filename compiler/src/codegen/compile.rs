@@ -90,6 +90,9 @@ pub enum Side {
     /// A column of ones (`x` sides only): the term is the sum of the `y` rows, a gradient
     /// added at every step read off rows already stored for another term (a bias's).
     Ones,
+    /// Buffer `k`'s rows one step later (buffer index, row length): a carried value the
+    /// backward loop reads from its producer's row (see [`super::next_row`]).
+    NextRow(usize, usize),
 }
 
 /// A weight gradient `Σ_t x[t]ᵀ y[t]`: the backward loop stores the rows, and the caller adds
@@ -146,6 +149,9 @@ pub struct Compiled {
     /// products (at every step, or a state initialiser's final λ); the others' gradients come
     /// only from the sequence products, and generated code never touches them.
     pub step_gradients: Vec<bool>,
+    /// Whether the backward function writes the row after each call's sequence rows (see
+    /// [`super::next_row`]).
+    pub next_rows: bool,
     /// Whether flushing the sequence products beside the backward loop pays (see
     /// [`flushes_fit_beside_the_loop`]).
     pub flush_beside_loop: bool,
@@ -221,16 +227,21 @@ pub fn compile(
     let mut sequence_lengths = Vec::new();
     let mut derived = Vec::new();
     let mut diagonals = Vec::new();
+    let mut next_rows = false;
     let backward_parts = match adjoint {
         Some(adjoint) => {
             let backward_fixed = precomputed_products(&adjoint.program, &mut precomputed);
-            let plan = GradientPlan::new(adjoint, &mut sequences, &mut sequence_lengths, &mut derived, &mut diagonals);
+            let mut plan =
+                GradientPlan::new(adjoint, &mut sequences, &mut sequence_lengths, &mut derived, &mut diagonals);
             let mut roots: Vec<ValueId> = adjoint.state_adjoints.clone();
             roots.extend(plan.roots());
             let values = LoopValues::new(fusion, &adjoint.program, &roots, &backward_fixed, false);
             let mut backward_layout = layout(&adjoint.program, &values.needed, &backward_fixed, kernels);
             values.share_slots(&adjoint.program, &roots, fusion, &mut backward_layout);
             rows_in_place(&plan, &values, &mut backward_layout);
+            let rows = (&mut sequences[..], &mut sequence_lengths[..], &diagonals[..]);
+            next_rows =
+                super::next_row::carried_in_rows(&adjoint.program, &values, &mut plan, &mut backward_layout, rows);
             states_in_place(&adjoint.state_adjoints, &values, &mut backward_layout);
             let reads = reads(&values.needed, &backward_fixed);
             Some((adjoint, plan, values, backward_layout, (backward_fixed, reads)))
@@ -260,13 +271,13 @@ pub fn compile(
     let mut summary = String::new();
     super::summary::precomputed(&mut summary, forward, &precomputed);
     let title = ("forward", fusion);
-    super::summary::function(&mut summary, title, forward, &forward_values, &forward_fixed, forward_layout.scratch);
+    super::summary::function(&mut summary, title, forward, &forward_values, &forward_fixed, &forward_layout);
     if late_outputs {
         summary.push_str("  outputs: of the states, computed one step late (the last after the loop)\n");
     }
     if let Some((adjoint, plan, values, backward_layout, (fixed, _))) = &backward_parts {
         let title = ("backward", fusion);
-        super::summary::function(&mut summary, title, &adjoint.program, values, fixed, backward_layout.scratch);
+        super::summary::function(&mut summary, title, &adjoint.program, values, fixed, backward_layout);
         let stored = plan.stored_values(sequence_lengths.len());
         super::summary::gradients(
             &mut summary,
@@ -344,6 +355,7 @@ pub fn compile(
         diagonals,
         sequence_lengths,
         step_gradients,
+        next_rows,
         flush_beside_loop,
         summary,
     })
@@ -498,7 +510,10 @@ impl LoopValues {
     fn pass_on(&self, e: &mut Emitter<'_, '_>, program: &StepProgram) {
         for carry in &self.carries {
             let (source, dest) = (e.layout.locs[carry.produced.index()], e.layout.locs[carry.carried.index()]);
-            e.copy(dest, source, program.shape(carry.carried).len());
+            let len = program.shape(carry.carried).len();
+            if !super::next_row::read_in_place(source, dest, len) {
+                e.copy(dest, source, len);
+            }
         }
     }
 

@@ -305,6 +305,16 @@ fn build(
                 let arrays = load_element(b, e);
                 let mut bases = Bases::uniform(arrays.scratch, arrays.scratch, params.clone());
                 bases.state = row_at(b, arrays.tape, first, state_size as i64 * size);
+                // The first step's sequence rows: a carried value may live in the next row
+                // (see `next_row`).
+                if let Some(seq) = arrays.seq {
+                    bases.sequences = (buffers.sequences.iter().enumerate())
+                        .map(|(k, len)| {
+                            let base = b.ins().load(pointer, array_flags(), seq, (k * 8) as i32);
+                            row_at(b, base, first, *len as i64 * size)
+                        })
+                        .collect();
+                }
                 let mut prologue = emitter(b, element, program_layout, bases, host, arrays.noise, first);
                 body(&mut prologue, Phase::Prologue, &[]);
             });

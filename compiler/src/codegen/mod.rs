@@ -20,6 +20,7 @@ mod kernels;
 mod layout;
 mod matvec;
 mod narrow;
+mod next_row;
 mod plan;
 mod reciprocal;
 mod rows;

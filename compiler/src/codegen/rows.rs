@@ -7,11 +7,11 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 
 use rayon::prelude::*;
 
-use super::JitReal;
 use super::compile::{SequenceTerm, Side};
 use super::diagonal::{DiagonalTerm, add_diagonal};
 use super::gemm::add_transposed_product;
 use super::run::TASK_ROWS;
+use super::{JitReal, MAX_GROUP};
 
 /// Row buffers a block allocates beyond the one it fills before it waits for the flushing thread
 /// to return one (once that thread is known to run): one, so that memory stays at two buffers.
@@ -55,10 +55,20 @@ pub(super) struct Segment {
 /// and consecutive calls of one element make one segment.
 #[derive(Clone, Copy, Debug, Default)]
 struct Region {
-    /// Rows filled.
+    /// Rows used (with the rows after segments, see [`Capacity::next_rows`]).
     filled: usize,
     /// The segment still growing downwards: its index, batch element and first step.
     open: Option<(usize, usize, usize)>,
+}
+
+/// The size of a row buffer.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Capacity {
+    /// Rows for steps.
+    pub rows: usize,
+    /// Whether generated code writes the row after each call's rows (a carried value, see
+    /// [`super::next_row`]): each segment then has a row of its own after it.
+    pub next_rows: bool,
 }
 
 /// Rows of the weight-gradient sequences, gathered over chunks and batch elements until
@@ -67,10 +77,11 @@ struct Region {
 /// GEMMs. Input and tape rows are not copied. A lock-step group of `count` elements splits the
 /// rows into `count` regions, one per element (see [`Region`]).
 pub(super) struct Rows<T> {
-    /// One buffer of `capacity` rows per sequence.
+    /// One buffer of `capacity` rows per sequence (plus a row after each region's rows, with
+    /// [`Capacity::next_rows`]).
     pub buffers: Vec<Vec<T>>,
     /// Rows per buffer (at most `CHUNK`).
-    pub capacity: usize,
+    pub capacity: Capacity,
     /// The gathered steps.
     pub segments: Vec<Segment>,
     /// Rows filled so far.
@@ -83,29 +94,40 @@ pub(super) struct Rows<T> {
 
 impl<T: JitReal> Rows<T> {
     /// Empty buffers of `capacity` rows of each length.
-    pub fn new(lengths: &[usize], capacity: usize) -> Self {
+    pub fn new(lengths: &[usize], capacity: Capacity) -> Self {
+        let rows = capacity.rows + if capacity.next_rows { MAX_GROUP } else { 0 };
         Rows {
-            buffers: lengths.iter().map(|len| vec![T::zero(); (capacity * len).max(1)]).collect(),
+            buffers: lengths.iter().map(|len| vec![T::zero(); (rows * len).max(1)]).collect(),
             capacity,
             segments: Vec::new(),
             filled: 0,
             regions: Vec::new(),
-            ones: vec![T::one(); capacity],
+            ones: vec![T::one(); capacity.rows],
         }
     }
 
+    /// Rows of each of `count` regions, and the rows a new segment takes beyond its steps.
+    fn region_rows(&self, count: usize) -> (usize, usize) {
+        let after = usize::from(self.capacity.next_rows);
+        (self.capacity.rows / count.max(1) + after, after)
+    }
+
     /// Whether a call of `count` elements of `length` steps each fits: empty buffers are split
-    /// into `count` regions; filled ones need the same count and room in every region.
+    /// into `count` regions; filled ones need the same count and room in every region (for a
+    /// new segment).
     fn fits(&mut self, count: usize, length: usize) -> bool {
         if self.filled == 0 {
             self.regions = vec![Region::default(); count];
         }
-        self.regions.len() == count && self.regions.iter().all(|r| r.filled + length <= self.capacity / count)
+        let (size, after) = self.region_rows(count);
+        self.regions.len() == count && self.regions.iter().all(|r| r.filled + length + after <= size)
     }
 
     /// Places `length` rows of batch element `element`, steps `step..step + length` (first
     /// input and tape elements `input` and `tape`), in region `region`; returns their first
-    /// row. The caller made room for them ([`Pipeline::make_room`]).
+    /// row. The caller made room for them ([`Pipeline::make_room`]). With
+    /// [`Capacity::next_rows`], the row after them is the next call's first row of the same
+    /// segment, or a row of its own: generated code may write it.
     pub fn place(
         &mut self,
         region: usize,
@@ -114,13 +136,17 @@ impl<T: JitReal> Rows<T> {
         length: usize,
         (input, tape): (usize, usize),
     ) -> usize {
-        let size = self.capacity / self.regions.len();
+        let (size, after) = self.region_rows(self.regions.len());
         let r = &mut self.regions[region];
-        // Generated code writes these rows: they must lie inside the region (`make_room`).
-        assert!(r.filled + length <= size, "rows placed past their region");
-        let row = (region + 1) * size - r.filled - length;
+        let grows =
+            matches!(r.open, Some((_, open_element, first)) if open_element == element && first == step + length);
+        let used = r.filled + length + if grows { 0 } else { after };
+        // Generated code writes these rows (and the next): they must lie inside the region
+        // (`make_room`), and the buffers hold `MAX_GROUP` regions' rows after them.
+        assert!(used <= size && region < MAX_GROUP, "rows placed past their region");
+        let row = region * size + size - used;
         match r.open {
-            Some((k, open_element, first)) if open_element == element && first == step + length => {
+            Some((k, _, _)) if grows => {
                 let segment = &mut self.segments[k];
                 *segment = Segment { input, tape, rows: segment.rows + length, row };
                 r.open = Some((k, element, step));
@@ -130,7 +156,7 @@ impl<T: JitReal> Rows<T> {
                 r.open = Some((self.segments.len() - 1, element, step));
             }
         }
-        r.filled += length;
+        r.filled = used;
         self.filled += length;
         row
     }
@@ -139,6 +165,7 @@ impl<T: JitReal> Rows<T> {
     fn rows_of<'s>(&'s self, side: Side, segment: &Segment, source: &Source<'s, T>) -> (&'s [T], usize) {
         match side {
             Side::Buffer(k, len) => (&self.buffers[k][segment.row * len..], len),
+            Side::NextRow(k, len) => (&self.buffers[k][(segment.row + 1) * len..], len),
             Side::Ones => (&self.ones[..], 1),
             Side::Input => {
                 let channels = source.channels;
@@ -255,7 +282,7 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
     /// Flushes on this thread, into `flushed`.
     pub fn here(
         lengths: &'a [usize],
-        capacity: usize,
+        capacity: Capacity,
         terms: &'a [SequenceTerm],
         flushed: &'a mut [Vec<T>],
         source: Source<'a, T>,
@@ -266,7 +293,7 @@ impl<'a, T: JitReal> Pipeline<'a, T> {
     /// Sends full buffers to [`flush_sent`], which runs with the other ends and sets `started`.
     pub fn sending(
         lengths: &'a [usize],
-        capacity: usize,
+        capacity: Capacity,
         started: &'a AtomicBool,
     ) -> (Self, Receiver<Rows<T>>, Sender<Rows<T>>) {
         let (full, full_end) = channel();

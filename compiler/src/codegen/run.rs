@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::derived::{add_derived, scale_values};
 use super::gemm::multiply;
 use super::layout::{KernelCopy, padded};
-use super::rows::{Pipeline, Source, flush_sent};
+use super::rows::{Capacity, Pipeline, Source, flush_sent};
 use super::{JitNetwork, JitReal, MAX_GROUP, Shared, in_pool};
 use crate::interp::{Gradient, InterpError, add_loss_param_grads, initial_states, loss_value};
 use crate::loss::{Bound, Loss};
@@ -654,7 +654,8 @@ impl<T: JitReal> JitNetwork<T> {
                     let mut flushed = self.flush_targets(&mut grads);
                     // Rows for the whole block if it has fewer than `call_steps` steps in all.
                     // One call of the largest group fits (at most `CHUNK` rows).
-                    let capacity = call_steps.min(*length * steps).max(group_size.min(*length) * element_steps).max(1);
+                    let rows = call_steps.min(*length * steps).max(group_size.min(*length) * element_steps).max(1);
+                    let capacity = Capacity { rows, next_rows: self.compiled.next_rows };
                     let lengths = &self.compiled.sequence_lengths;
                     let elements = *start..start + length;
                     if overlap {

@@ -38,8 +38,9 @@ pub(super) fn function(
     program: &StepProgram,
     values: &LoopValues,
     fixed: &[(usize, super::layout::Loc)],
-    scratch: usize,
+    layout: &super::layout::Layout,
 ) {
+    let scratch = layout.scratch;
     let computing =
         |index: usize| values.emit[index] && !matches!(program.insts[index].op, Op::Const(_) | Op::Param(_));
     let per_step: Vec<usize> = (0..program.insts.len()).filter(|i| computing(*i) && !values.invariant[*i]).collect();
@@ -53,7 +54,14 @@ pub(super) fn function(
         per_step.len()
     );
     for carry in &values.carries {
-        let _ = writeln!(out, "  carried between steps: {}", describe(program, carry.carried));
+        let carried = describe(program, carry.carried);
+        let _ = match layout.locs[carry.carried.index()] {
+            super::layout::Loc::Mem { base: super::layout::Base::Sequence(_), .. } => writeln!(
+                out,
+                "  carried between steps: {carried}, read from the next of the rows its producer is stored in"
+            ),
+            _ => writeln!(out, "  carried between steps: {carried}"),
+        };
     }
     for index in (0..program.insts.len()).filter(|i| values.needed[*i]) {
         let value = ValueId(index as u32);
@@ -100,6 +108,10 @@ pub(super) fn gradients(
         },
         Side::Buffer(k, _) => stored.get(k).map_or_else(|| "a value".to_string(), |v| describe(adjoint, *v)),
         Side::Ones => "ones".to_string(),
+        Side::NextRow(k, _) => {
+            let rows = stored.get(k).map_or_else(|| "a value".to_string(), |v| describe(adjoint, *v));
+            format!("{rows} one step later")
+        }
     };
     for term in terms {
         let name = &adjoint.params[term.param as usize].name;

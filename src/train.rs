@@ -4,7 +4,8 @@
 //! Settings come from the network's `train` block (`data`, `loss`, `bound`s, `optimizer`,
 //! `epochs`, `batch`, `seed`, `project_bounds`) and are overridden by the builder's methods, as `reef train`'s
 //! flags override them. [`Trainer::run`] trains with [`reef_runtime::train::train`] and leaves
-//! in the run folder `params.npz`, `loss.csv`, `checkpoint.npz`, `loss.png`, the first sample's
+//! in the run folder `params.npz`, `best.npz` (the parameters of the epoch with the lowest loss,
+//! also in the result's `best`), `loss.csv`, `checkpoint.npz`, `loss.png`, the first sample's
 //! output against its target (`output.npy`, `target.npy`, `output.png`) and, for a spiking
 //! network, a raster of its first spiking module (`raster.npy`, `raster.png`).
 //!

@@ -64,11 +64,19 @@ fn a_short_chirp_run_lowers_the_loss_and_fills_the_run_folder() {
     assert!(outcome.final_loss < 0.9 * outcome.initial_loss(), "{losses:?} then {}", outcome.final_loss);
     assert!(losses.windows(2).all(|pair| pair[1] < pair[0]), "{losses:?}");
     assert_eq!(outcome.output.shape(), [1, 600, 1]);
-    for file in ["params.npz", "loss.csv", "checkpoint.npz", "loss.png", "output.npy", "target.npy", "output.png"] {
+    for file in
+        ["params.npz", "best.npz", "loss.csv", "checkpoint.npz", "loss.png", "output.npy", "target.npy", "output.png"]
+    {
         assert!(folder.path().join(file).is_file(), "{file} is missing");
         assert!(outcome.files.contains(&folder.path().join(file)), "{file} is not listed");
     }
     assert!(!folder.path().join("raster.png").exists(), "a rate network has no raster");
+    // A loss still falling at the end: the final parameters are the best (the start of a ninth
+    // epoch), in best.npz too.
+    let best = outcome.result.best.as_ref().expect("a best epoch");
+    assert!(outcome.final_loss < losses[7]);
+    assert_eq!((best.epoch, best.loss), (9, outcome.final_loss));
+    assert_eq!(params(&folder.path().join("best.npz")), params(&folder.path().join("params.npz")));
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use reef::train::{TrainFailure, Trainer};
 use reef_runtime::io::Precision;
 use reef_runtime::optim::{AdamConfig, OptimiserKind};
+use reef_runtime::train::RunFolder;
 
 use super::run::PrecisionArg;
 
@@ -83,7 +84,7 @@ pub enum OptimizerArg {
     Sgd,
 }
 
-/// Trains and reports the losses and the run folder.
+/// Trains and reports the losses (the best epoch's too) and the run folder.
 pub fn run(args: &TrainArgs) -> Result<ExitCode, String> {
     let trainer = trainer(args).map_err(|failure| failure.to_string())?;
     let prepared = match trainer.prepare() {
@@ -110,6 +111,13 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, String> {
     println!("epochs = {}", history.len());
     println!("loss before = {}", outcome.initial_loss());
     println!("loss after = {}", outcome.final_loss);
+    if let Some(best) = &outcome.result.best {
+        let which = match best.epoch > history.len() {
+            true => "the final parameters, also".to_string(),
+            false => format!("epoch {}, parameters", best.epoch),
+        };
+        println!("best loss = {} ({which} in {})", best.loss, RunFolder::BEST);
+    }
     println!("seconds per epoch = {:.4}", outcome.seconds_per_epoch());
     let files: Vec<String> = outcome
         .files

@@ -14,7 +14,8 @@ use reef_runtime::params::{self, ParamSet};
 use reef_runtime::run::{self, RunError};
 use reef_runtime::tasks::{self, Dataset};
 use reef_runtime::train::{
-    self, Control, DataSpec, NetworkObjective, Objective, RunFolder, TrainBlock, TrainSettings, read_train_block,
+    self, BestEpoch, Control, DataSpec, NetworkObjective, Objective, RunFolder, TrainBlock, TrainSettings,
+    read_train_block,
 };
 
 use super::{DataSource, InitSource, TrainFailure, TrainOutcome, Trainer};
@@ -56,19 +57,30 @@ impl Prepared {
     }
 
     /// Trains, then evaluates the final parameters on the whole dataset and writes the run
-    /// folder's output and raster files.
+    /// folder's output and raster files. The final parameters are the best if their loss is
+    /// lower than every epoch's (a loss still falling at the end): `best.npz` then holds them
+    /// too, as the start of the epoch after the last.
     pub fn run(mut self) -> Result<TrainOutcome, TrainFailure> {
-        let result =
+        let mut result =
             train::train(&mut self.objective, self.initial, &self.data, &self.settings, Some(&self.out), |_| {
                 Control::Continue
             })?;
         let (final_loss, _) = self.objective.value_and_grad(&result.params, &self.data.full_batch())?;
 
         let folder = RunFolder::open(&self.out);
+        if !result.history.is_empty() && BestEpoch::improves(result.best.as_ref(), final_loss) {
+            let epoch = result.history.len() + 1;
+            let best = BestEpoch { epoch, loss: final_loss, params: result.params.clone() };
+            folder.write_best(Some(&best))?;
+            result.best = Some(best);
+        }
         let mut files: Vec<PathBuf> = [RunFolder::PARAMS, RunFolder::LOSS_CSV, RunFolder::CHECKPOINT]
             .iter()
             .map(|file| folder.path(file))
             .collect();
+        if result.best.is_some() {
+            files.insert(1, folder.path(RunFolder::BEST));
+        }
         if folder.path(RunFolder::LOSS_PLOT).exists() {
             files.push(folder.path(RunFolder::LOSS_PLOT));
         }

@@ -7,16 +7,20 @@ use ndarray::{ArrayD, IxDyn};
 use crate::io::{Compression, IoError, Precision, read_npz, write_npz};
 use crate::optim::{Optimiser, OptimiserKind};
 use crate::params::ParamSet;
-use crate::train::{History, TrainError};
+use crate::train::{BestEpoch, History, TrainError};
 
-/// A training run's state between epochs: parameters, optimiser state, loss history and the
-/// shuffling seed. The epoch reached is the history's length, and the RNG position follows from
-/// it (epoch `e` shuffles with the generator seeded from `seed`, advanced by `e·2⁶⁴`).
+/// A training run's state between epochs: parameters, optimiser state, loss history, the best
+/// epoch so far and the shuffling seed. The epoch reached is the history's length, and the RNG
+/// position follows from it (epoch `e` shuffles with the generator seeded from `seed`, advanced
+/// by `e·2⁶⁴`).
 ///
 /// The file (`float64`, so a resume is exact) holds `params.<name>` for each parameter, the
 /// optimiser's entries (`adam.step`, `adam.m.<name>`, `adam.v.<name>` or `sgd.step`),
 /// `history.loss` and `history.seconds` (`[epochs]`), `rng.seed` (`[2]`: the seed's high and low
-/// 32 bits) and `rng.epoch` (a scalar, the epochs done).
+/// 32 bits), `rng.epoch` (a scalar, the epochs done) and, once an epoch had a finite loss,
+/// `best.epoch` (a scalar) with `best.params.<name>` (the best epoch's loss is its history
+/// entry). A checkpoint without `best.epoch` (written before best epochs were kept) resumes
+/// with no best, so the best is then the best of the epochs run after the resume.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
     /// The parameters after the last finished epoch.
@@ -25,6 +29,8 @@ pub struct Checkpoint {
     pub optimiser: Optimiser,
     /// One record per finished epoch.
     pub history: History,
+    /// The finished epoch with the lowest finite loss, if any.
+    pub best: Option<BestEpoch>,
     /// The minibatch-shuffling seed.
     pub seed: u64,
 }
@@ -33,7 +39,7 @@ impl Checkpoint {
     /// The state before the first epoch.
     pub fn fresh(params: ParamSet, optimiser: OptimiserKind, seed: u64) -> Self {
         let optimiser = Optimiser::new(optimiser, &params);
-        Checkpoint { params, optimiser, history: History::new(), seed }
+        Checkpoint { params, optimiser, history: History::new(), best: None, seed }
     }
 
     /// Epochs finished.
@@ -50,6 +56,10 @@ impl Checkpoint {
         let seed_halves = vec![(self.seed >> 32) as f64, (self.seed & 0xffff_ffff) as f64];
         entries.push(("rng.seed".to_owned(), ArrayD::from_shape_vec(IxDyn(&[2]), seed_halves).unwrap_or_default()));
         entries.push(("rng.epoch".to_owned(), ArrayD::from_elem(IxDyn(&[]), self.epoch() as f64)));
+        if let Some(best) = &self.best {
+            entries.push(("best.epoch".to_owned(), ArrayD::from_elem(IxDyn(&[]), best.epoch as f64)));
+            entries.extend(best.params.iter().map(|(name, value)| (format!("best.params.{name}"), value.clone())));
+        }
         write_npz(path, entries.iter().map(|(key, value)| (key.as_str(), value)), Precision::F64, Compression::Stored)
     }
 
@@ -89,8 +99,34 @@ impl Checkpoint {
             let detail = format!("`rng.epoch` ({epoch:?}) disagrees with the {} epochs of history", history.len());
             return Err(problem(detail));
         }
-        Ok(Checkpoint { params, optimiser, history, seed })
+        let best = read_best(&entries, &history, network).map_err(problem)?;
+        Ok(Checkpoint { params, optimiser, history, best, seed })
     }
+}
+
+/// The best epoch stored in checkpoint `entries` (`None` if there is no `best.epoch`), checked
+/// against the history it indexes and the network's parameters.
+fn read_best(
+    entries: &[(String, ArrayD<f64>)],
+    history: &History,
+    network: &ParamSet,
+) -> Result<Option<BestEpoch>, String> {
+    let Some((_, epoch)) = entries.iter().find(|(key, _)| key == "best.epoch") else {
+        return Ok(None);
+    };
+    let record = match epoch.iter().next().copied() {
+        Some(epoch) if epoch.fract() == 0.0 && epoch >= 1.0 => history.records().get(epoch as usize - 1),
+        _ => None,
+    };
+    let Some(record) = record else {
+        return Err(format!("`best.epoch` ({epoch}) is not one of the {} epochs of history", history.len()));
+    };
+    let params: ParamSet = entries
+        .iter()
+        .filter_map(|(key, value)| Some((key.strip_prefix("best.params.")?.to_owned(), value.clone())))
+        .collect();
+    check_same_parameters(&params, network).map_err(|detail| format!("best parameters: {detail}"))?;
+    Ok(Some(BestEpoch { epoch: record.epoch, loss: record.loss, params }))
 }
 
 /// `Err(description)` unless `stored` has exactly `network`'s names with the same shapes.

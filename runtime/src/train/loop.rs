@@ -12,7 +12,8 @@ use crate::optim::clip_by_global_norm;
 use crate::params::ParamSet;
 use crate::train::progress::Progress;
 use crate::train::{
-    Batch, Checkpoint, Control, Dataset, EpochReport, Objective, RunFolder, TrainError, TrainResult, TrainSettings,
+    Batch, BestEpoch, Checkpoint, Control, Dataset, EpochReport, Objective, RunFolder, TrainError, TrainResult,
+    TrainSettings,
 };
 
 /// Trains `initial` (or, with `settings.resume`, the parameters in `out`'s checkpoint) to
@@ -25,12 +26,14 @@ use crate::train::{
 /// step at the scheduled learning rate, projects onto `settings.bounds`, and stops if a
 /// parameter became NaN or infinite. The epoch's loss is the mean of its minibatch losses.
 /// `observer` sees every finished epoch and may stop the run. Starting parameters that are NaN
-/// or infinite are refused before the first step, naming the parameter.
+/// or infinite are refused before the first step, naming the parameter. The epoch with the
+/// lowest finite loss is kept with the parameters it started from (those its loss was measured
+/// at) as the result's `best`.
 ///
 /// With a run folder `out`, `checkpoint.npz` is written every `settings.checkpoint_every`
-/// epochs, and at the end (also after an early stop) the checkpoint, `params.npz`, `loss.csv`
-/// and `loss.png`. A run resumed from a checkpoint continues exactly as if it had not stopped:
-/// same losses and parameters, bit for bit.
+/// epochs, and at the end (also after an early stop) the checkpoint, `params.npz`, `best.npz`,
+/// `loss.csv` and `loss.png`. A run resumed from a checkpoint continues exactly as if it had
+/// not stopped: same losses, parameters and best epoch, bit for bit.
 pub fn train<O, F>(
     objective: &mut O,
     initial: ParamSet,
@@ -67,6 +70,8 @@ where
 
     while state.epoch() < settings.epochs {
         let epoch = state.epoch() + 1;
+        // The parameters this epoch's loss is measured at, kept if the loss is the lowest yet.
+        let start = state.params.clone();
         let loss = match run_epoch(objective, &mut state, data, whole.as_ref(), batch_size, settings, epoch) {
             Ok(loss) => loss,
             Err(error) => {
@@ -76,6 +81,7 @@ where
         };
         let seconds = seconds_before + started.elapsed().as_secs_f64();
         state.history.push(loss, seconds);
+        BestEpoch::offer(&mut state.best, epoch, loss, start);
         progress.epoch(epoch, loss);
         if let (Some(folder), Some(every)) = (&folder, settings.checkpoint_every)
             && epoch.is_multiple_of(every)
@@ -93,8 +99,8 @@ where
         folder.write_final(&state)?;
     }
     let stopped_early = state.epoch() < settings.epochs;
-    let Checkpoint { params, optimiser, history, .. } = state;
-    Ok(TrainResult { params, history, optimiser, resumed_from, stopped_early })
+    let Checkpoint { params, optimiser, history, best, .. } = state;
+    Ok(TrainResult { params, history, best, optimiser, resumed_from, stopped_early })
 }
 
 /// Loads the folder's checkpoint and checks that it belongs to this run.

@@ -1,5 +1,6 @@
-//! Objective + initial parameters + dataset + settings → trained parameters, a loss history
-//! and a run folder (`params.npz`, `loss.csv`, `checkpoint.npz`, plots).
+//! Objective + initial parameters + dataset + settings → trained parameters, the best epoch's
+//! parameters, a loss history and a run folder (`params.npz`, `best.npz`, `loss.csv`,
+//! `checkpoint.npz`, plots).
 //!
 //! The loop is generic over the [`Objective`], anything that returns a loss and its gradient
 //! for a batch; networks plug in through their `value_and_grad`. Each epoch visits the dataset
@@ -35,6 +36,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod best;
 mod block;
 mod checkpoint;
 mod history;
@@ -44,6 +46,7 @@ mod run_folder;
 #[path = "loop.rs"]
 mod training_loop;
 
+pub use best::BestEpoch;
 pub use block::{DataSpec, SETTINGS, TrainBlock, read_train_block};
 pub use checkpoint::Checkpoint;
 pub use history::{EpochRecord, History};
@@ -177,6 +180,10 @@ pub struct TrainResult {
     pub params: ParamSet,
     /// One record per epoch done, including those before a resume.
     pub history: History,
+    /// The epoch with the lowest finite loss and the parameters it started from (also in the
+    /// run folder's `best.npz`); `None` if no epoch ran. A resumed run counts the epochs before
+    /// the resume too, unless its checkpoint predates best epochs (then only those after).
+    pub best: Option<BestEpoch>,
     /// The optimiser's final state.
     pub optimiser: Optimiser,
     /// The epoch the run resumed after, if it resumed.

@@ -7,13 +7,14 @@ use ndarray::ArrayD;
 use crate::io::{IoError, Precision, read_npy, write_npy};
 use crate::params::NameStyle;
 use crate::plot::{plot_loss, plot_output_vs_target, plot_raster};
-use crate::train::{Checkpoint, History, TrainError};
+use crate::train::{BestEpoch, Checkpoint, History, TrainError};
 
 /// The files of a training run, all in one folder:
 ///
 /// | file | contents |
 /// |---|---|
 /// | `params.npz` | final parameters, reef names, `float64` |
+/// | `best.npz` | the parameters of the epoch with the lowest loss, as `params.npz` |
 /// | `loss.csv` | `epoch,loss,seconds`, one line per epoch |
 /// | `checkpoint.npz` | everything needed to resume ([`Checkpoint`]) |
 /// | `loss.png` | the loss curve, log scale |
@@ -27,6 +28,8 @@ pub struct RunFolder {
 impl RunFolder {
     /// Final parameters.
     pub const PARAMS: &'static str = "params.npz";
+    /// Parameters of the epoch with the lowest loss ([`BestEpoch`]).
+    pub const BEST: &'static str = "best.npz";
     /// Loss history.
     pub const LOSS_CSV: &'static str = "loss.csv";
     /// Resumable state.
@@ -70,12 +73,30 @@ impl RunFolder {
         self.root.join(file)
     }
 
-    /// Writes the final state: `checkpoint.npz`, `params.npz`, `loss.csv` and `loss.png` (the
-    /// plot only when some loss is positive and finite).
+    /// Writes the final state: `checkpoint.npz`, `params.npz`, `best.npz`, `loss.csv` and
+    /// `loss.png` (the plot only when some loss is positive and finite). Without a best epoch
+    /// (no epoch ran) an older run's `best.npz` is removed, so the folder never pairs this run's
+    /// parameters with another run's best.
     pub fn write_final(&self, checkpoint: &Checkpoint) -> Result<(), TrainError> {
         checkpoint.write(self.path(Self::CHECKPOINT))?;
         checkpoint.params.write_npz(self.path(Self::PARAMS), Precision::F64, NameStyle::Reef)?;
+        self.write_best(checkpoint.best.as_ref())?;
         self.write_history(&checkpoint.history)
+    }
+
+    /// Writes `best`'s parameters to `best.npz` like `params.npz`, or removes a stale
+    /// `best.npz` when there is no best.
+    pub fn write_best(&self, best: Option<&BestEpoch>) -> Result<(), TrainError> {
+        let path = self.path(Self::BEST);
+        match best {
+            Some(best) => Ok(best.params.write_npz(path, Precision::F64, NameStyle::Reef)?),
+            None => match std::fs::remove_file(&path) {
+                Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                    Err(IoError::Io { action: "remove", path, source }.into())
+                }
+                _ => Ok(()),
+            },
+        }
     }
 
     /// Writes `loss.csv` and, when some loss is positive and finite, `loss.png`.

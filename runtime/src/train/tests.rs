@@ -131,6 +131,7 @@ fn resuming_gives_bit_identical_results() -> Result<(), Box<dyn std::error::Erro
         assert_eq!(resumed.params, straight.params, "{optimiser:?}");
         assert_eq!(resumed.history.losses(), straight.history.losses(), "{optimiser:?}");
         assert_eq!(resumed.optimiser, straight.optimiser);
+        assert_eq!(resumed.best, straight.best);
         // The checkpoints agree on everything but the wall-clock seconds.
         let without_seconds = |folder: &std::path::Path| -> Result<Vec<(String, ArrayD<f64>)>, crate::io::IoError> {
             let entries = read_npz(folder.join(RunFolder::CHECKPOINT))?;
@@ -260,4 +261,91 @@ fn non_finite_starting_parameters_are_refused_before_any_step() {
         train(&mut objective, start, &data(), &settings(3), None, keep_going).err().map(|error| error.to_string());
     assert_eq!(error.as_deref(), Some("cannot train: parameter `readout.bias` starts as NaN at index [0]"));
     assert_eq!(objective.calls, 0);
+}
+
+/// Adam at a step size far too large for the toy fit: the loss falls, then jumps about.
+fn jumpy(epochs: usize) -> TrainSettings {
+    TrainSettings {
+        epochs,
+        learning_rate: 0.6,
+        optimiser: OptimiserKind::Adam(AdamConfig::default()),
+        batch_size: None,
+        progress: ProgressMode::Hidden,
+        ..TrainSettings::default()
+    }
+}
+
+#[test]
+fn keeps_the_parameters_of_the_epoch_with_the_lowest_loss() -> Result<(), Box<dyn std::error::Error>> {
+    let folder = tempfile::tempdir()?;
+    let result = train(&mut LeastSquares::new(), initial(), &data(), &jumpy(40), Some(folder.path()), keep_going)?;
+    let losses = result.history.losses();
+    let (index, lowest) = losses
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f64::INFINITY), |best, (index, loss)| if loss < best.1 { (index, loss) } else { best });
+    let best = result.best.as_ref().ok_or("no best epoch")?;
+    assert_eq!((best.epoch, best.loss), (index + 1, lowest), "{losses:?}");
+    // The situation this is about: the best epoch is neither the first nor the last.
+    assert!(best.epoch > 1 && best.epoch < losses.len(), "best epoch {} of {losses:?}", best.epoch);
+
+    // best.npz holds the parameters the best loss was measured at (one batch per epoch: exactly).
+    let stored: ParamSet = read_npz(folder.path().join(RunFolder::BEST))?.into_iter().collect();
+    assert_eq!(stored, best.params);
+    let (loss, _) = LeastSquares::new().value_and_grad(&stored, &data().full_batch())?;
+    assert_eq!(loss, best.loss);
+    let last: ParamSet = read_npz(folder.path().join(RunFolder::PARAMS))?.into_iter().collect();
+    assert_eq!(last, result.params);
+    assert_ne!(stored, last);
+    let (final_loss, _) = LeastSquares::new().value_and_grad(&last, &data().full_batch())?;
+    assert!(final_loss > best.loss, "final {final_loss}, best {}", best.loss);
+    Ok(())
+}
+
+#[test]
+fn a_resumed_run_keeps_the_best_epoch_from_before_the_resume() -> Result<(), Box<dyn std::error::Error>> {
+    let straight = train(&mut LeastSquares::new(), initial(), &data(), &jumpy(40), None, keep_going)?;
+    let best = straight.best.clone().ok_or("no best epoch")?;
+    // Interrupted just after the best epoch, so every later epoch is worse than one it no longer runs.
+    let folder = tempfile::tempdir()?;
+    let stop_after_best =
+        |report: &EpochReport<'_>| if report.epoch == best.epoch + 1 { Control::Stop } else { Control::Continue };
+    train(&mut LeastSquares::new(), initial(), &data(), &jumpy(40), Some(folder.path()), stop_after_best)?;
+    let resume = TrainSettings { resume: true, ..jumpy(40) };
+    let resumed = train(&mut LeastSquares::new(), initial(), &data(), &resume, Some(folder.path()), keep_going)?;
+    assert_eq!(resumed.best.as_ref(), Some(&best));
+    let stored: ParamSet = read_npz(folder.path().join(RunFolder::BEST))?.into_iter().collect();
+    assert_eq!(stored, best.params);
+
+    // A checkpoint without the best (an older one) resumes; the best is then that of later epochs.
+    let path = folder.path().join(RunFolder::CHECKPOINT);
+    train(&mut LeastSquares::new(), initial(), &data(), &jumpy(40), Some(folder.path()), stop_after_best)?;
+    let entries: Vec<(String, ArrayD<f64>)> =
+        read_npz(&path)?.into_iter().filter(|(key, _)| !key.starts_with("best.")).collect();
+    crate::io::write_npz(
+        &path,
+        entries.iter().map(|(key, value)| (key.as_str(), value)),
+        crate::io::Precision::F64,
+        crate::io::Compression::Stored,
+    )?;
+    let resumed = train(&mut LeastSquares::new(), initial(), &data(), &resume, Some(folder.path()), keep_going)?;
+    let later = resumed.best.ok_or("no best epoch")?;
+    assert!(later.epoch > best.epoch + 1 && later.loss > best.loss, "{} {}", later.epoch, later.loss);
+
+    // A best epoch outside the history is refused.
+    let mut entries = entries;
+    entries.push(("best.epoch".to_owned(), ArrayD::from_elem(IxDyn(&[]), 99.0)));
+    crate::io::write_npz(
+        &path,
+        entries.iter().map(|(key, value)| (key.as_str(), value)),
+        crate::io::Precision::F64,
+        crate::io::Compression::Stored,
+    )?;
+    let result = Checkpoint::read(&path, jumpy(1).optimiser, &initial());
+    assert!(
+        matches!(&result, Err(TrainError::Checkpoint { detail, .. }) if detail.contains("`best.epoch`")),
+        "{result:?}"
+    );
+    Ok(())
 }

@@ -218,11 +218,12 @@ pub fn compile(
     let mut precomputed: Vec<Precomputed> = Vec::new();
     let forward_fixed = precomputed_products(forward, &mut precomputed);
     let forward_roots: Vec<ValueId> = forward.outputs.iter().chain(&forward.state_updates).copied().collect();
-    let forward_values = LoopValues::new(fusion, forward, &forward_roots, &forward_fixed, true);
-    let forward_needed = &forward_values.needed;
-    let mut forward_layout = layout(forward, forward_needed, &forward_fixed, kernels);
+    let mut forward_values = LoopValues::new(fusion, forward, &forward_roots, &forward_fixed, true);
+    let mut forward_layout = layout(forward, &forward_values.needed, &forward_fixed, kernels);
     forward_values.share_slots(forward, &forward_roots, fusion, &mut forward_layout);
     states_in_place(&forward.state_updates, &forward_values, &mut forward_layout);
+    let merged = super::merge::merge_readouts(forward, &mut forward_values, &mut forward_layout);
+    let forward_needed = &forward_values.needed;
     let mut sequences = Vec::new();
     let mut sequence_lengths = Vec::new();
     let mut derived = Vec::new();
@@ -275,6 +276,7 @@ pub fn compile(
     if late_outputs {
         summary.push_str("  outputs: of the states, computed one step late (the last after the loop)\n");
     }
+    super::summary::merged(&mut summary, forward, &merged);
     if let Some((adjoint, plan, values, backward_layout, (fixed, _))) = &backward_parts {
         let title = ("backward", fusion);
         super::summary::function(&mut summary, title, &adjoint.program, values, fixed, backward_layout);

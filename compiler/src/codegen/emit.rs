@@ -59,7 +59,8 @@ pub fn group_product(layout: &Layout, program: &StepProgram, value: ValueId) -> 
         }
         _ => return None,
     };
-    let (rows, cols) = (program.shape(x).len(), inst.shape.len());
+    // With the columns appended to it (see `merge`).
+    let (rows, cols) = (program.shape(x).len(), inst.shape.len() + layout.appended[value.index()]);
     let product = GroupProduct { value, x: loc(x), w, dest: loc(value), rows, cols, stride };
     (rows > 1 && cols > 1 && kernel_applies(product.x, w, product.dest, rows, cols)).then_some(product)
 }
@@ -554,7 +555,15 @@ impl Emitter<'_, '_> {
                 let condition = e.b.ins().fcmp(FloatCC::NotEqual, v[0], zero);
                 e.choose(condition, v[1], v[2], vector)
             }),
-            Op::VecMat(x, w) => self.product(value, dest, loc(x), loc(w), program.shape(x).len(), len),
+            Op::VecMat(x, w) => {
+                let (rows, extra) = (program.shape(x).len(), self.layout.appended[value.index()]);
+                // With appended columns (another product of `x`, see `merge`), the kernel call
+                // computes them too, into the elements after this product's.
+                let weight = kernel_weight(self.layout, value, loc(w), len);
+                if extra == 0 || !self.kernel(0, loc(x), weight, dest, rows, len + extra) {
+                    self.product(value, dest, loc(x), loc(w), rows, len);
+                }
+            }
             Op::ScaledProduct(c, x, w) => {
                 // Where the JIT does not defer it to after the loop: the product, then the scale.
                 self.product(value, dest, loc(x), loc(w), program.shape(x).len(), len);

@@ -72,6 +72,9 @@ pub struct Layout {
     pub copied: Vec<Option<usize>>,
     /// The copies that follow the parameters in the pointer table, in order.
     pub copies: Vec<KernelCopy>,
+    /// Per value: columns its kernel product computes beyond its own, into the elements after
+    /// it (another product of the same `x`, see [`super::merge`]); 0 for most.
+    pub appended: Vec<usize>,
 }
 
 /// A parameter matrix the caller copies for the kernels (see [`Layout::copied`]).
@@ -81,6 +84,8 @@ pub struct KernelCopy {
     pub param: u32,
     /// Whether the copy is `Wᵀ`.
     pub transposed: bool,
+    /// A parameter whose columns follow `W`'s in each row of the copy (see [`super::merge`]).
+    pub appended: Option<u32>,
 }
 
 /// Matrices up to this many elements are copied; larger ones are bandwidth-bound either way
@@ -180,7 +185,7 @@ pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], ke
                 && let Op::Param(param) = program.inst(w).op
                 && program.shape(w).len() <= MAX_COPIED
             {
-                let copy = KernelCopy { param: param.0, transposed };
+                let copy = KernelCopy { param: param.0, transposed, appended: None };
                 let slot = copies.iter().position(|c| *c == copy).unwrap_or_else(|| {
                     copies.push(copy);
                     copies.len() - 1
@@ -189,5 +194,6 @@ pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], ke
             }
         }
     }
-    Layout { locs, scratch, state_offsets, state_size, output_offsets, output_size, copied, copies }
+    let appended = vec![0; program.insts.len()];
+    Layout { locs, scratch, state_offsets, state_size, output_offsets, output_size, copied, copies, appended }
 }

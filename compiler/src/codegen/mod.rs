@@ -19,6 +19,7 @@ mod kept;
 mod kernels;
 mod layout;
 mod matvec;
+mod merge;
 mod narrow;
 mod next_row;
 mod plan;

@@ -163,11 +163,14 @@ impl<T: JitReal> JitNetwork<T> {
         list.iter()
             .map(|copy| {
                 let w = &params[copy.param as usize];
-                let (rows, cols) = match self.forward_program.params[copy.param as usize].shape {
+                let shape = |param: u32| match self.forward_program.params[param as usize].shape {
                     crate::step::Shape::Matrix(rows, cols) => (rows, cols),
                     shape => (1, shape.len()),
                 };
-                let (out_rows, out_cols) = if copy.transposed { (cols, rows) } else { (rows, cols) };
+                let (rows, cols) = shape(copy.param);
+                // Appended columns (`merge`): another `[rows, extra]` weight after `W`'s.
+                let extra = copy.appended.map_or(0, |p| shape(p).1);
+                let (out_rows, out_cols) = if copy.transposed { (cols, rows) } else { (rows, cols + extra) };
                 let stride = padded(out_cols);
                 let lanes = ALIGN / std::mem::size_of::<T>();
                 let mut data = vec![T::zero(); out_rows * stride + lanes];
@@ -176,6 +179,12 @@ impl<T: JitReal> JitNetwork<T> {
                     for (j, value) in row.iter().enumerate() {
                         let (r, c) = if copy.transposed { (j, i) } else { (i, j) };
                         data[start + r * stride + c] = *value;
+                    }
+                }
+                if let Some(appended) = copy.appended {
+                    for (i, row) in params[appended as usize].chunks(extra.max(1)).enumerate().take(rows) {
+                        let first = start + i * stride + cols;
+                        data[first..first + row.len()].copy_from_slice(row);
                     }
                 }
                 KernelWeight { data, start }

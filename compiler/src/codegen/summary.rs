@@ -2,8 +2,9 @@
 //! function, the work of one step, the values carried between steps, the products moved out of
 //! the loops, and how each parameter gradient is accumulated. It depends on the CPU in one way
 //! only: without AVX2 and FMA, an f32 `tanh(a - b)` of two buffers computes its difference
-//! as an operation of the step (see `Fusion::difference`); other kernel calls and fused
-//! multiply-adds change instructions, not this plan.
+//! as an operation of the step (see `Fusion::difference`), and no readout is computed by
+//! another product's kernel call (see `merge`); other kernel calls and fused multiply-adds
+//! change instructions, not this plan.
 
 use std::fmt::Write;
 
@@ -87,6 +88,25 @@ pub(super) fn precomputed(out: &mut String, forward: &StepProgram, list: &[Preco
             out,
             "before the loops (GEMM over all steps): input @ {name} [{}, {}]",
             product.rows, product.cols
+        );
+    }
+}
+
+/// The outputs computed by another product's kernel call (see [`super::merge`]).
+pub(super) fn merged(out: &mut String, program: &StepProgram, merged: &[(ValueId, ValueId)]) {
+    let weight = |v: ValueId| match program.inst(v).op {
+        Op::VecMat(_, w) => match program.inst(w).op {
+            Op::Param(p) => program.params[p.0 as usize].name.clone(),
+            _ => describe(program, w),
+        },
+        _ => describe(program, v),
+    };
+    for (product, output) in merged {
+        let _ = writeln!(
+            out,
+            "  output x @ {} computed by the kernel call of x @ {} (its columns appended to the weight's copy)",
+            weight(*output),
+            weight(*product)
         );
     }
 }

@@ -51,9 +51,15 @@ type BackwardFn<T> = unsafe extern "C" fn(
     i64,
 );
 
-/// Steps per call of generated code: buffers of precomputed products and weight-gradient rows
-/// hold one chunk, so memory beyond the state tape does not grow with the sequence length.
+/// Rows of a weight-gradient row buffer, and steps per backward call at most: memory beyond
+/// the state tape does not grow with the sequence length.
 const CHUNK: usize = 128;
+
+/// Steps per forward call (a chunk): buffers of precomputed products hold one chunk. Longer
+/// than the backward's calls: each forward call costs ≈ 0.5 µs beyond its steps (buffers,
+/// the pool, the prologue); A's forward took 11 µs less in chunks of 512 than of 128 (8
+/// interleaved rounds), while backward calls of 256 steps made value_and_grad slower.
+const FORWARD_CHUNK: usize = 512;
 
 /// Batch elements per gradient block (see `value_and_grad`), at least.
 const BLOCK: usize = 8;
@@ -91,9 +97,9 @@ const PARALLEL_MATRIX: usize = 1 << 16;
 /// count), so every element of a result is computed the same way with any number of threads.
 pub(super) const TASK_ROWS: usize = 64;
 
-/// The chunks `(start, length)` of `0..steps`.
+/// The forward chunks `(start, length)` of `0..steps` (see [`FORWARD_CHUNK`]).
 fn chunks(steps: usize) -> Vec<(usize, usize)> {
-    (0..steps).step_by(CHUNK).map(|start| (start, CHUNK.min(steps - start))).collect()
+    (0..steps).step_by(FORWARD_CHUNK).map(|start| (start, FORWARD_CHUNK.min(steps - start))).collect()
 }
 
 /// What carries one batch element's time loop from chunk to chunk: its state, and its output
@@ -268,7 +274,7 @@ impl<T: JitReal> JitNetwork<T> {
         // function reads each step's new state from the row after it). Not kept, each element
         // writes one chunk's rows to a buffer of its own, allocated where it runs (not a
         // batch-sized one zeroed and faulted in at every call).
-        let tape_stride = if for_backward { steps } else { steps.min(CHUNK) } + 1;
+        let tape_stride = if for_backward { steps } else { steps.min(FORWARD_CHUNK) } + 1;
         let tape_stride = tape_stride * state_size.max(1);
         // A kept tape holds the last call's rows: every row this call reads is written below
         // first (row 0 of a chunk from the state it starts from, the rest by its steps).
@@ -349,8 +355,8 @@ impl<T: JitReal> JitNetwork<T> {
                 // `start..start + length` of its input and writes the same rows of its
                 // `output` (`steps × outputs`), and rows `0..=length` of its tape from
                 // `tape_row` (the tape has `steps + 1` rows when kept, with `tape_row` at row
-                // `start`, `start + length <= steps`; else `min(steps, CHUNK) + 1` rows with
-                // `length <= min(steps, CHUNK)`). The state buffers have `state_size` elements,
+                // `start`, `start + length <= steps`; else `min(steps, FORWARD_CHUNK) + 1` rows
+                // with `length <= min(steps, FORWARD_CHUNK)`). The state buffers have `state_size` elements,
                 // scratch the layout's size; each
                 // product the function reads has `length × cols` elements from the element's
                 // row (the others are never dereferenced). Each context has three u64s.
@@ -584,7 +590,7 @@ impl<T: JitReal> JitNetwork<T> {
                     element_seeds[e] = seeds[(b * steps + start) * size..].as_ptr();
                     contexts[e] = [seed, b as u64, start as u64];
                     let pre = &mut pre_rows[e * products..(e + 1) * products];
-                    element_rows(pre, &run.products[chunk / CHUNK], b, chunk_length, start - chunk, cols());
+                    element_rows(pre, &run.products[chunk / FORWARD_CHUNK], b, chunk_length, start - chunk, cols());
                     // Element `e` of the group writes its rows from the row its region gives.
                     let offsets = (b * rows_len + start * channels, b * run.tape_stride + start * state_size);
                     let row = filling.place(e, b, start, length, offsets);

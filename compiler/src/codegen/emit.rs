@@ -558,9 +558,23 @@ impl Emitter<'_, '_> {
             Op::VecMat(x, w) => {
                 let (rows, extra) = (program.shape(x).len(), self.layout.appended[value.index()]);
                 // With appended columns (another product of `x`, see `merge`), the kernel call
-                // computes them too, into the elements after this product's.
+                // computes them too, into the elements after this product's. A merged output
+                // computed on its own (the epilogue of late outputs) runs its product's call,
+                // so that every output is summed the same way.
                 let weight = kernel_weight(self.layout, value, loc(w), len);
-                if extra == 0 || !self.kernel(0, loc(x), weight, dest, rows, len + extra) {
+                let merged = match self.layout.merged[value.index()] {
+                    Some(product) => match program.inst(product).op {
+                        Op::VecMat(_, pw) => {
+                            // The product's `x` is this output's (the same value, see `merge`).
+                            let cols = program.shape(product).len();
+                            let weight = kernel_weight(self.layout, product, loc(pw), cols);
+                            self.kernel(0, loc(x), weight, loc(product), rows, cols + len)
+                        }
+                        _ => false,
+                    },
+                    None => false,
+                };
+                if !merged && (extra == 0 || !self.kernel(0, loc(x), weight, dest, rows, len + extra)) {
                     self.product(value, dest, loc(x), loc(w), rows, len);
                 }
             }

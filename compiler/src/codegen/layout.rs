@@ -1,7 +1,7 @@
 //! Where each value of a step program lives while generated code runs: a constant, a
 //! parameter / input / state / seed / adjoint buffer, or a slot of the scratch buffer.
 
-use crate::step::{Op, Shape, StepProgram};
+use crate::step::{Op, Shape, StepProgram, ValueId};
 
 /// A buffer generated code reads from or writes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +75,9 @@ pub struct Layout {
     /// Per value: columns its kernel product computes beyond its own, into the elements after
     /// it (another product of the same `x`, see [`super::merge`]); 0 for most.
     pub appended: Vec<usize>,
+    /// Per value: for an output computed by another product's kernel call (see
+    /// [`super::merge`]), that product.
+    pub merged: Vec<Option<ValueId>>,
 }
 
 /// A parameter matrix the caller copies for the kernels (see [`Layout::copied`]).
@@ -194,6 +197,6 @@ pub fn layout(program: &StepProgram, needed: &[bool], fixed: &[(usize, Loc)], ke
             }
         }
     }
-    let appended = vec![0; program.insts.len()];
-    Layout { locs, scratch, state_offsets, state_size, output_offsets, output_size, copied, copies, appended }
+    let (appended, merged) = (vec![0; program.insts.len()], vec![None; program.insts.len()]);
+    Layout { locs, scratch, state_offsets, state_size, output_offsets, output_size, copied, copies, appended, merged }
 }

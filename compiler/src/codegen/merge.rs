@@ -14,8 +14,9 @@ use crate::step::{Op, StepProgram, ValueId};
 
 /// Merges each output `x @ W2` into a kernel product `x @ W1` of the same step where its
 /// columns fit the padding of `W1`'s copy; the
-/// output is then not computed by itself in the step (`values.emit`), only by the epilogue
-/// that computes outputs one step late, if any. Returns the merged `(product, output)` pairs.
+/// output is then not computed by itself in the step (`values.emit`); the epilogue that
+/// computes outputs one step late, if any, runs the product's call for it, so every output
+/// sums alike whatever the chunks. Returns the merged `(product, output)` pairs.
 pub(super) fn merge_readouts(
     program: &StepProgram,
     values: &mut LoopValues,
@@ -70,6 +71,7 @@ pub(super) fn merge_readouts(
         let Loc::Mem { base, offset, .. } = layout.locs[product.index()] else { continue };
         layout.copies[slot - params].appended = Some(w2.0);
         layout.appended[product.index()] = extra;
+        layout.merged[output.index()] = Some(product);
         layout.locs[output.index()] = Loc::Mem { base, offset: offset + cols, scalar: false };
         values.emit[output.index()] = false;
         merged.push((product, output));

@@ -183,6 +183,32 @@ fn gradient_terms_linear_in_a_product_are_deferred_only_when_linear() {
 }
 
 #[test]
+fn readouts_merge_into_the_recurrent_products_call_only_where_their_columns_fit_its_padding() {
+    let merged = |n: usize, outputs: usize| {
+        let text =
+            format!("network N(dt = 1 ms) = Sequential(Linear(1, {n}), Rate({n}, rec = true), Linear({n}, {outputs}))");
+        let network = compile(&text);
+        let adjoint = reef_compiler::adjoint::derive(&network.program);
+        let jit = JitNetwork::<f32>::compile(&network.program, Some(&adjoint)).unwrap();
+        // Merged or not, the outputs and gradients equal the interpreter's, batches and threads
+        // included.
+        compare::<f64>(&network, 1e-12, &text);
+        compare::<f32>(&network, 1e-5, &text);
+        jit.summary().contains("computed by the kernel call of x @ 1_Rate.w_rec")
+    };
+    if !reef_compiler::codegen::kernels_available() {
+        return;
+    }
+    // 50 columns are padded to 56: one or six more fit, eight do not; 48 are padded to 48.
+    assert!(merged(50, 1));
+    assert!(merged(50, 6));
+    assert!(!merged(50, 8));
+    assert!(!merged(48, 1));
+    // 20 columns: the product's slot (20) lacks room for a 21st and moves.
+    assert!(merged(20, 1));
+}
+
+#[test]
 fn wrong_buffers_are_refused_before_generated_code_runs() {
     let network = compile("network N(dt = 1 ms) = Sequential(Linear(2, 3), Rate(3), Linear(3, 1))");
     let adjoint = reef_compiler::adjoint::derive(&network.program);

@@ -37,6 +37,12 @@ use std::marker::PhantomData;
 
 pub use compile::Element;
 
+/// Whether this CPU has the AVX2 + FMA matrix–vector kernels generated code calls (without
+/// them every product is 128-bit generated code, and no readout merges into a product's call).
+pub fn kernels_available() -> bool {
+    matvec::available()
+}
+
 use crate::adjoint::AdjointProgram;
 use crate::interp::{InterpError, Real, check_params};
 use crate::step::StepProgram;

@@ -618,9 +618,11 @@ impl<T: JitReal> JitNetwork<T> {
                 // the backward layout's size, each product the function reads `length × cols`
                 // elements from the element's row `start - chunk` of its chunk (kept by the
                 // forward pass; `start - chunk + length <= chunk_length`), each sequence buffer
-                // `capacity × its row length`, written by each element from the row `place`
-                // gave it, with that row + `length <= capacity` (`place` asserts it). A
-                // concurrent flush touches other buffers.
+                // `capacity` rows of its row length (plus `MAX_GROUP` with next rows), written
+                // by each element from the row `place` gave it to that row + `length`, or to
+                // the row after them with next rows (`next_row`): `place` asserts that these
+                // lie in the element's region, and the regions in the buffer. A concurrent
+                // flush touches other buffers.
                 unsafe {
                     backward_function(
                         pointers.as_ptr(),

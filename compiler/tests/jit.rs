@@ -209,6 +209,25 @@ fn readouts_merge_into_the_recurrent_products_call_only_where_their_columns_fit_
 }
 
 #[test]
+fn a_sum_read_off_another_gradient_excludes_what_derived_terms_add_to_it() {
+    // g's gradient is the sum of the rows λ·dt/τ plus a term read off w's product (g ⊙ (s @ w));
+    // τ's per-step term has a `+ g` summand whose sum must not be read off g's gradient then.
+    let text = "model M(n: size) {
+            param w[n, n] = kaiming(n)
+            param tau[n] = 20 ms
+            param g[n] = 0.5
+            state s[n] = 0.1
+            input x[n]
+            s <- s + (x - s + g) * dt / tau + g * (s @ w)
+            output s
+        }
+        network N(dt = 1 ms) = Sequential(Linear(2, 6), M(6), Linear(6, 1))";
+    let network = compile(text);
+    compare::<f64>(&network, 1e-12, text);
+    compare::<f32>(&network, 1e-5, text);
+}
+
+#[test]
 fn wrong_buffers_are_refused_before_generated_code_runs() {
     let network = compile("network N(dt = 1 ms) = Sequential(Linear(2, 3), Rate(3), Linear(3, 1))");
     let adjoint = reef_compiler::adjoint::derive(&network.program);

@@ -134,7 +134,9 @@ fn summand(
             c.factors.push((leaf, 1));
             // `Σ_t y'[t]` is another gradient already: read it (with `c = k ⊙ y'`).
             let read = (available.sole_sum.iter().enumerate()).find_map(|(from, sum)| {
-                let scale = quotient(program, invariant, c.clone(), shape, (*sum)?)?;
+                // The sum must have this term's columns (else `add_derived` could not add it).
+                let sum = (*sum).filter(|y| program.shape(*y) == shape)?;
+                let scale = quotient(program, invariant, c.clone(), shape, sum)?;
                 Some(Moved::Derived(DerivedTerm { param, from: from as u32, weight: None, scale }))
             });
             if read.is_some() {
@@ -151,7 +153,8 @@ fn summand(
             };
             let read = (available.sole_outer.iter().enumerate()).find_map(|(from, outer)| {
                 let ((outer_x, outer_y), weight) = ((*outer)?, weight?);
-                if !same(program, x, outer_x) {
+                // `G = Σ_t x[t]ᵀ y'[t]` must have `W`'s shape (else `add_derived` drops it).
+                if !same(program, x, outer_x) || program.shape(outer_y) != shape {
                     return None;
                 }
                 let scale = quotient(program, invariant, c.clone(), shape, outer_y)?;

@@ -11,7 +11,6 @@
 //! the same value.
 
 use super::compile::{LoopValues, SequenceTerm, Side};
-use super::derived::same;
 use super::diagonal::DiagonalTerm;
 use super::layout::{Base, Layout, Loc};
 use super::plan::{GradientPlan, Term};
@@ -44,7 +43,11 @@ pub(super) fn carried_in_rows(
         let stored = plan.stored_values(lengths.len());
         for (j, value) in stored.iter().enumerate() {
             let read_by_diagonal = |side: Side| side == Side::Buffer(j, len);
-            let stores_carried = same(program, *value, carry.carried) && j != k && lengths[j] == len;
+            // The carried value itself (not a copy computed in its own row, which the step
+            // would go on writing to a buffer of length 0).
+            let in_row = |loc: &Loc| matches!(loc, Loc::Mem { base: Base::Sequence(b), .. } if *b as usize == j);
+            let stores_carried =
+                *value == carry.carried && j != k && lengths[j] == len && !layout.locs.iter().any(in_row);
             if !stores_carried || diagonals.iter().any(|d| read_by_diagonal(d.x) || read_by_diagonal(d.y)) {
                 continue;
             }

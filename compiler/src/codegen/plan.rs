@@ -172,14 +172,19 @@ impl GradientPlan {
         }
         // A term still added at every step may be summed from rows after the loop (see
         // `diagonal`): not for a parameter whose flushed product a derived term reads, and
-        // reading only the products of parameters with no other term.
+        // reading only the products of parameters with no other term (a derived term adding
+        // to a parameter is one: it adds to the flushed product before others read it).
         let mut stored: Vec<(ValueId, usize)> = stored.into_iter().collect();
         stored.sort_by_key(|(_, k)| *k);
-        let sole_outer: Vec<Option<(ValueId, ValueId)>> =
-            (sole_outer.iter().zip(&terms)).map(|(outer, list)| if list.len() == 1 { *outer } else { None }).collect();
-        let sole_sum: Vec<Option<ValueId>> = (terms.iter())
-            .map(|list| match list[..] {
-                [Term::Sequence(_, Side::Ones, y, _)] => Some(y),
+        let alone = |param: usize, list: &Vec<Term>| {
+            list.len() == 1 && !derived_terms.iter().any(|term| term.param as usize == param)
+        };
+        let sole_outer: Vec<Option<(ValueId, ValueId)>> = (sole_outer.iter().zip(&terms).enumerate())
+            .map(|(param, (outer, list))| if alone(param, list) { *outer } else { None })
+            .collect();
+        let sole_sum: Vec<Option<ValueId>> = (terms.iter().enumerate())
+            .map(|(param, list)| match list[..] {
+                [Term::Sequence(_, Side::Ones, y, _)] if alone(param, list) => Some(y),
                 _ => None,
             })
             .collect();

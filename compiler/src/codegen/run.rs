@@ -672,6 +672,9 @@ impl<T: JitReal> JitNetwork<T> {
                     // Rows for the whole block if it has fewer than `call_steps` steps in all.
                     // One call of the largest group fits (at most `CHUNK` rows).
                     let rows = call_steps.min(*length * steps).max(group_size.min(*length) * element_steps).max(1);
+                    // With next rows, each element's segment takes a row after it too: room for
+                    // all of the block's, so that short sequences still make one flush.
+                    let rows = rows + if self.compiled.next_rows { *length } else { 0 };
                     let capacity = Capacity { rows, next_rows: self.compiled.next_rows };
                     let lengths = &self.compiled.sequence_lengths;
                     let elements = *start..start + length;

@@ -357,7 +357,8 @@ fn flushes_do_not_wait_for_a_busy_pool() {
 }
 
 /// Input products (≥ 16 channels) computed for the whole batch before the loop and kept for the
-/// backward pass, over several chunks and gradient blocks (300 steps), or for the whole batch at
+/// backward pass, over several gradient blocks (batch 10) and several backward calls (300
+/// steps), over several forward chunks (1100 steps: chunks of 512), or for the whole batch at
 /// once in one block per thread (90 steps, one chunk), with weight gradients split into row
 /// blocks: equal to the interpreter, and bit-identical for 1, 2 and 3 threads.
 #[test]
@@ -368,7 +369,7 @@ fn batch_products_and_split_gradients_equal_the_interpreter() {
     let adjoint = reef_compiler::adjoint::derive(&network.program);
     let jit = JitNetwork::<f64>::compile(&network.program, Some(&adjoint)).unwrap();
     let p = params(&network);
-    for (batch, steps) in [(10, 300), (7, 90)] {
+    for (batch, steps) in [(10, 300), (2, 1100), (7, 90)] {
         let input: Vec<f64> = numbers(batch * steps * 40, 11, 1.0);
         let target = numbers(batch * steps * 3, 12, 0.5);
         let loss = Loss { terms: vec![Term { weight: 1.0, kind: TermKind::Mse, span: Default::default() }] };
@@ -513,9 +514,9 @@ fn lock_step_groups_equal_elements_run_alone_and_the_interpreter() {
 }
 
 /// A Rate readout's outputs are computed one step late (`codegen::skew`): the last one after
-/// the loop of each call, none before the first step. Runs of one step, of a whole chunk, of
-/// one step past it and of several chunks, for batches run in lock-step groups, equal the
-/// interpreter.
+/// the loop of each call, none before the first step. Runs of one step, of a whole forward
+/// chunk (512 steps), of one step past it and of several chunks, for batches run in lock-step
+/// groups, equal the interpreter.
 #[test]
 fn outputs_computed_one_step_late_equal_the_interpreter() {
     let network = compile(
@@ -523,11 +524,15 @@ fn outputs_computed_one_step_late_equal_the_interpreter() {
     );
     let summary = JitNetwork::<f64>::compile(&network.program, None).unwrap().summary().to_string();
     assert!(summary.contains("computed one step late"), "{summary}");
+    // With the kernels, the readout is computed by the recurrent product's call, the last
+    // output of each call by the epilogue's (`merge`).
+    let merged = summary.contains("computed by the kernel call");
+    assert_eq!(merged, reef_compiler::codegen::kernels_available(), "{summary}");
     let params64 = params(&network);
     let params32: Vec<Vec<f32>> = params64.iter().map(|p| p.iter().map(|v| *v as f32).collect()).collect();
     let f64_jit = JitNetwork::<f64>::compile(&network.program, None).unwrap();
     let f32_jit = JitNetwork::<f32>::compile(&network.program, None).unwrap();
-    for steps in [1, 2, 128, 129, 300] {
+    for steps in [1, 2, 512, 513, 1100] {
         for batch in [1, 3] {
             let input = numbers(batch * steps * 2, 7, 1.0);
             let reference = interp::evolve(&network.program, &params64, &input, batch, steps, false, 1).unwrap();

@@ -91,13 +91,8 @@ fn factors(program: &StepProgram, value: ValueId, power: i8, constant: &mut f64,
     }
 }
 
-/// A program computing `k` with `c = k ⊙ y` elementwise, if `c / y` is a product of loop
-/// invariants (`invariant`, by value) of `c`'s shape or scalar.
-pub(super) fn scale_of(program: &StepProgram, invariant: &[bool], c: ValueId, y: ValueId) -> Option<StepProgram> {
-    quotient(program, invariant, Factored::of(program, c), program.shape(c), y)
-}
-
-/// As [`scale_of`], for `c` given factored, of shape `shape`.
+/// A program computing `k` with `c = k ⊙ y` elementwise (`c` of shape `shape`), if `c / y` is
+/// a product of loop invariants (`invariant`, by value) of that shape or scalar.
 pub(super) fn quotient(
     program: &StepProgram,
     invariant: &[bool],
@@ -134,6 +129,35 @@ pub(super) fn quotient(
         k = scale.push(Op::Binary(op, k, f), shape);
     }
     Some(scale)
+}
+
+/// The term reading the time sum of `c ⊙ (x @ W)` (`W` parameter `weight`) off another
+/// gradient's product, for `param`: from a parameter whose gradient is `G = Σ_t x'[t]ᵀ y'[t]`
+/// alone (`sole_outer`), with `x'` the same as `x`, `y'` of `c`'s shape (`G` then has `W`'s) and
+/// `c = k ⊙ y'` for a loop invariant `k`.
+pub(super) fn read_off_product(
+    program: &StepProgram,
+    invariant: &[bool],
+    sole_outer: &[Option<(ValueId, ValueId)>],
+    (param, x, weight): (u32, ValueId, u32),
+    c: &Factored,
+    shape: Shape,
+) -> Option<DerivedTerm> {
+    sole_outer.iter().enumerate().find_map(|(from, outer)| {
+        let (outer_x, outer_y) = (*outer)?;
+        if !same(program, x, outer_x) || program.shape(outer_y) != shape {
+            return None;
+        }
+        let scale = quotient(program, invariant, c.clone(), shape, outer_y)?;
+        Some(DerivedTerm { param, from: from as u32, weight: Some(weight), scale })
+    })
+}
+
+/// `target[j] += k[j] · sums[j]`, with one `k` for all columns or one per column.
+pub(super) fn add_scaled<T: Real>(target: &mut [T], k: &[T], sums: &[T]) {
+    for (j, (g, sum)) in target.iter_mut().zip(sums).enumerate() {
+        *g = g.add(k[if k.len() == 1 { 0 } else { j }].mul(*sum));
+    }
 }
 
 /// Copies `value` and what it reads into `into` (once each); returns its id there.
@@ -193,9 +217,7 @@ pub(super) fn add_derived<T: JitReal>(
         if target.len() != cols {
             continue;
         }
-        for (j, (g, sum)) in target.iter_mut().zip(&sums).enumerate() {
-            *g = g.add(k[if k.len() == 1 { 0 } else { j }].mul(*sum));
-        }
+        add_scaled(target, &k, &sums);
     }
 }
 
@@ -264,6 +286,11 @@ mod tests {
 
     fn flags(p: &StepProgram) -> Vec<bool> {
         super::super::compile::invariant(p)
+    }
+
+    /// `k` with `c = k ⊙ y`, for `c` a value.
+    fn scale_of(program: &StepProgram, invariant: &[bool], c: ValueId, y: ValueId) -> Option<StepProgram> {
+        quotient(program, invariant, Factored::of(program, c), program.shape(c), y)
     }
 
     #[test]

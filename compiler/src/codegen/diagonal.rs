@@ -18,7 +18,7 @@ use std::fmt::Write;
 
 use super::JitReal;
 use super::compile::Side;
-use super::derived::{DerivedTerm, Factored, describe_scale, quotient, same};
+use super::derived::{DerivedTerm, Factored, describe_scale, quotient, read_off_product, same};
 use crate::step::{BinaryOp, Op, Shape, StepProgram, UnaryOp, ValueId};
 
 /// `∂L/∂param[j] += k[j] Σ_t x[t, j] y[t, j]`, summed from rows after the loop.
@@ -146,22 +146,15 @@ fn summand(
         }
         Op::State(state) if leaf_shape == shape => tape(state, false),
         Op::NextState(state) if leaf_shape == shape => tape(state, true),
-        Op::VecMat(x, weight) if leaf_shape == shape => {
-            let weight = match program.inst(weight).op {
-                Op::Param(weight) => Some(weight),
+        Op::VecMat(x, w) if leaf_shape == shape => {
+            let read = match program.inst(w).op {
+                Op::Param(weight) => {
+                    read_off_product(program, invariant, available.sole_outer, (param, x, weight.0), &c, shape)
+                }
                 _ => None,
             };
-            let read = (available.sole_outer.iter().enumerate()).find_map(|(from, outer)| {
-                let ((outer_x, outer_y), weight) = ((*outer)?, weight?);
-                // `G = Σ_t x[t]ᵀ y'[t]` must have `W`'s shape (else `add_derived` drops it).
-                if !same(program, x, outer_x) || program.shape(outer_y) != shape {
-                    return None;
-                }
-                let scale = quotient(program, invariant, c.clone(), shape, outer_y)?;
-                Some(Moved::Derived(DerivedTerm { param, from: from as u32, weight: Some(weight.0), scale }))
-            });
             match read {
-                Some(read) => return Some(read),
+                Some(term) => return Some(Moved::Derived(term)),
                 None => stored_rows(leaf)?,
             }
         }

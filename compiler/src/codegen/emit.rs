@@ -556,25 +556,24 @@ impl Emitter<'_, '_> {
                 e.choose(condition, v[1], v[2], vector)
             }),
             Op::VecMat(x, w) => {
-                let (rows, extra) = (program.shape(x).len(), self.layout.appended[value.index()]);
-                // With appended columns (another product of `x`, see `merge`), the kernel call
-                // computes them too, into the elements after this product's. A merged output
-                // computed on its own (the epilogue of late outputs) runs its product's call,
-                // so that every output is summed the same way.
-                let weight = kernel_weight(self.layout, value, loc(w), len);
-                let merged = match self.layout.merged[value.index()] {
-                    Some(product) => match program.inst(product).op {
-                        Op::VecMat(_, pw) => {
-                            // The product's `x` is this output's (the same value, see `merge`).
-                            let cols = program.shape(product).len();
-                            let weight = kernel_weight(self.layout, product, loc(pw), cols);
-                            self.kernel(0, loc(x), weight, loc(product), rows, cols + len)
-                        }
-                        _ => false,
-                    },
-                    None => false,
+                // A kernel call may compute more than this product (see `merge`): with appended
+                // columns, those of another product of `x`, into the elements after this
+                // product's; for a merged output computed on its own (the epilogue of late
+                // outputs), its product's call, so that every output is summed the same way.
+                let rows = program.shape(x).len();
+                let extra = self.layout.appended[value.index()];
+                let called = match self.layout.merged[value.index()].map(|p| (p, program.inst(p).op)) {
+                    Some((product, Op::VecMat(_, pw))) => {
+                        let cols = program.shape(product).len();
+                        let weight = kernel_weight(self.layout, product, loc(pw), cols);
+                        self.kernel(0, loc(x), weight, loc(product), rows, cols + len)
+                    }
+                    _ => {
+                        let weight = kernel_weight(self.layout, value, loc(w), len);
+                        extra > 0 && self.kernel(0, loc(x), weight, dest, rows, len + extra)
+                    }
                 };
-                if !merged && (extra == 0 || !self.kernel(0, loc(x), weight, dest, rows, len + extra)) {
+                if !called {
                     self.product(value, dest, loc(x), loc(w), rows, len);
                 }
             }

@@ -3,7 +3,7 @@
 //! another gradient's product (a derived term).
 
 use super::compile::{SequenceTerm, Side, invariant};
-use super::derived::DerivedTerm;
+use super::derived::{DerivedTerm, Factored, read_off_product};
 use super::diagonal::{Available, DiagonalTerm, take_out};
 use crate::adjoint::AdjointProgram;
 use crate::step::{Op, StepProgram, ValueId};
@@ -89,14 +89,9 @@ impl GradientPlan {
                             continue;
                         };
                         // Read off another gradient's product when `c` is its `y` scaled.
-                        let derived = (sole_outer.iter().enumerate()).find_map(|(from, outer)| {
-                            let (outer_x, outer_y) = (*outer)?;
-                            if !super::derived::same(program, x, outer_x) {
-                                return None;
-                            }
-                            let scale = super::derived::scale_of(program, &invariant, c, outer_y)?;
-                            Some(DerivedTerm { param: param as u32, from: from as u32, weight: Some(weight.0), scale })
-                        });
+                        let (c_factored, shape) = (Factored::of(program, c), program.shape(c));
+                        let term = (param as u32, x, weight.0);
+                        let derived = read_off_product(program, &invariant, &sole_outer, term, &c_factored, shape);
                         match derived {
                             Some(term) => {
                                 derived_terms.push(term);

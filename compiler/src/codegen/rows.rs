@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use rayon::prelude::*;
 
 use super::compile::{SequenceTerm, Side};
+use super::derived::add_scaled;
 use super::diagonal::{DiagonalTerm, add_diagonal};
 use super::gemm::add_transposed_product;
 use super::run::TASK_ROWS;
@@ -229,9 +230,7 @@ impl<T: JitReal> Rows<T> {
                 let x = (term.x != Side::Ones).then(|| self.rows_of(term.x, segment, &source));
                 add_diagonal(&mut sums, x, self.rows_of(term.y, segment, &source).0, segment.rows);
             }
-            for (j, (g, sum)) in grad.iter_mut().zip(&sums).enumerate() {
-                *g = g.add(k[if k.len() == 1 { 0 } else { j }].mul(*sum));
-            }
+            add_scaled(grad, k, &sums);
         }
         self.segments.clear();
         self.filled = 0;

@@ -356,8 +356,8 @@ impl<T: JitReal> JitNetwork<T> {
                 // `output` (`steps × outputs`), and rows `0..=length` of its tape from
                 // `tape_row` (the tape has `steps + 1` rows when kept, with `tape_row` at row
                 // `start`, `start + length <= steps`; else `min(steps, FORWARD_CHUNK) + 1` rows
-                // with `length <= min(steps, FORWARD_CHUNK)`). The state buffers have `state_size` elements,
-                // scratch the layout's size; each
+                // with `length <= min(steps, FORWARD_CHUNK)`). The state buffers have
+                // `state_size` elements, scratch the layout's size; each
                 // product the function reads has `length × cols` elements from the element's
                 // row (the others are never dereferenced). Each context has three u64s.
                 unsafe {
@@ -394,8 +394,9 @@ impl<T: JitReal> JitNetwork<T> {
     /// Where the flushes of a gradient block add the sequence products: a parameter's gradient
     /// buffer itself, moved out of `grads`, if nothing else adds to it during the backward
     /// pass; else a buffer of its own, added to `grads` at the end (see `merge_flushed`).
-    /// Parameters without sequence or diagonal terms get an empty buffer. Flushes may then run on another
-    /// thread while generated code adds to `grads`, with the same sums for any thread count.
+    /// Parameters without sequence or diagonal terms get an empty buffer. Flushes may then run
+    /// on another thread while generated code adds to `grads`, with the same sums for any
+    /// thread count.
     fn flush_targets(&self, grads: &mut [Vec<T>]) -> Vec<Vec<T>> {
         let compiled = &self.compiled;
         (0..grads.len())

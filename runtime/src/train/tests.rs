@@ -303,6 +303,12 @@ fn keeps_the_parameters_of_the_epoch_with_the_lowest_loss() -> Result<(), Box<dy
     Ok(())
 }
 
+/// Writes `entries` as an `.npz` at `path` (a checkpoint edited by a test).
+fn write_entries(path: &std::path::Path, entries: &[(String, ArrayD<f64>)]) -> Result<(), crate::io::IoError> {
+    let arrays = entries.iter().map(|(key, value)| (key.as_str(), value));
+    crate::io::write_npz(path, arrays, crate::io::Precision::F64, crate::io::Compression::Stored)
+}
+
 #[test]
 fn a_resumed_run_keeps_the_best_epoch_from_before_the_resume() -> Result<(), Box<dyn std::error::Error>> {
     let straight = train(&mut LeastSquares::new(), initial(), &data(), &jumpy(40), None, keep_going)?;
@@ -323,12 +329,7 @@ fn a_resumed_run_keeps_the_best_epoch_from_before_the_resume() -> Result<(), Box
     train(&mut LeastSquares::new(), initial(), &data(), &jumpy(40), Some(folder.path()), stop_after_best)?;
     let entries: Vec<(String, ArrayD<f64>)> =
         read_npz(&path)?.into_iter().filter(|(key, _)| !key.starts_with("best.")).collect();
-    crate::io::write_npz(
-        &path,
-        entries.iter().map(|(key, value)| (key.as_str(), value)),
-        crate::io::Precision::F64,
-        crate::io::Compression::Stored,
-    )?;
+    write_entries(&path, &entries)?;
     let resumed = train(&mut LeastSquares::new(), initial(), &data(), &resume, Some(folder.path()), keep_going)?;
     let later = resumed.best.ok_or("no best epoch")?;
     assert!(later.epoch > best.epoch + 1 && later.loss > best.loss, "{} {}", later.epoch, later.loss);
@@ -336,12 +337,7 @@ fn a_resumed_run_keeps_the_best_epoch_from_before_the_resume() -> Result<(), Box
     // A best epoch outside the history is refused.
     let mut entries = entries;
     entries.push(("best.epoch".to_owned(), ArrayD::from_elem(IxDyn(&[]), 99.0)));
-    crate::io::write_npz(
-        &path,
-        entries.iter().map(|(key, value)| (key.as_str(), value)),
-        crate::io::Precision::F64,
-        crate::io::Compression::Stored,
-    )?;
+    write_entries(&path, &entries)?;
     let result = Checkpoint::read(&path, jumpy(1).optimiser, &initial());
     assert!(
         matches!(&result, Err(TrainError::Checkpoint { detail, .. }) if detail.contains("`best.epoch`")),
